@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# The README's test command: set up, build, run the test suite; then an ASan+UBSan build of the
+# same suite. Usage: scripts/test.sh [--no-sanitize]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+jobs=$(nproc)
+
+cmake -S . -B build -DCMAKE_BUILD_TYPE=Release -DHARPE_WERROR=ON >/dev/null
+cmake --build build -j"$jobs"
+ctest --test-dir build --output-on-failure -j"$jobs" --timeout 900
+
+if [[ "${1:-}" != "--no-sanitize" ]]; then
+  echo "== sanitizer build (ASan + UBSan) =="
+  cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DHARPE_SANITIZE=ON \
+        -DHARPE_WERROR=ON -DHARPE_BUILD_BENCH=OFF >/dev/null
+  cmake --build build-asan -j"$jobs"
+  ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
+    ctest --test-dir build-asan --output-on-failure -j"$jobs" --timeout 1800 -LE slow
+fi

@@ -1,0 +1,5 @@
+#pragma once
+
+namespace harpe {
+const char* version();
+}  // namespace harpe
