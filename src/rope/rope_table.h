@@ -65,7 +65,21 @@ RopeTable build_table(const RopeSpec& spec, const TableShape& shape, int seq_len
 std::string_view scheme_name(Scheme s);
 Scheme parse_scheme(std::string_view name);  // throws on an unknown name
 std::string_view layout_name(Layout l);
-Layout parse_layout(std::string_view name);
+Layout parse_layout(std::string_view name);  // "half" / "half_split" / "interleaved"
+
+// "rope|pi|ntk|dynamic|yarn|llama3|harpe": for help texts and error messages.
+std::string scheme_list();
+
+// Throws harpe::Error unless the table is self-consistent (shape, sizes, finite positive
+// frequencies, rows equal within each KV group). Kernels call it before touching memory.
+void validate_table(const RopeTable& table);
+
+// Per-row summaries, for printing. The equivalent base fits inv[i] = c * b^(-2i/r) through the
+// first and last pair (exact for rope/pi/ntk/dynamic/harpe, a geometric average for yarn/llama3);
+// a single-pair table has no defined base and reports 0.
+double equivalent_base(const RopeTable& table, int h);
+// 2*pi / min_i inv[h][i]: the longest period, in tokens, among head h's pairs.
+double longest_wavelength(const RopeTable& table, int h);
 
 // Self-Extend (Jin et al. 2024) position policy for inference; not a new frequency table.
 // For query i and key j (i >= j): if i - j < window the pair uses the ordinary positions (i, j);
