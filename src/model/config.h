@@ -29,6 +29,9 @@ struct ModelConfig {
   int eos_token_id = 2;  // -1: none
   std::vector<int> extra_eos_token_ids;  // Llama 3.x lists several eos ids; the first is eos_token_id
   rope::RopeSpec rope;   // rope_theta + rope_scaling (method and its parameters)
+  // rope_scaling keys we do not interpret (e.g. HARPE's "strategy"/"selection", kept for humans),
+  // as JSON object text ("" = none); written back unchanged.
+  std::string rope_scaling_extra;
 
   // Resolved values (the 0 defaults above applied).
   int kv_heads() const { return num_key_value_heads > 0 ? num_key_value_heads : num_attention_heads; }
@@ -54,7 +57,7 @@ struct ModelConfig {
 };
 
 // Named presets (see docs/formats.md for shapes and parameter counts):
-//   "micro" ~ 40K parameters, for gradient checks and fast tests
+//   "micro" 102,720 parameters (vocab 256, hidden 64, 2 layers, 4 heads x 16, 2 KV heads), for gradient checks and fast tests
 //   "tiny"  4,999,424 parameters (vocab 8192, hidden 256, 4 layers, 8 heads x 32, 4 KV heads)
 //   "small" 29,499,904 parameters (vocab 8192, hidden 512, 8 layers, 8 heads x 64, 8 KV heads)
 // Throws harpe::Error naming the valid presets on an unknown name.

@@ -1,0 +1,441 @@
+#include "model/config.h"
+
+#include <cmath>
+#include <cstdio>
+#include <limits>
+
+#include "core/error.h"
+#include "io/atomic_file.h"
+#include "io/json_util.h"
+
+namespace harpe::model {
+
+using io::Json;
+using rope::Scheme;
+
+rope::TableShape ModelConfig::table_shape() const {
+  rope::TableShape s;
+  s.n_heads = num_attention_heads;
+  s.n_kv_heads = kv_heads();
+  s.head_dim = head_size();
+  s.rot_dims = rotary_dims();
+  s.layout = rope_layout;
+  return s;
+}
+
+long ModelConfig::matmul_parameter_count() const {
+  long d = hidden_size, ff = intermediate_size;
+  long attn = d * q_dim() + 2 * d * kv_dim() + static_cast<long>(q_dim()) * d;  // q,k,v,o
+  long mlp = 3 * d * ff;                                                      // gate,up,down
+  return num_hidden_layers * (attn + mlp) + static_cast<long>(vocab_size) * d;  // + lm_head
+}
+
+long ModelConfig::parameter_count() const {
+  long d = hidden_size, v = vocab_size;
+  long layer_norms = num_hidden_layers * 2 * d;
+  long embeddings = v * d * (tie_word_embeddings ? 1 : 2);  // embed_tokens (+ lm_head)
+  long matmul_layers = matmul_parameter_count() - v * d;
+  return embeddings + matmul_layers + layer_norms + d;  // + final norm
+}
+
+void ModelConfig::validate() const {
+  auto positive = [](long v, const char* key) { check(v > 0, key, " must be positive, got ", v); };
+  positive(vocab_size, "vocab_size");
+  positive(hidden_size, "hidden_size");
+  positive(intermediate_size, "intermediate_size");
+  positive(num_hidden_layers, "num_hidden_layers");
+  positive(num_attention_heads, "num_attention_heads");
+  check(num_key_value_heads >= 0, "num_key_value_heads must be positive, got ", num_key_value_heads);
+  check(num_attention_heads % kv_heads() == 0, "num_key_value_heads (", kv_heads(),
+        ") must divide num_attention_heads (", num_attention_heads, ")");
+  check(head_dim >= 0, "head_dim must be positive, got ", head_dim);
+  if (head_dim == 0)
+    check(hidden_size % num_attention_heads == 0, "hidden_size (", hidden_size,
+          ") is not a multiple of num_attention_heads (", num_attention_heads, "); set head_dim");
+  check(head_size() >= 2, "head_dim must be at least 2, got ", head_size());
+  check(rot_dims >= 0 && rotary_dims() >= 2 && rotary_dims() <= head_size() && rotary_dims() % 2 == 0,
+        "rotary dims (head_dim * partial_rotary_factor = ", rotary_dims(),
+        ") must be even and in [2, head_dim = ", head_size(), "]");
+  check(std::isfinite(rms_norm_eps) && rms_norm_eps > 0, "rms_norm_eps must be positive, got ",
+        rms_norm_eps);
+  positive(max_position_embeddings, "max_position_embeddings");
+  check(bos_token_id >= -1 && bos_token_id < vocab_size, "bos_token_id ", bos_token_id,
+        " is outside the vocabulary [0, ", vocab_size, ")");
+  check(eos_token_id >= -1 && eos_token_id < vocab_size, "eos_token_id ", eos_token_id,
+        " is outside the vocabulary [0, ", vocab_size, ")");
+  for (int id : extra_eos_token_ids)
+    check(id >= 0 && id < vocab_size, "eos_token_id ", id, " is outside the vocabulary [0, ",
+          vocab_size, ")");
+
+  const rope::RopeSpec& r = rope;
+  check(std::isfinite(r.base) && r.base > 1, "rope_theta must be > 1, got ", r.base);
+  if (r.scheme != Scheme::rope && r.scheme != Scheme::harpe)
+    check(std::isfinite(r.factor) && r.factor > 0, "rope_scaling.factor must be positive, got ",
+          r.factor);
+  if (r.scheme == Scheme::dynamic || r.scheme == Scheme::yarn || r.scheme == Scheme::llama3)
+    check(r.original_context > 0,
+          "rope_scaling.original_max_position_embeddings must be positive, got ", r.original_context);
+  if (r.scheme == Scheme::yarn) {
+    check(std::isfinite(r.beta_fast) && std::isfinite(r.beta_slow) && r.beta_fast > r.beta_slow &&
+              r.beta_slow > 0,
+          "rope_scaling: need beta_fast > beta_slow > 0, got beta_fast=", r.beta_fast,
+          " beta_slow=", r.beta_slow);
+    check(std::isfinite(r.attention_factor) && r.attention_factor >= 0,
+          "rope_scaling.attention_factor must be positive, got ", r.attention_factor);
+  }
+  if (r.scheme == Scheme::llama3)
+    check(std::isfinite(r.low_freq_factor) && std::isfinite(r.high_freq_factor) &&
+              r.low_freq_factor > 0 && r.high_freq_factor > r.low_freq_factor,
+          "rope_scaling: need high_freq_factor > low_freq_factor > 0, got low=", r.low_freq_factor,
+          " high=", r.high_freq_factor);
+  if (r.scheme == Scheme::harpe) {
+    int n = static_cast<int>(r.bases.size());
+    check(n == kv_heads() || n == num_attention_heads, "rope_scaling.bases has ", n,
+          " entries; need one per KV head (", kv_heads(), ") or per attention head (",
+          num_attention_heads, ")");
+    for (int i = 0; i < n; ++i)
+      check(std::isfinite(r.bases[i]) && r.bases[i] > 1, "rope_scaling.bases[", i,
+            "] must be > 1, got ", r.bases[i]);
+    if (n == num_attention_heads && n != kv_heads()) {
+      int g = num_attention_heads / kv_heads();
+      for (int i = 0; i < n; ++i)
+        check(r.bases[i] == r.bases[i / g * g], "rope_scaling.bases[", i, "] = ", r.bases[i],
+              " differs from bases[", i / g * g, "] = ", r.bases[i / g * g],
+              " in the same KV group (heads sharing a key head need one base)");
+    }
+  }
+}
+
+// ---- presets -------------------------------------------------------------------------------
+
+namespace {
+
+ModelConfig make(int vocab, int hidden, int ffn, int layers, int heads, int kv, int max_pos,
+                 bool tied) {
+  ModelConfig c;
+  c.vocab_size = vocab;
+  c.hidden_size = hidden;
+  c.intermediate_size = ffn;
+  c.num_hidden_layers = layers;
+  c.num_attention_heads = heads;
+  c.num_key_value_heads = kv;
+  c.head_dim = hidden / heads;
+  c.rot_dims = c.head_dim;
+  c.max_position_embeddings = max_pos;
+  c.tie_word_embeddings = tied;
+  c.rms_norm_eps = 1e-5;
+  c.bos_token_id = 1;
+  c.eos_token_id = 2;
+  c.rope.base = 10000.0;
+  return c;
+}
+
+}  // namespace
+
+std::vector<std::string> preset_names() { return {"micro", "tiny", "small"}; }
+
+ModelConfig preset(std::string_view name) {
+  if (name == "micro") return make(256, 64, 160, 2, 4, 2, 256, true);
+  if (name == "tiny") return make(8192, 256, 688, 4, 8, 4, 512, true);
+  if (name == "small") return make(8192, 512, 1376, 8, 8, 8, 1024, true);
+  std::string known;
+  for (const auto& n : preset_names()) known += (known.empty() ? "" : ", ") + n;
+  fail("unknown model preset \"", name, "\" (known: ", known, ")");
+}
+
+// ---- config.json ---------------------------------------------------------------------------
+
+namespace {
+
+int to_int(std::int64_t v, const char* key, const std::string& where) {
+  check(v >= std::numeric_limits<int>::min() && v <= std::numeric_limits<int>::max(), where, ": \"",
+        key, "\" = ", v, " is out of range");
+  return static_cast<int>(v);
+}
+
+int req_int(const Json& j, const char* key, const std::string& where) {
+  return to_int(io::json_int(j, key, where), key, where);
+}
+
+int opt_int(const Json& j, const char* key, int def, const std::string& where) {
+  return to_int(io::json_int_or(j, key, def, where), key, where);
+}
+
+// rope_scaling keys each type reads; everything else is kept verbatim in rope_scaling_extra.
+bool interpreted(const std::string& key) {
+  static const char* known[] = {"rope_type", "type", "factor", "original_max_position_embeddings",
+                                "beta_fast", "beta_slow", "attention_factor", "low_freq_factor",
+                                "high_freq_factor", "bases"};
+  for (const char* k : known)
+    if (key == k) return true;
+  return false;
+}
+
+void parse_rope_scaling(const Json& rs, ModelConfig& c, const std::string& src) {
+  const std::string where = src + ": rope_scaling";
+  rope::RopeSpec& r = c.rope;
+  if (rs.is_null()) return;
+  if (!rs.is_object()) fail(where, " must be an object or null, got ", rs.type_name());
+  std::string type;
+  if (rs.contains("rope_type") && !rs["rope_type"].is_null())
+    type = io::json_string(rs, "rope_type", where);
+  else if (rs.contains("type") && !rs["type"].is_null())
+    type = io::json_string(rs, "type", where);
+  else
+    fail(where, ": missing key \"rope_type\"");
+
+  auto orig = [&] {
+    return opt_int(rs, "original_max_position_embeddings", c.max_position_embeddings, where);
+  };
+  if (type == "default") {
+    r.scheme = Scheme::rope;
+  } else if (type == "linear") {
+    r.scheme = Scheme::pi;
+    r.factor = io::json_double(rs, "factor", where);
+  } else if (type == "ntk") {
+    r.scheme = Scheme::ntk;
+    r.factor = io::json_double(rs, "factor", where);
+  } else if (type == "dynamic") {
+    r.scheme = Scheme::dynamic;
+    r.factor = io::json_double(rs, "factor", where);
+    r.original_context = orig();
+  } else if (type == "yarn") {
+    r.scheme = Scheme::yarn;
+    r.factor = io::json_double(rs, "factor", where);
+    r.original_context = orig();
+    r.beta_fast = io::json_double_or(rs, "beta_fast", 32.0, where);
+    r.beta_slow = io::json_double_or(rs, "beta_slow", 1.0, where);
+    r.attention_factor = io::json_double_or(rs, "attention_factor", 0.0, where);
+  } else if (type == "llama3") {
+    r.scheme = Scheme::llama3;
+    r.factor = io::json_double(rs, "factor", where);
+    r.low_freq_factor = io::json_double(rs, "low_freq_factor", where);
+    r.high_freq_factor = io::json_double(rs, "high_freq_factor", where);
+    r.original_context = req_int(rs, "original_max_position_embeddings", where);
+  } else if (type == "harpe") {
+    r.scheme = Scheme::harpe;
+    if (!rs.contains("bases")) fail(where, ": missing key \"bases\"");
+    const Json& b = rs["bases"];
+    if (!b.is_array() || b.empty())
+      fail(where, ": \"bases\" must be a non-empty array of numbers, got ", b.type_name());
+    r.bases.clear();
+    for (std::size_t i = 0; i < b.size(); ++i)
+      r.bases.push_back(io::as_double(b[i], where + ".bases[" + std::to_string(i) + "]"));
+  } else {
+    fail(where, ": unknown rope_type \"", type,
+         "\" (known: default, linear, dynamic, yarn, llama3, ntk, harpe)");
+  }
+  Json extra = Json::object();
+  for (auto it = rs.begin(); it != rs.end(); ++it)
+    if (!interpreted(it.key())) extra[it.key()] = it.value();
+  c.rope_scaling_extra = extra.empty() ? "" : extra.dump();
+}
+
+}  // namespace
+
+ModelConfig parse_hf_config(std::string_view json_text, const std::string& source) {
+  Json j = io::parse_json(json_text, source);
+  if (!j.is_object()) fail(source, ": expected a JSON object, got ", j.type_name());
+  const std::string& w = source;
+
+  std::string model_type = io::json_string_or(j, "model_type", "llama", w);
+  if (model_type == "mistral") {
+    check(!j.contains("sliding_window") || j["sliding_window"].is_null(), w,
+          ": \"sliding_window\" attention is not supported (model_type mistral)");
+  } else if (model_type != "llama") {
+    fail(w, ": model_type \"", model_type, "\" is not supported (llama or mistral)");
+  }
+  check(!io::json_bool_or(j, "attention_bias", false, w), w,
+        ": \"attention_bias\": true is not supported (Llama has no biases)");
+  check(!io::json_bool_or(j, "mlp_bias", false, w), w,
+        ": \"mlp_bias\": true is not supported (Llama has no biases)");
+  std::string act = io::json_string_or(j, "hidden_act", "silu", w);
+  check(act == "silu", w, ": \"hidden_act\" \"", act, "\" is not supported (silu)");
+
+  ModelConfig c;
+  c.vocab_size = req_int(j, "vocab_size", w);
+  c.hidden_size = req_int(j, "hidden_size", w);
+  c.intermediate_size = req_int(j, "intermediate_size", w);
+  c.num_hidden_layers = req_int(j, "num_hidden_layers", w);
+  c.num_attention_heads = req_int(j, "num_attention_heads", w);
+  c.num_key_value_heads = opt_int(j, "num_key_value_heads", c.num_attention_heads, w);
+  check(c.num_attention_heads > 0, w, ": \"num_attention_heads\" must be positive, got ",
+        c.num_attention_heads);
+  c.head_dim = opt_int(j, "head_dim", c.hidden_size / c.num_attention_heads, w);
+  c.rms_norm_eps = io::json_double_or(j, "rms_norm_eps", 1e-6, w);  // LlamaConfig's default
+  c.max_position_embeddings = opt_int(j, "max_position_embeddings", 2048, w);
+  c.tie_word_embeddings = io::json_bool_or(j, "tie_word_embeddings", false, w);
+  double prf = io::json_double_or(j, "partial_rotary_factor", 1.0, w);
+  check(std::isfinite(prf) && prf > 0 && prf <= 1, w,
+        ": \"partial_rotary_factor\" must be in (0, 1], got ", prf);
+  c.rot_dims = static_cast<int>(std::lround(prf * c.head_dim));
+  check(std::fabs(prf * c.head_dim - c.rot_dims) < 1e-6, w, ": \"partial_rotary_factor\" ", prf,
+        " times head_dim ", c.head_dim, " is not a whole number of dims");
+  // Absent: LlamaConfig's defaults (1, 2); null: no such token (-1).
+  c.bos_token_id = j.contains("bos_token_id") ? opt_int(j, "bos_token_id", -1, w) : 1;
+  c.eos_token_id = 2;
+  c.extra_eos_token_ids.clear();
+  if (j.contains("eos_token_id") && j["eos_token_id"].is_array()) {
+    check(!j["eos_token_id"].empty(), w, ": \"eos_token_id\" is an empty array");
+    const Json& e = j["eos_token_id"];
+    for (std::size_t i = 0; i < e.size(); ++i) {
+      int id = to_int(io::as_int(e[i], w + ": \"eos_token_id\"[" + std::to_string(i) + "]"),
+                      "eos_token_id", w);
+      if (i == 0)
+        c.eos_token_id = id;
+      else
+        c.extra_eos_token_ids.push_back(id);
+    }
+  } else {
+    c.eos_token_id = j.contains("eos_token_id") ? opt_int(j, "eos_token_id", -1, w) : 2;
+  }
+
+  std::string layout = io::json_string_or(j, "harpe_layout", "half_split", w);
+  if (layout == "half_split")
+    c.rope_layout = rope::Layout::half_split;
+  else if (layout == "interleaved")
+    c.rope_layout = rope::Layout::interleaved;
+  else
+    fail(w, ": unknown \"harpe_layout\" \"", layout, "\" (half_split or interleaved)");
+
+  c.rope = rope::RopeSpec{};
+  c.rope.base = io::json_double_or(j, "rope_theta", 10000.0, w);
+  if (j.contains("rope_scaling")) parse_rope_scaling(j["rope_scaling"], c, w);
+
+  try {
+    c.validate();
+  } catch (const Error& e) {
+    fail(w, ": ", e.what());
+  }
+  return c;
+}
+
+std::string to_hf_config(const ModelConfig& c) {
+  c.validate();
+  using OJ = nlohmann::ordered_json;
+  OJ j;
+  j["architectures"] = OJ::array({"LlamaForCausalLM"});
+  j["model_type"] = "llama";
+  j["vocab_size"] = c.vocab_size;
+  j["hidden_size"] = c.hidden_size;
+  j["intermediate_size"] = c.intermediate_size;
+  j["num_hidden_layers"] = c.num_hidden_layers;
+  j["num_attention_heads"] = c.num_attention_heads;
+  j["num_key_value_heads"] = c.kv_heads();
+  j["head_dim"] = c.head_size();
+  j["hidden_act"] = "silu";
+  j["rms_norm_eps"] = c.rms_norm_eps;
+  j["max_position_embeddings"] = c.max_position_embeddings;
+  j["tie_word_embeddings"] = c.tie_word_embeddings;
+  j["attention_bias"] = false;
+  j["mlp_bias"] = false;
+  if (c.rotary_dims() != c.head_size())
+    j["partial_rotary_factor"] = static_cast<double>(c.rotary_dims()) / c.head_size();
+  if (c.rope_layout != rope::Layout::half_split) j["harpe_layout"] = "interleaved";
+  j["bos_token_id"] = c.bos_token_id >= 0 ? OJ(c.bos_token_id) : OJ(nullptr);
+  if (c.extra_eos_token_ids.empty()) {
+    j["eos_token_id"] = c.eos_token_id >= 0 ? OJ(c.eos_token_id) : OJ(nullptr);
+  } else {
+    OJ ids = OJ::array({c.eos_token_id});
+    for (int id : c.extra_eos_token_ids) ids.push_back(id);
+    j["eos_token_id"] = ids;
+  }
+
+  const rope::RopeSpec& r = c.rope;
+  j["rope_theta"] = r.base;
+  OJ rs;
+  switch (r.scheme) {
+    case Scheme::rope:
+      break;
+    case Scheme::pi:
+      rs["rope_type"] = "linear";
+      rs["factor"] = r.factor;
+      break;
+    case Scheme::ntk:
+      rs["rope_type"] = "ntk";
+      rs["factor"] = r.factor;
+      break;
+    case Scheme::dynamic:
+      rs["rope_type"] = "dynamic";
+      rs["factor"] = r.factor;
+      rs["original_max_position_embeddings"] = r.original_context;
+      break;
+    case Scheme::yarn:
+      rs["rope_type"] = "yarn";
+      rs["factor"] = r.factor;
+      rs["original_max_position_embeddings"] = r.original_context;
+      rs["beta_fast"] = r.beta_fast;
+      rs["beta_slow"] = r.beta_slow;
+      if (r.attention_factor != 0) rs["attention_factor"] = r.attention_factor;
+      break;
+    case Scheme::llama3:
+      rs["rope_type"] = "llama3";
+      rs["factor"] = r.factor;
+      rs["low_freq_factor"] = r.low_freq_factor;
+      rs["high_freq_factor"] = r.high_freq_factor;
+      rs["original_max_position_embeddings"] = r.original_context;
+      break;
+    case Scheme::harpe:
+      rs["rope_type"] = "harpe";
+      rs["bases"] = r.bases;
+      break;
+  }
+  if (!c.rope_scaling_extra.empty()) {
+    OJ extra = OJ::parse(c.rope_scaling_extra, nullptr, false);
+    check(extra.is_object(), "rope_scaling_extra must be a JSON object, got: ",
+          c.rope_scaling_extra.substr(0, 80));
+    if (rs.is_null() && !extra.empty()) rs["rope_type"] = "default";
+    for (auto it = extra.begin(); it != extra.end(); ++it)
+      if (!rs.contains(it.key())) rs[it.key()] = it.value();
+  }
+  j["rope_scaling"] = rs;  // null when plain RoPE
+  j["torch_dtype"] = "float32";
+  return j.dump(2) + "\n";
+}
+
+ModelConfig read_hf_config(const std::string& path) { return parse_hf_config(io::read_file(path), path); }
+
+void write_hf_config(const std::string& path, const ModelConfig& cfg) {
+  io::write_text_atomic(path, to_hf_config(cfg));
+}
+
+std::string describe(const ModelConfig& c) {
+  char params[32];
+  std::snprintf(params, sizeof params, "%.3fM", c.parameter_count() / 1e6);
+  std::string s = "layers=" + std::to_string(c.num_hidden_layers) +
+                  " hidden=" + std::to_string(c.hidden_size) +
+                  " heads=" + std::to_string(c.num_attention_heads) + "/" +
+                  std::to_string(c.kv_heads()) + "x" + std::to_string(c.head_size()) +
+                  " ffn=" + std::to_string(c.intermediate_size) +
+                  " vocab=" + std::to_string(c.vocab_size) + " params=" + params + " rope=";
+  const rope::RopeSpec& r = c.rope;
+  char buf[96];
+  switch (r.scheme) {
+    case Scheme::rope: std::snprintf(buf, sizeof buf, "rope(base=%g)", r.base); break;
+    case Scheme::pi: std::snprintf(buf, sizeof buf, "pi(base=%g,s=%g)", r.base, r.factor); break;
+    case Scheme::ntk: std::snprintf(buf, sizeof buf, "ntk(base=%g,s=%g)", r.base, r.factor); break;
+    case Scheme::dynamic:
+      std::snprintf(buf, sizeof buf, "dynamic(base=%g,s=%g,orig=%d)", r.base, r.factor,
+                    r.original_context);
+      break;
+    case Scheme::yarn:
+      std::snprintf(buf, sizeof buf, "yarn(base=%g,s=%g,orig=%d)", r.base, r.factor,
+                    r.original_context);
+      break;
+    case Scheme::llama3:
+      std::snprintf(buf, sizeof buf, "llama3(base=%g,s=%g,orig=%d)", r.base, r.factor,
+                    r.original_context);
+      break;
+    case Scheme::harpe: {
+      std::string b = "harpe(bases=";
+      for (std::size_t i = 0; i < r.bases.size(); ++i) {
+        std::snprintf(buf, sizeof buf, "%s%g", i ? "," : "", r.bases[i]);
+        b += buf;
+      }
+      return s + b + ")";
+    }
+  }
+  return s + buf;
+}
+
+}  // namespace harpe::model
