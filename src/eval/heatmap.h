@@ -1,0 +1,27 @@
+// The needle heatmap picture (context length x depth, colour 0..100 on a red-yellow-green scale
+// like matplotlib's RdYlGn, as in the HARPE paper's Figure 2): an SVG written directly, and a PNG
+// drawn by gnuplot (run as a process on a script and data file in a temporary directory).
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <string>
+
+#include "eval/needle_grid.h"
+
+namespace harpe::eval {
+
+// The colour of a score in [0, 100] (clamped): red at 0, pale yellow at 50, green at 100.
+std::array<uint8_t, 3> rdylgn(double score);
+std::string hex_colour(const std::array<uint8_t, 3>& rgb);  // "#rrggbb"
+
+// "4K" for 4096, "128K" for 131072, else the number.
+std::string length_label(int64_t tokens);
+
+std::string heatmap_svg(const NeedleGrid& grid, const std::string& title);
+void write_heatmap_svg(const NeedleGrid& grid, const std::string& path, const std::string& title);
+// Throws Error when gnuplot cannot be run or fails (its message included).
+void write_heatmap_png(const NeedleGrid& grid, const std::string& path, const std::string& title,
+                       const std::string& gnuplot = "gnuplot");
+
+}  // namespace harpe::eval

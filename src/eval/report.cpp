@@ -1,0 +1,459 @@
+#include "eval/report.h"
+
+#include <algorithm>
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <limits>
+#include <nlohmann/json.hpp>
+#include <set>
+#include <sstream>
+
+#include "core/error.h"
+#include "eval/heatmap.h"
+#include "eval/ruler.h"
+
+namespace harpe::eval {
+namespace {
+
+using nlohmann::json;
+constexpr const char* kSchema = "harpe.eval.v1";
+const double kNaN = std::numeric_limits<double>::quiet_NaN();
+
+std::string fmt2(double v) {
+  if (std::isnan(v)) return "-";
+  std::ostringstream o;
+  o.setf(std::ios::fixed);
+  o.precision(2);
+  o << v;
+  return o.str();
+}
+
+std::string read_text(const std::string& path) {
+  std::ifstream f(path, std::ios::binary);
+  check(f.good(), "cannot read ", path);
+  std::ostringstream s;
+  s << f.rdbuf();
+  return s.str();
+}
+
+double mean(const std::vector<double>& v) {
+  double s = 0;
+  int n = 0;
+  for (double x : v)
+    if (!std::isnan(x)) s += x, ++n;
+  return n ? s / n : kNaN;
+}
+
+// Task order: RULER's names first, then any others alphabetically.
+std::vector<std::string> ordered_tasks(const std::set<std::string>& present) {
+  std::vector<std::string> out;
+  for (const auto& t : ruler_task_names())
+    if (present.count(t)) out.push_back(t);
+  for (const auto& t : present)
+    if (std::find(out.begin(), out.end(), t) == out.end()) out.push_back(t);
+  return out;
+}
+
+std::set<int64_t> run_lengths(const RunResults& r) {
+  std::set<int64_t> s;
+  for (const auto& t : r.tasks) s.insert(t.length);
+  return s;
+}
+
+std::set<std::string> run_tasks(const RunResults& r) {
+  std::set<std::string> s;
+  for (const auto& t : r.tasks) s.insert(t.task);
+  return s;
+}
+
+double score_of(const RunResults& r, const std::string& task, int64_t length) {
+  for (const auto& t : r.tasks)
+    if (t.task == task && t.length == length) return t.score;
+  return kNaN;
+}
+
+// Mean over the run's tasks at one length.
+double length_mean(const RunResults& r, int64_t length) {
+  std::vector<double> v;
+  for (const auto& t : r.tasks)
+    if (t.length == length) v.push_back(t.score);
+  return mean(v);
+}
+
+double run_mean(const RunResults& r) {
+  std::vector<double> v;
+  for (const auto& t : r.tasks) v.push_back(t.score);
+  return mean(v);
+}
+
+// A generic table: header cells, then rows of (label, values); values are scores (NaN = "-").
+struct Table {
+  std::vector<std::string> header;
+  std::vector<std::pair<std::string, std::vector<double>>> rows;
+};
+
+std::string table_markdown(const Table& t) {
+  std::ostringstream s;
+  s << "|";
+  for (const auto& h : t.header) s << " " << h << " |";
+  s << "\n|";
+  for (size_t i = 0; i < t.header.size(); ++i) s << (i ? " ---: |" : " --- |");
+  s << "\n";
+  for (const auto& [label, vals] : t.rows) {
+    s << "| " << label << " |";
+    for (double v : vals) s << " " << fmt2(v) << " |";
+    s << "\n";
+  }
+  return s.str();
+}
+
+std::string html_escape(const std::string& s) {
+  std::string out;
+  for (char c : s) {
+    switch (c) {
+      case '<': out += "&lt;"; break;
+      case '>': out += "&gt;"; break;
+      case '&': out += "&amp;"; break;
+      case '"': out += "&quot;"; break;
+      default: out += c;
+    }
+  }
+  return out;
+}
+
+std::string table_html(const Table& t) {
+  std::ostringstream s;
+  s << "<table>\n<tr>";
+  for (const auto& h : t.header) s << "<th>" << html_escape(h) << "</th>";
+  s << "</tr>\n";
+  for (const auto& [label, vals] : t.rows) {
+    s << "<tr><td class=\"label\">" << html_escape(label) << "</td>";
+    for (double v : vals) {
+      if (std::isnan(v))
+        s << "<td>-</td>";
+      else
+        s << "<td style=\"background:" << hex_colour(rdylgn(v)) << "\">" << fmt2(v) << "</td>";
+    }
+    s << "</tr>\n";
+  }
+  s << "</table>\n";
+  return s.str();
+}
+
+std::string base64(const std::string& in) {
+  static const char* tbl = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  std::string out;
+  size_t i = 0;
+  for (; i + 2 < in.size(); i += 3) {
+    const uint32_t v = (static_cast<uint8_t>(in[i]) << 16) | (static_cast<uint8_t>(in[i + 1]) << 8) |
+                       static_cast<uint8_t>(in[i + 2]);
+    for (int k = 3; k >= 0; --k) out += tbl[(v >> (6 * k)) & 63];
+  }
+  if (i + 1 == in.size()) {
+    const uint32_t v = static_cast<uint8_t>(in[i]) << 16;
+    out += tbl[(v >> 18) & 63];
+    out += tbl[(v >> 12) & 63];
+    out += "==";
+  } else if (i + 2 == in.size()) {
+    const uint32_t v = (static_cast<uint8_t>(in[i]) << 16) | (static_cast<uint8_t>(in[i + 1]) << 8);
+    out += tbl[(v >> 18) & 63];
+    out += tbl[(v >> 12) & 63];
+    out += tbl[(v >> 6) & 63];
+    out += '=';
+  }
+  return out;
+}
+
+// The comparison tables shared by the markdown and HTML output.
+struct Comparison {
+  Table summary;
+  std::vector<std::pair<std::string, Table>> per_task;
+  bool has_ppl = false;
+  Table ppl;  // run rows x "dataset (window/stride)" columns; values are perplexities
+};
+
+Comparison compare(const std::vector<RunResults>& runs) {
+  check(!runs.empty(), "report: no runs given");
+  std::set<int64_t> lengths;
+  std::set<std::string> tasks;
+  for (const auto& r : runs) {
+    for (int64_t l : run_lengths(r)) lengths.insert(l);
+    for (const auto& t : run_tasks(r)) tasks.insert(t);
+  }
+  Comparison c;
+  c.summary.header = {"run"};
+  for (int64_t l : lengths) c.summary.header.push_back(length_label(l));
+  c.summary.header.push_back("avg");
+  for (const auto& r : runs) {
+    std::vector<double> vals;
+    for (int64_t l : lengths) vals.push_back(length_mean(r, l));
+    vals.push_back(run_mean(r));
+    c.summary.rows.push_back({r.name + " (" + std::to_string(run_tasks(r).size()) + " tasks)", vals});
+  }
+  for (const auto& task : ordered_tasks(tasks)) {
+    Table t;
+    t.header = c.summary.header;
+    for (const auto& r : runs) {
+      std::vector<double> vals;
+      for (int64_t l : lengths) vals.push_back(score_of(r, task, l));
+      vals.push_back(mean(std::vector<double>(vals.begin(), vals.end())));
+      t.rows.push_back({r.name, vals});
+    }
+    c.per_task.push_back({task, t});
+  }
+  std::vector<std::string> ppl_cols;
+  for (const auto& r : runs)
+    for (const auto& p : r.ppl) {
+      const std::string col = p.dataset + " (L=" + std::to_string(p.window) +
+                              ", S=" + std::to_string(p.stride) + ")";
+      if (std::find(ppl_cols.begin(), ppl_cols.end(), col) == ppl_cols.end())
+        ppl_cols.push_back(col);
+    }
+  if (!ppl_cols.empty()) {
+    c.has_ppl = true;
+    c.ppl.header = {"run"};
+    for (const auto& col : ppl_cols) c.ppl.header.push_back(col);
+    for (const auto& r : runs) {
+      std::vector<double> vals(ppl_cols.size(), kNaN);
+      for (const auto& p : r.ppl) {
+        const std::string col = p.dataset + " (L=" + std::to_string(p.window) +
+                                ", S=" + std::to_string(p.stride) + ")";
+        const size_t i = static_cast<size_t>(
+            std::find(ppl_cols.begin(), ppl_cols.end(), col) - ppl_cols.begin());
+        vals[i] = p.perplexity();
+      }
+      c.ppl.rows.push_back({r.name, vals});
+    }
+  }
+  return c;
+}
+
+}  // namespace
+
+double PplResult::perplexity() const {
+  return tokens > 0 ? std::exp(nll_sum / static_cast<double>(tokens)) : kNaN;
+}
+
+std::string results_to_json(const RunResults& run, bool keep_predictions) {
+  json j;
+  j["schema"] = kSchema;
+  j["name"] = run.name;
+  j["meta"] = run.meta;
+  j["tasks"] = json::array();
+  for (const auto& t : run.tasks) {
+    json jt = {{"task", t.task}, {"length", t.length}, {"score", t.score}, {"samples", t.samples}};
+    if (keep_predictions) {
+      jt["predictions"] = json::array();
+      for (const auto& p : t.predictions) {
+        json jp = {{"index", p.index},       {"length", p.length}, {"expected", p.expected},
+                   {"output", p.output},     {"score", p.score},   {"prompt_tokens", p.prompt_tokens}};
+        if (p.depth >= 0) jp["depth"] = p.depth;
+        jt["predictions"].push_back(jp);
+      }
+    }
+    j["tasks"].push_back(jt);
+  }
+  if (run.has_needle) {
+    json scores = json::array();
+    for (const auto& row : run.needle.scores) {
+      json jr = json::array();
+      for (double v : row) jr.push_back(std::isnan(v) ? json(nullptr) : json(v));
+      scores.push_back(jr);
+    }
+    j["needle"] = {{"lengths", run.needle.lengths}, {"depths", run.needle.depths},
+                   {"scores", scores},              {"average", run.needle.average()}};
+    if (!run.needle_svg.empty()) j["needle"]["svg"] = run.needle_svg;
+    if (!run.needle_png.empty()) j["needle"]["png"] = run.needle_png;
+  }
+  if (!run.ppl.empty()) {
+    j["ppl"] = json::array();
+    for (const auto& p : run.ppl)
+      j["ppl"].push_back({{"dataset", p.dataset}, {"window", p.window}, {"stride", p.stride},
+                          {"nll_sum", p.nll_sum}, {"tokens", p.tokens}, {"ppl", p.perplexity()}});
+  }
+  return j.dump(2) + "\n";
+}
+
+RunResults results_from_json(const std::string& text, const std::string& source) {
+  json j;
+  try {
+    j = json::parse(text);
+  } catch (const json::exception& e) {
+    fail("results ", source, ": not valid JSON (", e.what(), ")");
+  }
+  check(j.is_object() && j.value("schema", std::string()) == kSchema, "results ", source,
+        ": expected a JSON object with \"schema\": \"", kSchema, "\"");
+  RunResults r;
+  try {
+    r.name = j.value("name", std::string());
+    if (j.contains("meta"))
+      for (const auto& [k, v] : j["meta"].items())
+        r.meta[k] = v.is_string() ? v.get<std::string>() : v.dump();
+    for (const auto& jt : j.value("tasks", json::array())) {
+      TaskResult t;
+      t.task = jt.at("task").get<std::string>();
+      t.length = jt.at("length").get<int64_t>();
+      t.score = jt.at("score").get<double>();
+      t.samples = jt.value("samples", 0);
+      for (const auto& jp : jt.value("predictions", json::array())) {
+        Prediction p;
+        p.index = jp.value("index", 0);
+        p.length = jp.value("length", t.length);
+        p.expected = jp.value("expected", std::vector<std::string>{});
+        p.output = jp.value("output", std::string());
+        p.score = jp.value("score", 0.0);
+        p.prompt_tokens = jp.value("prompt_tokens", int64_t{0});
+        p.depth = jp.value("depth", -1.0);
+        t.predictions.push_back(std::move(p));
+      }
+      r.tasks.push_back(std::move(t));
+    }
+    if (j.contains("needle")) {
+      const json& n = j["needle"];
+      r.has_needle = true;
+      r.needle.lengths = n.at("lengths").get<std::vector<int64_t>>();
+      r.needle.depths = n.at("depths").get<std::vector<double>>();
+      for (const auto& row : n.at("scores")) {
+        std::vector<double> vals;
+        for (const auto& v : row) vals.push_back(v.is_null() ? kNaN : v.get<double>());
+        r.needle.scores.push_back(vals);
+      }
+      r.needle_svg = n.value("svg", std::string());
+      r.needle_png = n.value("png", std::string());
+    }
+    for (const auto& jp : j.value("ppl", json::array())) {
+      PplResult p;
+      p.dataset = jp.at("dataset").get<std::string>();
+      p.window = jp.at("window").get<int64_t>();
+      p.stride = jp.at("stride").get<int64_t>();
+      p.nll_sum = jp.at("nll_sum").get<double>();
+      p.tokens = jp.at("tokens").get<int64_t>();
+      r.ppl.push_back(p);
+    }
+  } catch (const json::exception& e) {
+    fail("results ", source, ": ", e.what());
+  }
+  if (r.name.empty()) r.name = source;
+  return r;
+}
+
+void write_results(const RunResults& run, const std::string& path, bool keep_predictions) {
+  const std::string text = results_to_json(run, keep_predictions);
+  const std::string tmp = path + ".tmp";
+  {
+    std::ofstream f(tmp, std::ios::binary);
+    check(f.good(), "results: cannot write ", path);
+    f << text;
+    check(f.good(), "results: write failed for ", path);
+  }
+  std::filesystem::rename(tmp, path);  // readers never see a half-written file
+}
+
+RunResults read_results(const std::string& path) { return results_from_json(read_text(path), path); }
+
+RunResults read_run(const std::string& run) {
+  namespace fs = std::filesystem;
+  const fs::path p(run);
+  if (fs::is_directory(p)) {
+    const fs::path f = p / "results.json";
+    check(fs::exists(f), "report: ", run, " has no results.json");
+    RunResults r = read_results(f.string());
+    if (r.name == f.string()) r.name = p.filename().empty() ? p.parent_path().filename().string()
+                                                            : p.filename().string();
+    return r;
+  }
+  check(fs::exists(p), "report: ", run, " does not exist");
+  return read_results(run);
+}
+
+std::string markdown_table(const RunResults& run) {
+  const std::set<int64_t> lengths = run_lengths(run);
+  Table t;
+  t.header = {"task"};
+  for (int64_t l : lengths) t.header.push_back(length_label(l));
+  t.header.push_back("avg");
+  for (const auto& task : ordered_tasks(run_tasks(run))) {
+    std::vector<double> vals;
+    for (int64_t l : lengths) vals.push_back(score_of(run, task, l));
+    vals.push_back(mean(vals));
+    t.rows.push_back({task, vals});
+  }
+  std::vector<double> avg;
+  for (int64_t l : lengths) avg.push_back(length_mean(run, l));
+  avg.push_back(run_mean(run));
+  t.rows.push_back({"avg", avg});
+  return table_markdown(t);
+}
+
+std::string needle_markdown(const NeedleGrid& g) {
+  Table t;
+  t.header = {"depth %"};
+  for (int64_t l : g.lengths) t.header.push_back(length_label(l));
+  t.header.push_back("avg");
+  for (size_t d = 0; d < g.depths.size(); ++d) {
+    std::vector<double> vals = g.scores.at(d);
+    vals.push_back(mean(g.scores.at(d)));
+    t.rows.push_back({fmt2(g.depths[d]), vals});
+  }
+  std::vector<double> avg;
+  for (size_t l = 0; l < g.lengths.size(); ++l) {
+    std::vector<double> col;
+    for (const auto& row : g.scores) col.push_back(row.at(l));
+    avg.push_back(mean(col));
+  }
+  avg.push_back(g.average());
+  t.rows.push_back({"avg", avg});
+  return table_markdown(t);
+}
+
+std::string comparison_markdown(const std::vector<RunResults>& runs) {
+  const Comparison c = compare(runs);
+  std::ostringstream s;
+  s << "# Evaluation comparison\n\n";
+  s << "Scores are RULER's string_match_all (0..100). Summary: mean over the tasks each run has "
+       "at each length.\n\n";
+  s << table_markdown(c.summary) << "\n";
+  for (const auto& [task, t] : c.per_task) s << "## " << task << "\n\n" << table_markdown(t) << "\n";
+  for (const auto& r : runs) {
+    if (!r.has_needle) continue;
+    s << "## Needle grid: " << r.name << "\n\n" << needle_markdown(r.needle) << "\n";
+  }
+  if (c.has_ppl) s << "## Perplexity (sliding window)\n\n" << table_markdown(c.ppl) << "\n";
+  return s.str();
+}
+
+std::string comparison_html(const std::vector<RunResults>& runs,
+                            const std::vector<std::string>& run_dirs) {
+  namespace fs = std::filesystem;
+  const Comparison c = compare(runs);
+  std::ostringstream s;
+  s << "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>harpe evaluation</title>\n"
+       "<style>body{font-family:sans-serif;margin:2em}table{border-collapse:collapse;margin:1em 0}"
+       "td,th{border:1px solid #ccc;padding:4px 8px;text-align:right}td.label{text-align:left}"
+       "th{background:#eee}</style></head><body>\n";
+  s << "<h1>Evaluation comparison</h1>\n<p>Scores are RULER's string_match_all (0..100). "
+       "Summary: mean over the tasks each run has at each length.</p>\n";
+  s << table_html(c.summary);
+  for (const auto& [task, t] : c.per_task) s << "<h2>" << html_escape(task) << "</h2>\n" << table_html(t);
+  if (c.has_ppl) s << "<h2>Perplexity (sliding window)</h2>\n" << table_html(c.ppl);
+  for (size_t i = 0; i < runs.size(); ++i) {
+    const RunResults& r = runs[i];
+    if (!r.has_needle) continue;
+    s << "<h2>Needle grid: " << html_escape(r.name) << "</h2>\n";
+    const std::string dir = i < run_dirs.size() ? run_dirs[i] : std::string();
+    const fs::path svg = fs::path(dir) / r.needle_svg, png = fs::path(dir) / r.needle_png;
+    if (!r.needle_svg.empty() && fs::exists(svg)) {
+      s << "<div>" << read_text(svg.string()) << "</div>\n";
+    } else if (!r.needle_png.empty() && fs::exists(png)) {
+      s << "<img alt=\"needle heatmap\" src=\"data:image/png;base64," << base64(read_text(png.string()))
+        << "\">\n";
+    } else {
+      s << "<div>" << heatmap_svg(r.needle, r.name) << "</div>\n";  // drawn from the scores
+    }
+  }
+  s << "</body></html>\n";
+  return s.str();
+}
+
+}  // namespace harpe::eval

@@ -1,0 +1,57 @@
+// Evaluation results on disk and as tables. One run directory holds results.json (schema
+// "harpe.eval.v1", documented in docs/eval.md) and, optionally, the needle heatmap images it names.
+// `harpe report RUN_DIR...` merges runs into one comparison (markdown + HTML).
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "eval/needle_grid.h"
+#include "eval/scoring.h"
+
+namespace harpe::eval {
+
+struct PplResult {
+  std::string dataset;
+  int64_t window = 0;
+  int64_t stride = 0;
+  double nll_sum = 0;
+  int64_t tokens = 0;
+  double perplexity() const;
+};
+
+struct RunResults {
+  std::string name;                           // shown in comparisons (e.g. "harpe-uniform")
+  std::map<std::string, std::string> meta;    // free-form: model, method, checkpoint, seed, date
+  std::vector<TaskResult> tasks;              // one entry per (task, length)
+  bool has_needle = false;
+  NeedleGrid needle;
+  std::string needle_svg, needle_png;         // image files, relative to the run directory
+  std::vector<PplResult> ppl;
+};
+
+// JSON text of a run (predictions included when keep_predictions).
+std::string results_to_json(const RunResults& run, bool keep_predictions = true);
+RunResults results_from_json(const std::string& json_text, const std::string& source_name);
+void write_results(const RunResults& run, const std::string& path, bool keep_predictions = true);
+RunResults read_results(const std::string& path);
+// Reads RUN_DIR/results.json (or the file itself when given a .json path).
+RunResults read_run(const std::string& run_dir_or_file);
+
+// Markdown: task rows x length columns with an "avg" column, and an "avg" row (mean over tasks
+// at each length). Scores with 2 decimals; "-" where a (task, length) was not run.
+std::string markdown_table(const RunResults& run);
+// Markdown needle grid: depth rows x length columns.
+std::string needle_markdown(const NeedleGrid& grid);
+
+// Comparison of runs: a summary table (run rows x length columns: the mean over the tasks each run
+// has at that length, plus "avg"), then one table per task (run rows x lengths), then perplexity.
+std::string comparison_markdown(const std::vector<RunResults>& runs);
+// The same tables as an HTML page, with each run's needle heatmap embedded (inline SVG, or PNG as
+// a data: URI). run_dirs[i] is where runs[i]'s image paths are relative to ("" for none).
+std::string comparison_html(const std::vector<RunResults>& runs,
+                            const std::vector<std::string>& run_dirs);
+
+}  // namespace harpe::eval
