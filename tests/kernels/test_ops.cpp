@@ -14,6 +14,7 @@
 
 #include "core/error.h"
 #include "kernels/ops.h"
+#include "kernels/vec_math.h"
 
 namespace {
 
@@ -164,6 +165,20 @@ TEST(RmsNorm, WeightGradientIndependentOfThreadCount) {
   }
   omp_set_num_threads(saved);
   EXPECT_EQ(std::memcmp(dw[0].data(), dw[1].data(), C * 4), 0);
+}
+
+// ---------------------------------------------------------------- fast exp (swiglu, softmax)
+
+TEST(FastExp, RelativeErrorAFewUlpAndNaNPropagates) {
+  double worst = 0;
+  for (float x = -87.0f; x <= 88.0f; x += 0.01371f) {
+    double ref = std::exp(static_cast<double>(x));
+    worst = std::max(worst, std::abs(harpe::kernels::detail::fast_exp(x) - ref) / ref);
+  }
+  EXPECT_LT(worst, 4e-7);  // float epsilon is 1.2e-7: a few ulp
+  EXPECT_EQ(harpe::kernels::detail::fast_exp(0.0f), 1.0f);
+  EXPECT_LT(harpe::kernels::detail::fast_exp(-1000.0f), 1e-37f);
+  EXPECT_TRUE(std::isnan(harpe::kernels::detail::fast_exp(std::nanf(""))));
 }
 
 // ---------------------------------------------------------------- swiglu
