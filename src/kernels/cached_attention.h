@@ -1,0 +1,28 @@
+// Attention of a block of new queries against a key/value cache, for inference: incremental
+// decoding (one query at a time) and Self-Extend (Jin et al. 2024) prefill and decoding.
+// Training and plain prefill use the tiled attention_forward (attention.h) instead.
+//
+// Queries are the Tq tokens at absolute positions p0 .. p0+Tq-1; the cache holds keys and values
+// for positions 0 .. p0+Tq-1 (the new tokens already appended). Causal.
+// Layouts: q, qg, out: [Tq, H, D]; k, kg, v: [Tk, KV, D] with Tk = p0 + Tq. GQA as in attention.h.
+//
+// Self-Extend: with window W > 0, a pair (i, j) with i - j < W scores q[i].k[j] (both rotated at
+// their own positions); a pair with i - j >= W scores qg[i].kg[j], where qg is the query rotated at
+// i / G + W - W / G and kg the key rotated at j / G (rope::PositionMap). The caller rotates; this
+// kernel only chooses which pair of vectors to use, so it never knows the RoPE scheme.
+#pragma once
+
+namespace harpe::kernels {
+
+struct CachedAttentionShape {
+  int Tq = 0;       // new queries
+  int p0 = 0;       // absolute position of the first new query; keys cover [0, p0 + Tq)
+  int H = 0, KV = 0, D = 0;
+  float scale = 0;  // 0 means 1/sqrt(D)
+  int window = 0;   // Self-Extend neighbour window; 0 = off (qg, kg unused and may be null)
+};
+
+void cached_attention(float* out, const float* q, const float* k, const float* v, const float* qg,
+                      const float* kg, const CachedAttentionShape& s);
+
+}  // namespace harpe::kernels
