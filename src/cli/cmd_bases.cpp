@@ -1,0 +1,231 @@
+// `harpe bases`: choose per-head RoPE bases (uniform, uniform-desc, peak-valley), print them as a
+// table or JSON, and optionally plot the chosen bases' attention waveforms with gnuplot.
+#include <stdlib.h>  // mkdtemp
+
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "cli/command.h"
+#include "core/error.h"
+#include "core/timer.h"
+#include "rope/bases.h"
+#include "rope/waveform.h"
+
+namespace {
+
+namespace fs = std::filesystem;
+using namespace harpe;
+using namespace harpe::rope;
+
+struct Options {
+  std::string strategy;
+  int heads = 0;
+  int head_dim = 128;
+  double b_min = 0, b_max = 0;
+  double stride = 3e4;
+  int context = 131072;
+  int m_lo = 1000;
+  bool json = false;
+  bool naive = false;
+  std::string plot;
+  int plot_points = 3000;
+};
+
+// Integral bases print without decimals, others with two.
+std::string format_base(double b) {
+  char buf[64];
+  if (b == std::floor(b) && std::abs(b) < 1e15)
+    std::snprintf(buf, sizeof buf, "%.0f", b);
+  else
+    std::snprintf(buf, sizeof buf, "%.2f", b);
+  return buf;
+}
+
+// Gnuplot single-quoted string literal ('' stands for one quote).
+std::string gp_quote(const std::string& s) {
+  std::string out = "'";
+  for (char c : s) out += c == '\'' ? std::string("''") : std::string(1, c);
+  return out + "'";
+}
+
+std::string plot_terminal(const std::string& path) {
+  const std::string ext = fs::path(path).extension().string();
+  if (ext == ".svg" || ext == ".SVG")
+    return "set terminal svg size 1200,800 dynamic enhanced font 'Helvetica,13' background rgb 'white'";
+  if (ext == ".png" || ext == ".PNG")
+    return "set terminal pngcairo size 1400,900 enhanced font 'Helvetica,12' background rgb 'white'";
+  fail("--plot: file must end in .svg or .png, got '", path, "'");
+}
+
+struct TempDir {
+  fs::path path;
+  TempDir() {
+    std::string templ = (fs::temp_directory_path() / "harpe-bases-XXXXXX").string();
+    if (!mkdtemp(templ.data())) fail("--plot: cannot create a temporary directory under ",
+                                     fs::temp_directory_path().string());
+    path = templ;
+  }
+  ~TempDir() {
+    std::error_code ec;
+    fs::remove_all(path, ec);
+  }
+};
+
+// Waveforms of the chosen bases (head order) and their sum, sampled at plot_points positions
+// spread evenly over [m_lo, context], drawn with gnuplot (top: each head, bottom: the sum).
+void plot_waveforms(const Options& o, const std::vector<double>& bases) {
+  const std::string terminal = plot_terminal(o.plot);
+  check(std::system("command -v gnuplot >/dev/null 2>&1") == 0,
+        "--plot: gnuplot not found in PATH (install the gnuplot-nox package)");
+  check(o.plot_points >= 2, "--plot-points: need at least 2, got ", o.plot_points);
+  TempDir tmp;
+  const int n = static_cast<int>(bases.size());
+  const long span = static_cast<long>(o.context) - o.m_lo;
+  const long points = std::min<long>(o.plot_points, span + 1);
+  std::vector<long> sample(static_cast<size_t>(points));
+  for (long k = 0; k < points; ++k) sample[k] = points == 1 ? 0 : k * span / (points - 1);
+  std::vector<std::vector<double>> rows(static_cast<size_t>(points), std::vector<double>(n + 1, 0));
+  for (int h = 0; h < n; ++h) {
+    const std::vector<double> f = waveform(bases[h], o.head_dim, o.m_lo, o.context);
+    for (long k = 0; k < points; ++k) {
+      rows[k][h] = f[sample[k]];
+      rows[k][n] += f[sample[k]];
+    }
+  }
+  const fs::path data = tmp.path / "waveforms.dat";
+  {
+    std::ofstream out(data);
+    out << "# m";
+    for (double b : bases) out << " b=" << format_base(b);
+    out << " sum\n";
+    char buf[40];
+    for (long k = 0; k < points; ++k) {
+      out << o.m_lo + sample[k];
+      for (double v : rows[k]) {
+        std::snprintf(buf, sizeof buf, " %.5g", v);
+        out << buf;
+      }
+      out << '\n';
+    }
+    check(out.good(), "--plot: cannot write ", data.string());
+  }
+  const std::string d = gp_quote(data.string());
+  const fs::path script = tmp.path / "plot.gp";
+  {
+    std::ofstream gp(script);
+    gp << terminal << "\n"
+       << "set output " << gp_quote(o.plot) << "\n"
+       << "set multiplot layout 2,1 title " << gp_quote("HARPE " + o.strategy + " bases: " +
+                                                         std::to_string(n) + " heads, d = " +
+                                                         std::to_string(o.head_dim)) << "\n"
+       << "set grid lc rgb '#dddddd'\nset xrange [" << o.m_lo << ":" << o.context << "]\n"
+       << "set format x '%.0s%c'\nset palette defined (0 '#1f4e9c', 0.5 '#2ca58d', 1 '#e07b00')\n"
+       << "unset colorbox\nset key off\n"
+       << "set ylabel 'f_b(m) per head'\n"
+       << "set title 'attention waveform of each chosen base (blue: smallest base, orange: largest)'\n"
+       << "plot for [i=2:" << n + 1 << "] " << d << " using 1:i with lines lw 0.6 lc palette frac "
+       << (n > 1 ? "(i-2.0)/" + std::to_string(n - 1) : std::string("0")) << "\n"
+       << "set xlabel 'relative position m'\nset ylabel 'sum over heads'\n"
+       << "set title 'sum of the " << n << " waveforms'\n"
+       << "plot " << d << " using 1:" << n + 2 << " with lines lw 0.8 lc rgb '#202020'\n"
+       << "unset multiplot\n";
+    check(gp.good(), "--plot: cannot write ", script.string());
+  }
+  const fs::path log = tmp.path / "gnuplot.log";
+  const std::string cmd = "gnuplot '" + script.string() + "' >'" + log.string() + "' 2>&1";
+  if (std::system(cmd.c_str()) != 0) {
+    std::ifstream in(log);
+    std::string line, last;
+    while (std::getline(in, line))
+      if (!line.empty()) last = line;
+    fail("--plot: gnuplot failed writing '", o.plot, "': ", last);
+  }
+  check(fs::exists(o.plot) && fs::file_size(o.plot) > 0, "--plot: gnuplot wrote nothing to '",
+        o.plot, "'");
+}
+
+void run(const Options& o) {
+  const BaseStrategy strategy = parse_base_strategy(o.strategy);
+  check(o.heads > 0, "--heads: must be positive, got ", o.heads);
+  check(o.head_dim > 0 && o.head_dim % 2 == 0, "--head-dim: must be positive and even, got ",
+        o.head_dim);
+  check(std::isfinite(o.stride) && o.stride > 0, "--stride: must be positive, got ", o.stride);
+  if (!o.plot.empty()) plot_terminal(o.plot);  // reject a bad extension before the search
+  PeakValleyParams p;
+  p.head_dim = o.head_dim;
+  p.m_lo = o.m_lo;
+  p.m_hi = o.context;
+  p.naive_waveform = o.naive;
+  validate(p);  // --context / --m-lo are used by the plot for every strategy
+
+  Timer timer;
+  const BaseSelection sel = select_bases(strategy, o.heads, o.b_min, o.b_max, o.stride, p);
+  const double seconds = timer.seconds();
+
+  if (o.json) {
+    nlohmann::ordered_json j;
+    j["strategy"] = base_strategy_name(strategy);
+    j["bases"] = sel.bases;
+    j["selection_order"] = sel.selection_order;
+    std::printf("%s\n", j.dump().c_str());
+  } else {
+    std::printf("# strategy %s, %d heads, bases %s..%s", std::string(base_strategy_name(strategy)).c_str(),
+                o.heads, format_base(o.b_min).c_str(), format_base(o.b_max).c_str());
+    if (strategy == BaseStrategy::peak_valley)
+      std::printf(", stride %s, head dim %d, m = %d..%d, %.2f s", format_base(o.stride).c_str(),
+                  o.head_dim, o.m_lo, o.context, seconds);
+    std::printf("\n%4s  %14s  %6s\n", "head", "base", "picked");
+    for (size_t h = 0; h < sel.bases.size(); ++h) {
+      size_t rank = 0;
+      while (rank < sel.selection_order.size() && sel.selection_order[rank] != sel.bases[h]) ++rank;
+      std::printf("%4zu  %14s  %6zu\n", h, format_base(sel.bases[h]).c_str(), rank + 1);
+    }
+  }
+  if (!o.plot.empty()) {
+    Options po = o;
+    po.strategy = std::string(base_strategy_name(strategy));
+    plot_waveforms(po, sel.bases);
+    if (!o.json) std::printf("# wrote %s\n", o.plot.c_str());
+  }
+}
+
+void setup(CLI::App& parent) {
+  auto o = std::make_shared<Options>();
+  CLI::App* cmd = parent.add_subcommand(
+      "bases", "Choose per-head RoPE bases for HARPE (uniform, uniform-desc or peak-valley search)");
+  cmd->add_option("--strategy", o->strategy,
+                  "uniform: b_h = b_min + h (b_max - b_min)/(N - 1) ascending over heads; "
+                  "uniform-desc: the same, descending; peak-valley: the paper's Algorithm 1 "
+                  "search over b_min + i*stride")
+      ->required();
+  cmd->add_option("--heads", o->heads, "Number of heads N (one base each)")->required();
+  cmd->add_option("--min", o->b_min, "Smallest base b_min, e.g. 1e6")->required();
+  cmd->add_option("--max", o->b_max, "Largest base b_max, e.g. 5e6")->required();
+  cmd->add_option("--head-dim", o->head_dim, "Head dimension d (even); peak-valley and --plot")
+      ->capture_default_str();
+  cmd->add_option("--stride", o->stride, "Candidate spacing s for peak-valley")->capture_default_str();
+  cmd->add_option("--context", o->context,
+                  "Target context: last relative position m of the waveforms")
+      ->capture_default_str();
+  cmd->add_option("--m-lo", o->m_lo, "First relative position m of the waveforms")
+      ->capture_default_str();
+  cmd->add_flag("--json", o->json,
+                "Print {\"strategy\", \"bases\" (head order), \"selection_order\"} as JSON");
+  cmd->add_option("--plot", o->plot,
+                  "Draw the chosen bases' waveforms and their sum to FILE (.svg or .png; needs gnuplot)");
+  cmd->add_option("--plot-points", o->plot_points, "Positions sampled per curve in --plot")
+      ->capture_default_str();
+  cmd->add_flag("--naive", o->naive,
+                "Peak-valley with std::cos at every point (slow reference, same result)");
+  cmd->callback([o] { run(*o); });
+}
+
+}  // namespace
+
+HARPE_COMMAND("", setup);
