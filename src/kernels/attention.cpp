@@ -1,0 +1,552 @@
+// Causal attention, forward and backward, tiled with an online softmax (FlashAttention-2 style).
+// See docs/attention.md for the algorithm, the tile layouts and the measured speed.
+//
+// AVX-512 path: 64 x 64 tiles. Every tile product is one of two register-blocked micro-kernels
+// (6 rows x 4 vectors of 16 = 24 zmm accumulators), chosen so that the softmax bookkeeping is
+// always lane-wise (never a horizontal reduction):
+//   ab:  C[m, 0:64] (+)= sum_k A[m, k] * B[k, 0:64]     (A broadcast, B rows loaded)
+//   atb: C[m, 0:64] (+)= sum_k A[k, m] * B[k, 0:64]     (A^T broadcast, B rows loaded)
+// Forward keeps scores transposed, S^T[key, query], so the row max / row sum of the softmax run
+// over the rows of the tile with queries in the lanes. Backward keeps S[query, key] so that
+// dV^T and dK^T (keys in the lanes) accumulate in place for a key tile while it sweeps the query
+// tiles; dQ goes to a per-thread partial buffer that is summed at the end of each K/V head.
+#include <omp.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cmath>
+#include <cstdint>
+#include <limits>
+#include <vector>
+
+#include "core/buffer.h"
+#include "core/error.h"
+#include "kernels/attention.h"
+#include "kernels/attention_internal.h"
+
+#if defined(__AVX512F__)
+#include <immintrin.h>
+#endif
+
+namespace harpe::kernels {
+namespace {
+
+std::atomic<std::size_t> g_last_scratch_bytes{0};
+
+// Allocates the scratch of one call and records its size for the memory test.
+Buffer<float> scratch_floats(std::size_t n_floats) {
+  g_last_scratch_bytes.store(n_floats * sizeof(float));
+  return Buffer<float>(n_floats);
+}
+
+void check_shape(const AttentionShape& s, const char* who) {
+  check(s.B >= 1, who, ": batch B must be >= 1, got ", s.B);
+  check(s.T >= 0, who, ": sequence length T must be >= 0, got ", s.T);
+  check(s.H >= 1, who, ": query heads H must be >= 1, got ", s.H);
+  check(s.KV >= 1 && s.KV <= s.H && s.H % s.KV == 0, who, ": kv heads KV=", s.KV,
+        " must divide query heads H=", s.H);
+  check(s.D >= 1, who, ": head dim D must be >= 1, got ", s.D);
+  check(std::isfinite(s.scale), who, ": scale must be finite");
+}
+
+float scale_of(const AttentionShape& s) {
+  return s.scale != 0 ? s.scale : 1.0f / std::sqrt(static_cast<float>(s.D));
+}
+
+// delta[b, h, t] = sum_d dout[b, t, h, d] * out[b, t, h, d]   (the D of FlashAttention-2)
+void row_dot(float* delta, const float* dout, const float* out, const AttentionShape& s) {
+  const long rows = static_cast<long>(s.B) * s.T;
+#pragma omp parallel for schedule(static)
+  for (long row = 0; row < rows; ++row) {
+    const long b = row / s.T, t = row % s.T;
+    for (int h = 0; h < s.H; ++h) {
+      const float* a = dout + (row * s.H + h) * s.D;
+      const float* o = out + (row * s.H + h) * s.D;
+      float acc = 0;
+#pragma omp simd reduction(+ : acc)
+      for (int d = 0; d < s.D; ++d) acc += a[d] * o[d];
+      delta[(b * s.H + h) * s.T + t] = acc;
+    }
+  }
+}
+
+#if defined(__AVX512F__)
+
+constexpr int kTile = 64;  // query rows and key columns of a tile
+constexpr int kRows = 6;   // rows of a micro-kernel block
+
+// exp(x) for x <= 88: n = round(x / ln2), r = x - n ln2 (Cody-Waite, |r| <= ln2/2), Taylor
+// polynomial of degree 7 in r (truncation < 6e-9 relative), times 2^n by vscalefps. x is clamped
+// below at -104 where exp underflows to exactly 0 in float, so -inf (a masked score) gives 0.
+inline __m512 exp_ps(__m512 x) {
+  // (maskz forms with a full mask: the plain ones trip gcc 12's -Wmaybe-uninitialized)
+  constexpr __mmask16 all = 0xFFFF;
+  x = _mm512_maskz_max_ps(all, x, _mm512_set1_ps(-104.0f));
+  x = _mm512_maskz_min_ps(all, x, _mm512_set1_ps(88.0f));
+  const __m512 n = _mm512_maskz_roundscale_ps(all, _mm512_mul_ps(x, _mm512_set1_ps(1.44269504088896341f)),
+                                        _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693145751953125f), x);
+  r = _mm512_fnmadd_ps(n, _mm512_set1_ps(1.428606765330187e-06f), r);
+  __m512 p = _mm512_set1_ps(1.0f / 5040);
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 720));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 120));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 24));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 6));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(0.5f));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
+  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
+  return _mm512_maskz_scalef_ps(all, p, n);
+}
+
+// Lanes l with l < c set (the causal mask of row/column c on a diagonal tile, 16 lanes from v*16).
+inline __mmask16 lanes_below(int c, int v) {
+  const int n = std::clamp(c - v * 16, 0, 16);
+  return static_cast<__mmask16>((1u << n) - 1u);
+}
+inline __mmask16 lanes_above(int r, int v) {  // lanes l with v*16 + l > r
+  return static_cast<__mmask16>(~lanes_below(r + 1, v));
+}
+
+// C[0:M, 0:16*NV] (+)= A[0:M, 0:K] B[0:K, 0:16*NV]; the last vector of B and C uses `tail`.
+template <int M, int NV>
+inline void ab_block(int K, const float* A, long lda, const float* B, long ldb, float* C, long ldc,
+                     __mmask16 tail, bool accumulate) {
+  __m512 c[M][NV];
+  for (int i = 0; i < M; ++i)
+    for (int v = 0; v < NV; ++v)
+      c[i][v] = accumulate ? _mm512_maskz_loadu_ps(v == NV - 1 ? tail : 0xFFFF, C + i * ldc + v * 16)
+                           : _mm512_setzero_ps();
+  for (int k = 0; k < K; ++k) {
+    __m512 b[NV];
+    for (int v = 0; v < NV; ++v)
+      b[v] = v == NV - 1 ? _mm512_maskz_loadu_ps(tail, B + k * ldb + v * 16)
+                         : _mm512_loadu_ps(B + k * ldb + v * 16);
+    for (int i = 0; i < M; ++i) {
+      const __m512 a = _mm512_set1_ps(A[i * lda + k]);
+      for (int v = 0; v < NV; ++v) c[i][v] = _mm512_fmadd_ps(a, b[v], c[i][v]);
+    }
+  }
+  for (int i = 0; i < M; ++i)
+    for (int v = 0; v < NV; ++v)
+      _mm512_mask_storeu_ps(C + i * ldc + v * 16, v == NV - 1 ? tail : 0xFFFF, c[i][v]);
+}
+
+template <int NV>
+void ab_rows(int M, int K, const float* A, long lda, const float* B, long ldb, float* C, long ldc,
+             __mmask16 tail, bool accumulate) {
+  int m = 0;
+  for (; m + kRows <= M; m += kRows)
+    ab_block<kRows, NV>(K, A + m * lda, lda, B, ldb, C + m * ldc, ldc, tail, accumulate);
+  const float* a = A + m * lda;
+  float* c = C + m * ldc;
+  switch (M - m) {
+    case 1: ab_block<1, NV>(K, a, lda, B, ldb, c, ldc, tail, accumulate); break;
+    case 2: ab_block<2, NV>(K, a, lda, B, ldb, c, ldc, tail, accumulate); break;
+    case 3: ab_block<3, NV>(K, a, lda, B, ldb, c, ldc, tail, accumulate); break;
+    case 4: ab_block<4, NV>(K, a, lda, B, ldb, c, ldc, tail, accumulate); break;
+    case 5: ab_block<5, NV>(K, a, lda, B, ldb, c, ldc, tail, accumulate); break;
+    default: break;
+  }
+}
+
+// C[0:M, 0:N] (+)= A[0:M, 0:K] B[0:K, 0:N] for any N (in column chunks of 64).
+void ab(int M, int N, int K, const float* A, long lda, const float* B, long ldb, float* C, long ldc,
+        bool accumulate) {
+  for (int n0 = 0; n0 < N; n0 += kTile) {
+    const int n = std::min(kTile, N - n0);
+    const int nv = (n + 15) / 16;
+    const __mmask16 tail = n % 16 ? static_cast<__mmask16>((1u << (n % 16)) - 1u) : 0xFFFF;
+    const float* b = B + n0;
+    float* c = C + n0;
+    switch (nv) {
+      case 1: ab_rows<1>(M, K, A, lda, b, ldb, c, ldc, tail, accumulate); break;
+      case 2: ab_rows<2>(M, K, A, lda, b, ldb, c, ldc, tail, accumulate); break;
+      case 3: ab_rows<3>(M, K, A, lda, b, ldb, c, ldc, tail, accumulate); break;
+      default: ab_rows<4>(M, K, A, lda, b, ldb, c, ldc, tail, accumulate); break;
+    }
+  }
+}
+
+// C[0:M, 0:64] = C * colscale + A[0:K, 0:M]^T B[0:K, 0:64]   (colscale null: no rescaling)
+template <int M>
+inline void atb_block(int K, const float* A, long lda, const float* B, float* C,
+                      const float* colscale) {
+  __m512 c[M][4];
+  for (int i = 0; i < M; ++i)
+    for (int v = 0; v < 4; ++v) {
+      c[i][v] = _mm512_loadu_ps(C + i * kTile + v * 16);
+      if (colscale) c[i][v] = _mm512_mul_ps(c[i][v], _mm512_loadu_ps(colscale + v * 16));
+    }
+  for (int k = 0; k < K; ++k) {
+    __m512 b[4];
+    for (int v = 0; v < 4; ++v) b[v] = _mm512_loadu_ps(B + k * kTile + v * 16);
+    for (int i = 0; i < M; ++i) {
+      const __m512 a = _mm512_set1_ps(A[k * lda + i]);
+      for (int v = 0; v < 4; ++v) c[i][v] = _mm512_fmadd_ps(a, b[v], c[i][v]);
+    }
+  }
+  for (int i = 0; i < M; ++i)
+    for (int v = 0; v < 4; ++v) _mm512_storeu_ps(C + i * kTile + v * 16, c[i][v]);
+}
+
+// B and C are 64-wide tile buffers (row stride kTile).
+void atb(int M, int K, const float* A, long lda, const float* B, float* C, const float* colscale) {
+  int m = 0;
+  for (; m + kRows <= M; m += kRows) atb_block<kRows>(K, A + m, lda, B, C + m * kTile, colscale);
+  const float* a = A + m;
+  float* c = C + m * kTile;
+  switch (M - m) {
+    case 1: atb_block<1>(K, a, lda, B, c, colscale); break;
+    case 2: atb_block<2>(K, a, lda, B, c, colscale); break;
+    case 3: atb_block<3>(K, a, lda, B, c, colscale); break;
+    case 4: atb_block<4>(K, a, lda, B, c, colscale); break;
+    case 5: atb_block<5>(K, a, lda, B, c, colscale); break;
+    default: break;
+  }
+}
+
+// Scratch of one forward thread: Q^T tile (scaled), O^T accumulator, S^T tile, m, l, alpha.
+std::size_t forward_thread_floats(int D) {
+  return 2 * static_cast<std::size_t>(D) * kTile + kTile * kTile + 3 * kTile;
+}
+
+void forward_tiled(float* out, float* lse, const float* q, const float* k, const float* v,
+                   const AttentionShape& s) {
+  const int T = s.T, H = s.H, D = s.D, G = s.H / s.KV;
+  const long ldq = static_cast<long>(H) * D, ldk = static_cast<long>(s.KV) * D;
+  const float scale = scale_of(s);
+  const int nt = (T + kTile - 1) / kTile;
+  const int nthreads = omp_get_max_threads();
+  const std::size_t per_thread = forward_thread_floats(D);
+  Buffer<float> scratch = scratch_floats(per_thread * nthreads);
+  const long heads = static_cast<long>(s.B) * H;
+  const long ntasks = heads * nt;
+
+#pragma omp parallel num_threads(nthreads)
+  {
+    float* qt = scratch.data() + per_thread * omp_get_thread_num();  // [D][64]
+    float* ot = qt + static_cast<std::size_t>(D) * kTile;             // [D][64]
+    float* st = ot + static_cast<std::size_t>(D) * kTile;             // [64 keys][64 queries]
+    float* mrow = st + kTile * kTile;
+    float* lrow = mrow + kTile;
+    float* alpha = lrow + kTile;
+
+    // Largest query tiles (most key tiles to sweep) first, for the dynamic schedule.
+#pragma omp for schedule(dynamic, 1)
+    for (long task = 0; task < ntasks; ++task) {
+      const int i = nt - 1 - static_cast<int>(task / heads);
+      const long bh = task % heads;
+      const long b = bh / H;
+      const int h = static_cast<int>(bh % H), kvh = h / G;
+      const int r0 = i * kTile, nr = std::min(kTile, T - r0);
+      const float* qi = q + (b * T + r0) * ldq + static_cast<long>(h) * D;
+      const float* kb = k + b * T * ldk + static_cast<long>(kvh) * D;
+      const float* vb = v + b * T * ldk + static_cast<long>(kvh) * D;
+
+      for (int d = 0; d < D; ++d)
+        for (int r = 0; r < kTile; ++r) qt[d * kTile + r] = r < nr ? qi[r * ldq + d] * scale : 0.0f;
+      std::fill(ot, ot + static_cast<std::size_t>(D) * kTile, 0.0f);
+      std::fill(mrow, mrow + kTile, -std::numeric_limits<float>::infinity());
+      std::fill(lrow, lrow + kTile, 0.0f);
+
+      for (int j = 0; j <= i; ++j) {
+        const int c0 = j * kTile, nc = std::min(kTile, T - c0);
+        ab(nc, kTile, D, kb + c0 * ldk, ldk, qt, kTile, st, kTile, false);  // S^T = K Q^T
+        const bool diagonal = j == i;  // then c0 == r0: mask query lanes r < c
+        for (int vv = 0; vv < 4; ++vv) {
+          __m512 mx = _mm512_loadu_ps(mrow + vv * 16);
+          for (int c = 0; c < nc; ++c) {
+            __m512 x = _mm512_loadu_ps(st + c * kTile + vv * 16);
+            if (diagonal) {
+              x = _mm512_mask_mov_ps(x, lanes_below(c, vv),
+                                     _mm512_set1_ps(-std::numeric_limits<float>::infinity()));
+              _mm512_storeu_ps(st + c * kTile + vv * 16, x);
+            }
+            mx = _mm512_maskz_max_ps(0xFFFF, mx, x);
+          }
+          const __m512 mold = _mm512_loadu_ps(mrow + vv * 16);
+          const __m512 a = exp_ps(_mm512_sub_ps(mold, mx));
+          __m512 sum = _mm512_setzero_ps();
+          for (int c = 0; c < nc; ++c) {
+            float* p = st + c * kTile + vv * 16;
+            const __m512 e = exp_ps(_mm512_sub_ps(_mm512_loadu_ps(p), mx));
+            _mm512_storeu_ps(p, e);
+            sum = _mm512_add_ps(sum, e);
+          }
+          _mm512_storeu_ps(mrow + vv * 16, mx);
+          _mm512_storeu_ps(alpha + vv * 16, a);
+          _mm512_storeu_ps(lrow + vv * 16,
+                           _mm512_fmadd_ps(_mm512_loadu_ps(lrow + vv * 16), a, sum));
+        }
+        atb(D, nc, vb + c0 * ldk, ldk, st, ot, alpha);  // O^T = O^T alpha + V^T P^T
+      }
+
+      float* oi = out + (b * T + r0) * ldq + static_cast<long>(h) * D;
+      float* li = lse + bh * T + r0;
+      for (int r = 0; r < nr; ++r) {
+        const float inv = 1.0f / lrow[r];
+        for (int d = 0; d < D; ++d) oi[r * ldq + d] = ot[d * kTile + r] * inv;
+        li[r] = mrow[r] + std::log(lrow[r]);
+      }
+    }
+  }
+}
+
+// Scratch of one backward thread: K^T and V^T tiles, dK^T and dV^T accumulators, P and dS tiles,
+// and this thread's partial dQ for the query heads of one K/V head, [G][T][D].
+std::size_t backward_thread_floats(int T, int D, int G) {
+  return 4 * static_cast<std::size_t>(D) * kTile + 2 * kTile * kTile +
+         static_cast<std::size_t>(G) * T * D;
+}
+
+void backward_tiled(float* dq, float* dk, float* dv, const float* dout, const float* q,
+                    const float* k, const float* v, const float* lse, const float* delta,
+                    float* scratch_base, const AttentionShape& s) {
+  const int T = s.T, H = s.H, D = s.D, G = s.H / s.KV;
+  const long ldq = static_cast<long>(H) * D, ldk = static_cast<long>(s.KV) * D;
+  const float scale = scale_of(s);
+  const int nt = (T + kTile - 1) / kTile;
+  const int nthreads = omp_get_max_threads();
+  const std::size_t per_thread = backward_thread_floats(T, D, G);
+  const std::size_t dtile = static_cast<std::size_t>(D) * kTile;
+  const std::size_t dq_floats = static_cast<std::size_t>(G) * T * D;
+
+  for (long b = 0; b < s.B; ++b) {
+    for (int kvh = 0; kvh < s.KV; ++kvh) {
+#pragma omp parallel num_threads(nthreads)
+      {
+        float* kt = scratch_base + per_thread * omp_get_thread_num();  // [D][64], scaled
+        float* vt = kt + dtile;                                         // [D][64]
+        float* dkt = vt + dtile;                                        // [D][64]
+        float* dvt = dkt + dtile;                                       // [D][64]
+        float* p = dvt + dtile;                                         // [64 q][64 k]
+        float* ds = p + kTile * kTile;                                  // [64 q][64 k]
+        float* dqp = ds + kTile * kTile;                                // [G][T][D]
+        std::fill(dqp, dqp + dq_floats, 0.0f);
+        const float* kb = k + b * T * ldk + static_cast<long>(kvh) * D;
+        const float* vb = v + b * T * ldk + static_cast<long>(kvh) * D;
+
+        // Key tile 0 sweeps the most query tiles: ascending j is largest first.
+#pragma omp for schedule(dynamic, 1)
+        for (int j = 0; j < nt; ++j) {
+          const int c0 = j * kTile, nc = std::min(kTile, T - c0);
+          for (int d = 0; d < D; ++d)
+            for (int c = 0; c < kTile; ++c) {
+              kt[d * kTile + c] = c < nc ? kb[(c0 + c) * ldk + d] * scale : 0.0f;
+              vt[d * kTile + c] = c < nc ? vb[(c0 + c) * ldk + d] : 0.0f;
+            }
+          std::fill(dkt, dkt + 2 * dtile, 0.0f);  // dK^T and dV^T
+
+          for (int g = 0; g < G; ++g) {
+            const int h = kvh * G + g;
+            const float* lrow = lse + (b * H + h) * T;
+            const float* drow = delta + (b * H + h) * T;
+            for (int i = j; i < nt; ++i) {
+              const int r0 = i * kTile, nr = std::min(kTile, T - r0);
+              const float* qi = q + (b * T + r0) * ldq + static_cast<long>(h) * D;
+              const float* doi = dout + (b * T + r0) * ldq + static_cast<long>(h) * D;
+              ab(nr, kTile, D, qi, ldq, kt, kTile, p, kTile, false);    // S = Q K^T scale
+              ab(nr, kTile, D, doi, ldq, vt, kTile, ds, kTile, false);  // dP = dO V^T
+              const bool diagonal = i == j;  // then r0 == c0: mask key lanes c > r
+              for (int r = 0; r < nr; ++r) {
+                const __m512 L = _mm512_set1_ps(lrow[r0 + r]);
+                const __m512 Dr = _mm512_set1_ps(drow[r0 + r]);
+                for (int vv = 0; vv < 4; ++vv) {
+                  __m512 x = _mm512_sub_ps(_mm512_loadu_ps(p + r * kTile + vv * 16), L);
+                  if (diagonal)
+                    x = _mm512_mask_mov_ps(x, lanes_above(r, vv),
+                                           _mm512_set1_ps(-std::numeric_limits<float>::infinity()));
+                  const __m512 pr = exp_ps(x);
+                  _mm512_storeu_ps(p + r * kTile + vv * 16, pr);
+                  float* dsp = ds + r * kTile + vv * 16;
+                  _mm512_storeu_ps(dsp, _mm512_mul_ps(pr, _mm512_sub_ps(_mm512_loadu_ps(dsp), Dr)));
+                }
+              }
+              atb(D, nr, doi, ldq, p, dvt, nullptr);  // dV^T += dO^T P
+              atb(D, nr, qi, ldq, ds, dkt, nullptr);  // dK^T += Q^T dS
+              // dQ += dS K (scale applied in the reduction below)
+              ab(nr, D, nc, ds, kTile, kb + c0 * ldk, ldk, dqp + (static_cast<std::size_t>(g) * T + r0) * D,
+                 D, true);
+            }
+          }
+          float* dkj = dk + (b * T + c0) * ldk + static_cast<long>(kvh) * D;
+          float* dvj = dv + (b * T + c0) * ldk + static_cast<long>(kvh) * D;
+          for (int c = 0; c < nc; ++c)
+            for (int d = 0; d < D; ++d) {
+              dkj[c * ldk + d] = dkt[d * kTile + c] * scale;
+              dvj[c * ldk + d] = dvt[d * kTile + c];
+            }
+        }
+        // (implicit barrier) dq = scale * sum over threads of the partials
+        const std::size_t row_floats = static_cast<std::size_t>(D);
+#pragma omp for schedule(static)
+        for (int t = 0; t < T; ++t)
+          for (int g = 0; g < G; ++g) {
+            float* dst = dq + (b * T + t) * ldq + static_cast<long>(kvh * G + g) * D;
+            const std::size_t off = (static_cast<std::size_t>(g) * T + t) * row_floats;
+            for (int d = 0; d < D; ++d) {
+              float acc = 0;
+              for (int th = 0; th < nthreads; ++th)
+                acc += scratch_base[per_thread * th + 4 * dtile + 2 * kTile * kTile + off + d];
+              dst[d] = acc * scale;
+            }
+          }
+      }
+    }
+  }
+}
+
+#endif  // __AVX512F__
+
+}  // namespace
+
+namespace attention_detail {
+
+bool vectorised() {
+#if defined(__AVX512F__)
+  return true;
+#else
+  return false;
+#endif
+}
+
+void exp_approx(const float* x, float* y, int n) {
+#if defined(__AVX512F__)
+  int i = 0;
+  for (; i + 16 <= n; i += 16) _mm512_storeu_ps(y + i, exp_ps(_mm512_loadu_ps(x + i)));
+  if (i < n) {
+    const __mmask16 m = static_cast<__mmask16>((1u << (n - i)) - 1u);
+    _mm512_mask_storeu_ps(y + i, m, exp_ps(_mm512_maskz_loadu_ps(m, x + i)));
+  }
+#else
+  for (int i = 0; i < n; ++i) y[i] = std::exp(x[i]);
+#endif
+}
+
+std::size_t last_scratch_bytes() { return g_last_scratch_bytes.load(); }
+
+double flops_forward(const AttentionShape& s) {
+  return 2.0 * s.B * s.H * static_cast<double>(s.T) * s.T * s.D;  // 2 matmuls, causal half
+}
+double flops_forward_backward(const AttentionShape& s) {
+  return 7.0 * s.B * s.H * static_cast<double>(s.T) * s.T * s.D;  // 7 matmuls, causal half
+}
+
+// Untiled: each query row in two passes over its keys (max, then exp-sum and P V).
+void forward_generic(float* out, float* lse, const float* q, const float* k, const float* v,
+                     const AttentionShape& s) {
+  check_shape(s, "attention_forward");
+  const int T = s.T, H = s.H, D = s.D, G = s.H / s.KV;
+  const long ldq = static_cast<long>(H) * D, ldk = static_cast<long>(s.KV) * D;
+  const float scale = scale_of(s);
+  const int nthreads = omp_get_max_threads();
+  Buffer<float> scratch = scratch_floats(static_cast<std::size_t>(nthreads) * (T + D));
+  const long rows = static_cast<long>(s.B) * H * T;
+#pragma omp parallel for schedule(dynamic, 16) num_threads(nthreads)
+  for (long row = 0; row < rows; ++row) {
+    const long b = row / (static_cast<long>(H) * T);
+    const int h = static_cast<int>(row / T % H), t = static_cast<int>(row % T);
+    float* sc = scratch.data() + static_cast<std::size_t>(omp_get_thread_num()) * (T + D);
+    float* acc = sc + T;
+    const float* qr = q + (b * T + t) * ldq + static_cast<long>(h) * D;
+    const float* kb = k + b * T * ldk + static_cast<long>(h / G) * D;
+    const float* vb = v + b * T * ldk + static_cast<long>(h / G) * D;
+    float m = -std::numeric_limits<float>::infinity();
+    for (int c = 0; c <= t; ++c) {
+      float dot = 0;
+      for (int d = 0; d < D; ++d) dot += qr[d] * kb[c * ldk + d];
+      sc[c] = dot * scale;
+      m = std::max(m, sc[c]);
+    }
+    float l = 0;
+    std::fill(acc, acc + D, 0.0f);
+    for (int c = 0; c <= t; ++c) {
+      const float pc = std::exp(sc[c] - m);
+      l += pc;
+      for (int d = 0; d < D; ++d) acc[d] += pc * vb[c * ldk + d];
+    }
+    float* orow = out + (b * T + t) * ldq + static_cast<long>(h) * D;
+    for (int d = 0; d < D; ++d) orow[d] = acc[d] / l;
+    lse[(b * H + h) * T + t] = m + std::log(l);
+  }
+}
+
+// Untiled: one thread per (batch, K/V head) owns dK/dV of that head and dQ of its group.
+void backward_generic(float* dq, float* dk, float* dv, const float* dout, const float* q,
+                      const float* k, const float* v, const float* out, const float* lse,
+                      const AttentionShape& s) {
+  check_shape(s, "attention_backward");
+  const int T = s.T, H = s.H, D = s.D, G = s.H / s.KV;
+  const long ldq = static_cast<long>(H) * D, ldk = static_cast<long>(s.KV) * D;
+  const float scale = scale_of(s);
+  Buffer<float> delta = scratch_floats(static_cast<std::size_t>(s.B) * H * T);
+  row_dot(delta.data(), dout, out, s);
+  const long groups = static_cast<long>(s.B) * s.KV;
+#pragma omp parallel for schedule(dynamic, 1)
+  for (long bk = 0; bk < groups; ++bk) {
+    const long b = bk / s.KV;
+    const int kvh = static_cast<int>(bk % s.KV);
+    float* dkb = dk + b * T * ldk + static_cast<long>(kvh) * D;
+    float* dvb = dv + b * T * ldk + static_cast<long>(kvh) * D;
+    const float* kb = k + b * T * ldk + static_cast<long>(kvh) * D;
+    const float* vb = v + b * T * ldk + static_cast<long>(kvh) * D;
+    for (int t = 0; t < T; ++t)
+      for (int d = 0; d < D; ++d) dkb[t * ldk + d] = dvb[t * ldk + d] = 0.0f;
+    for (int g = 0; g < G; ++g) {
+      const int h = kvh * G + g;
+      for (int t = 0; t < T; ++t) {
+        const float* qr = q + (b * T + t) * ldq + static_cast<long>(h) * D;
+        const float* dor = dout + (b * T + t) * ldq + static_cast<long>(h) * D;
+        float* dqr = dq + (b * T + t) * ldq + static_cast<long>(h) * D;
+        const float L = lse[(b * H + h) * T + t], Dr = delta[(b * H + h) * T + t];
+        for (int d = 0; d < D; ++d) dqr[d] = 0.0f;
+        for (int c = 0; c <= t; ++c) {
+          float sdot = 0, pdot = 0;
+          for (int d = 0; d < D; ++d) {
+            sdot += qr[d] * kb[c * ldk + d];
+            pdot += dor[d] * vb[c * ldk + d];
+          }
+          const float pc = std::exp(sdot * scale - L);
+          const float dsc = pc * (pdot - Dr) * scale;
+          for (int d = 0; d < D; ++d) {
+            dqr[d] += dsc * kb[c * ldk + d];
+            dkb[c * ldk + d] += dsc * qr[d];
+            dvb[c * ldk + d] += pc * dor[d];
+          }
+        }
+      }
+    }
+  }
+}
+
+}  // namespace attention_detail
+
+void attention_forward(float* out, float* lse, const float* q, const float* k, const float* v,
+                       const AttentionShape& s) {
+  check_shape(s, "attention_forward");
+  if (s.T == 0) return;
+#if defined(__AVX512F__)
+  forward_tiled(out, lse, q, k, v, s);
+#else
+  attention_detail::forward_generic(out, lse, q, k, v, s);
+#endif
+}
+
+void attention_backward(float* dq, float* dk, float* dv, const float* dout, const float* q,
+                        const float* k, const float* v, const float* out, const float* lse,
+                        const AttentionShape& s) {
+  check_shape(s, "attention_backward");
+  if (s.T == 0) return;
+#if defined(__AVX512F__)
+  const int nthreads = omp_get_max_threads();
+  const std::size_t delta_floats = static_cast<std::size_t>(s.B) * s.H * s.T;
+  const std::size_t per_thread = backward_thread_floats(s.T, s.D, s.H / s.KV);
+  Buffer<float> scratch = scratch_floats(delta_floats + per_thread * nthreads);
+  row_dot(scratch.data(), dout, out, s);
+  backward_tiled(dq, dk, dv, dout, q, k, v, lse, scratch.data(), scratch.data() + delta_floats, s);
+#else
+  attention_detail::backward_generic(dq, dk, dv, dout, q, k, v, out, lse, s);
+#endif
+}
+
+}  // namespace harpe::kernels
