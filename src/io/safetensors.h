@@ -1,0 +1,74 @@
+// safetensors (https://huggingface.co/docs/safetensors): an 8-byte little-endian header length N,
+// N bytes of JSON {name: {"dtype", "shape", "data_offsets": [begin, end]}, "__metadata__": {...}},
+// then the data (offsets relative to its start). The header is fully validated on open, so a
+// hostile or truncated file gives a one-line harpe::Error naming the file and tensor, never a crash
+// or an out-of-bounds read. F32, BF16 and F16 tensors are read as float32; other dtypes are refused.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <map>
+#include <span>
+#include <string>
+#include <vector>
+
+namespace harpe::io {
+
+struct TensorInfo {
+  std::string name;
+  std::string dtype;              // "F32", "BF16", "F16", ... as written in the file
+  std::vector<std::int64_t> shape;
+  std::uint64_t begin = 0, end = 0;  // byte range relative to the data section
+  std::int64_t numel() const;        // product of shape (1 for a scalar)
+};
+
+class SafetensorsFile {
+ public:
+  explicit SafetensorsFile(const std::string& path);  // opens and validates the header
+  SafetensorsFile(const SafetensorsFile&) = delete;
+  SafetensorsFile& operator=(const SafetensorsFile&) = delete;
+  SafetensorsFile(SafetensorsFile&& o) noexcept;
+  SafetensorsFile& operator=(SafetensorsFile&& o) noexcept;
+  ~SafetensorsFile();
+
+  const std::string& path() const { return path_; }
+  std::vector<std::string> names() const;  // in data order
+  bool contains(const std::string& name) const { return index_.count(name) != 0; }
+  const TensorInfo& info(const std::string& name) const;  // throws naming the missing tensor
+  const std::map<std::string, std::string>& metadata() const { return metadata_; }
+
+  // Reads tensor `name` as float32 into dst (numel floats). Throws if the shape differs from
+  // expected_shape or the dtype is not F32/BF16/F16.
+  void read_f32(const std::string& name, float* dst, std::span<const std::int64_t> expected_shape) const;
+  std::vector<float> read_f32(const std::string& name) const;  // any shape
+
+ private:
+  void read_bytes(std::uint64_t offset, void* dst, std::size_t n, const std::string& tensor) const;
+  std::string path_;
+  int fd_ = -1;
+  std::uint64_t data_start_ = 0;  // 8 + header length
+  std::vector<TensorInfo> tensors_;
+  std::map<std::string, std::size_t> index_;
+  std::map<std::string, std::string> metadata_;
+};
+
+struct TensorView {
+  std::string name;
+  std::vector<std::int64_t> shape;
+  const float* data = nullptr;  // numel(shape) floats
+};
+
+// Writes float32 tensors (in the given order) atomically: temp file + fsync + rename.
+void write_safetensors(const std::string& path, const std::vector<TensorView>& tensors,
+                       const std::map<std::string, std::string>& metadata = {});
+
+// Conversions used by read_f32 (exposed for tests): exact, including subnormals, inf and nan.
+float f16_to_f32(std::uint16_t h);
+float bf16_to_f32(std::uint16_t b);
+// Round to nearest even (for tests and writers of reduced-precision files).
+std::uint16_t f32_to_bf16(float f);
+
+// Bytes per element of a safetensors dtype string; 0 for an unknown dtype.
+std::size_t dtype_size(const std::string& dtype);
+
+}  // namespace harpe::io
