@@ -25,8 +25,9 @@ void setup(CLI::App& parent) {
     auto res = harpe::data::build_shard(*corpus, sp, tok, *out,
                                         [](const std::string& line) { std::fprintf(stderr, "%s\n", line.c_str()); });
     std::printf("%s", harpe::data::format_stats(res.sources).c_str());
-    std::printf("wrote %s: %.2f MB of text in %.2f s = %.2f MB/s tokenized+written (%d threads)\n", out->c_str(),
-                static_cast<double>(res.text_bytes) / 1e6, res.seconds, res.mb_per_s(), omp_get_max_threads());
+    std::printf("wrote %s: %.2f MB of text in %.2f s wall = %.2f MB/s (%d threads); %.2f MB per CPU-second\n",
+                out->c_str(), static_cast<double>(res.text_bytes) / 1e6, res.seconds, res.mb_per_s(),
+                omp_get_max_threads(), res.mb_per_cpu_s());
   });
 }
 

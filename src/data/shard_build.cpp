@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <ctime>
 
 #include "core/error.h"
 #include "core/timer.h"
@@ -56,6 +57,7 @@ ShardBuildResult build_shard(const std::string& corpus_dir, Split split, const T
                              const std::string& out_path, const std::function<void(const std::string&)>& log) {
   ShardBuildResult res;
   Timer timer;
+  const std::clock_t cpu0 = std::clock();
   ShardWriter w(out_path, static_cast<std::uint32_t>(tok.vocab_size()));
   std::vector<Record> batch;
   std::size_t batch_bytes = 0;
@@ -81,6 +83,7 @@ ShardBuildResult build_shard(const std::string& corpus_dir, Split split, const T
   check(w.n_documents() > 0, "corpus ", corpus_dir, ": split ", split_name(split), " has no documents");
   w.finish();
   res.seconds = timer.seconds();
+  res.cpu_seconds = static_cast<double>(std::clock() - cpu0) / CLOCKS_PER_SEC;
   return res;
 }
 
@@ -88,11 +91,13 @@ ShardBuildResult build_shard(const std::vector<Record>& records, const Tokenizer
                              const std::function<void(const std::string&)>& log) {
   ShardBuildResult res;
   Timer timer;
+  const std::clock_t cpu0 = std::clock();
   ShardWriter w(out_path, static_cast<std::uint32_t>(tok.vocab_size()));
   std::vector<Record> batch(records.begin(), records.end());
   flush_batch(batch, tok, w, res);
   w.finish();
   res.seconds = timer.seconds();
+  res.cpu_seconds = static_cast<double>(std::clock() - cpu0) / CLOCKS_PER_SEC;
   if (log) log("shards: " + std::to_string(records.size()) + " documents");
   return res;
 }

@@ -26,7 +26,10 @@ struct ShardBuildResult {
   std::vector<SourceStats> sources;  // in order of first appearance
   std::int64_t text_bytes = 0;       // UTF-8 bytes tokenized
   double seconds = 0;                // tokenization + writing, wall clock
+  double cpu_seconds = 0;            // process CPU time over the same span (all threads)
   double mb_per_s() const { return seconds > 0 ? static_cast<double>(text_bytes) / 1e6 / seconds : 0; }
+  // Throughput per CPU-second: what one core does, robust to other load on the machine.
+  double mb_per_cpu_s() const { return cpu_seconds > 0 ? static_cast<double>(text_bytes) / 1e6 / cpu_seconds : 0; }
 };
 
 // Tokenizes every record of the corpus split (each as BOS text EOS) with all OpenMP threads and writes
