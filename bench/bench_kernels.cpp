@@ -110,6 +110,21 @@ BENCHMARK(BM_GemmLinear)
     ->ArgsProduct({{512}, {1376}, {0, 1, 2}})
     ->UseRealTime();
 
+// The three GEMMs of one lmhead_xent chunk (logits, dx, dW) at `rows` tokens: how small a chunk
+// can be before GEMM efficiency drops (xent.cpp uses 256 rows for V = 8192).
+void BM_XentChunkGemms(benchmark::State& state) {
+  const int rows = static_cast<int>(state.range(0)), C = kHidden, V = kVocab;
+  auto x = random_vec(static_cast<std::size_t>(rows) * C, 20);
+  auto W = random_vec(static_cast<std::size_t>(V) * C, 21);
+  std::vector<float> L(static_cast<std::size_t>(rows) * V), dx(x.size()), dW(W.size());
+  timed_loop(state, 6.0 * rows * static_cast<double>(V) * C, 0, [&] {
+    k::gemm(false, true, rows, V, C, 1.0f, x.data(), C, W.data(), C, 0.0f, L.data(), V);
+    k::gemm(false, false, rows, C, V, 1.0f, L.data(), V, W.data(), C, 0.0f, dx.data(), C);
+    k::gemm(true, false, V, C, rows, 1.0f, L.data(), V, x.data(), C, 1.0f, dW.data(), C);
+  });
+}
+BENCHMARK(BM_XentChunkGemms)->ArgName("rows")->Arg(64)->Arg(128)->Arg(256)->Arg(512)->UseRealTime();
+
 void BM_RmsNormForward(benchmark::State& state) {
   const int N = kTokens, C = kHidden;
   auto x = random_vec(static_cast<std::size_t>(N) * C, 5), w = random_vec(C, 6);

@@ -34,8 +34,8 @@ double lmhead_xent(const float* x, const float* W, const int32_t* targets, int N
           " is outside the vocabulary (size ", V, ")");
     if (targets[n] >= 0) scored.push_back(n);
   }
-  if (dx) std::memset(dx, 0, sizeof(float) * static_cast<std::size_t>(N) * C);
-  if (losses) std::memset(losses, 0, sizeof(float) * static_cast<std::size_t>(N));
+  if (dx && N > 0) std::memset(dx, 0, sizeof(float) * static_cast<std::size_t>(N) * C);
+  if (losses && N > 0) std::memset(losses, 0, sizeof(float) * static_cast<std::size_t>(N));
   const bool grad = dx || dW;
   const int S = static_cast<int>(scored.size());
   const int chunk = chunk_rows(V);
