@@ -4,14 +4,16 @@
 // |p| <= 2^29 this product is exact in double. It is reduced modulo pi/2 in double with a
 // three-part Cody-Waite split of pi/2 (the first two parts have 33 significant bits, so k * part is
 // exact for |k| < 2^20, i.e. |a| < 1.6e6 rad), leaving |r| <= pi/4 with an absolute error near
-// 1e-16; sin/cos of r come from Taylor polynomials (truncation error < 1e-11) and are rounded to
-// float once at the end. So a position of 131072 gets the same angle accuracy as position 1, unlike
-// a float product p * inv whose error would reach ~8e-3 rad there. Everything is branch-free and
-// vectorises (AVX-512: 8 doubles per instruction).
+// 1e-16; sin/cos of r come from Taylor polynomials (truncation error < 1e-11). So a position of
+// 131072 gets the same angle accuracy as position 1, unlike a float product p * inv whose error
+// would reach ~8e-3 rad there. Branch-free; vectorises (AVX-512: 8 doubles per instruction).
 //
 // Work: cos/sin are computed once per (token, distinct row): rows are equal within a KV group and,
-// for every scheme but harpe, across all heads, so a query tensor with 8 heads of a rope table
-// costs one row of sincos per token, not eight. No position cache is kept (O(1) extra memory).
+// for every scheme but harpe, across all heads. Within a run of consecutive positions (p, p+1, ...,
+// the training case) the next cos/sin come from the previous ones by one complex multiplication by
+// (cos inv, sin inv), kept in double; the state is re-anchored to the exact formula at the start of
+// every chunk of kChunk tokens, so the drift stays below ~1e-14 and the result does not depend on
+// the thread count. No position cache is kept (O(threads * rows * pairs) extra memory).
 #include <algorithm>
 #include <bit>
 #include <cstdint>
@@ -34,9 +36,10 @@ constexpr double kTwoOverPi = 6.36619772367581382433e-01;
 // low mantissa bits (two's complement), so the quadrant is the sum's bits & 3.
 constexpr double kRoundMagic = 6755399441055744.0;
 
-// c[i] = cos(p * inv[i]) * cos_scale, s[i] = sin(p * inv[i]) * sin_scale for i < P.
-void cos_sin_row(float* c, float* s, double p, const float* inv, int P, double cos_scale,
-                 double sin_scale) {
+constexpr int kChunk = 64;  // tokens per recurrence run (re-anchored at each chunk start)
+
+// c[i] = cos(p * inv[i]), s[i] = sin(p * inv[i]) for i < P.
+void cos_sin_row(double* c, double* s, double p, const float* inv, int P) {
 #pragma omp simd
   for (int i = 0; i < P; ++i) {
     const double a = p * static_cast<double>(inv[i]);
@@ -60,8 +63,27 @@ void cos_sin_row(float* c, float* s, double p, const float* inv, int P, double c
     double cos_a = (quadrant & 1u) ? sin_r : cos_r;
     sin_a = (quadrant & 2u) ? -sin_a : sin_a;
     cos_a = ((quadrant + 1u) & 2u) ? -cos_a : cos_a;
-    c[i] = static_cast<float>(cos_a * cos_scale);
-    s[i] = static_cast<float>(sin_a * sin_scale);
+    c[i] = cos_a;
+    s[i] = sin_a;
+  }
+}
+
+// (c, s) <- (c, s) rotated by (step_c, step_s): the angle advances by one position.
+void advance_row(double* c, double* s, const double* step_c, const double* step_s, int P) {
+#pragma omp simd
+  for (int i = 0; i < P; ++i) {
+    const double c0 = c[i], s0 = s[i];
+    c[i] = c0 * step_c[i] - s0 * step_s[i];
+    s[i] = s0 * step_c[i] + c0 * step_s[i];
+  }
+}
+
+void scale_row(float* out_c, float* out_s, const double* c, const double* s, int P,
+               double cos_scale, double sin_scale) {
+#pragma omp simd
+  for (int i = 0; i < P; ++i) {
+    out_c[i] = static_cast<float>(c[i] * cos_scale);
+    out_s[i] = static_cast<float>(s[i] * sin_scale);
   }
 }
 
@@ -123,25 +145,48 @@ void rope_apply(float* x, const int32_t* positions, const rope::RopeTable& table
   const bool half = table.layout == rope::Layout::half_split;
   const long work = static_cast<long>(N) * H * P;
 
+  // One-position steps (cos inv, sin inv) of every distinct row, for the recurrence.
+  const size_t RP = static_cast<size_t>(R) * P;
+  std::vector<double> step(2 * RP);
+  for (int j = 0; j < R; ++j)
+    cos_sin_row(step.data() + j * static_cast<size_t>(P), step.data() + RP + j * static_cast<size_t>(P),
+                1.0, rows[static_cast<size_t>(j)], P);
+  const int n_chunks = (N + kChunk - 1) / kChunk;
+
 #pragma omp parallel if (work > 16384)
   {
-    std::vector<float> cs(static_cast<size_t>(2) * R * P);
+    std::vector<double> state(2 * RP);  // cos, sin of the current position, per row
+    std::vector<float> cs(2 * RP);      // the same, scaled and rounded for the rotation
+    double* st_c = state.data();
+    double* st_s = state.data() + RP;
     float* cos_buf = cs.data();
-    float* sin_buf = cs.data() + static_cast<size_t>(R) * P;
+    float* sin_buf = cs.data() + RP;
 #pragma omp for schedule(static)
-    for (int n = 0; n < N; ++n) {
-      const double p = positions[n];
-      for (int j = 0; j < R; ++j)
-        cos_sin_row(cos_buf + static_cast<size_t>(j) * P, sin_buf + static_cast<size_t>(j) * P, p,
-                    rows[static_cast<size_t>(j)], P, cos_scale, sin_scale);
-      float* token = x + static_cast<size_t>(n) * H * D;
-      for (int h = 0; h < H; ++h) {
-        const size_t off = static_cast<size_t>(row_of_head[static_cast<size_t>(h)]) * P;
-        float* v = token + static_cast<size_t>(h) * D;
-        if (half)
-          rotate_half_split(v, cos_buf + off, sin_buf + off, P);
-        else
-          rotate_interleaved(v, cos_buf + off, sin_buf + off, P);
+    for (int chunk = 0; chunk < n_chunks; ++chunk) {
+      const int n_begin = chunk * kChunk, n_end = std::min(N, n_begin + kChunk);
+      for (int n = n_begin; n < n_end; ++n) {
+        const int64_t p = positions[n];
+        const int64_t delta = n == n_begin ? -1 : p - positions[n - 1];
+        if (delta != 0) {  // equal positions (Self-Extend groups) reuse cos/sin as they are
+          for (int j = 0; j < R; ++j) {
+            const size_t o = static_cast<size_t>(j) * P;
+            if (delta == 1)
+              advance_row(st_c + o, st_s + o, step.data() + o, step.data() + RP + o, P);
+            else
+              cos_sin_row(st_c + o, st_s + o, static_cast<double>(p),
+                          rows[static_cast<size_t>(j)], P);
+            scale_row(cos_buf + o, sin_buf + o, st_c + o, st_s + o, P, cos_scale, sin_scale);
+          }
+        }
+        float* token = x + static_cast<size_t>(n) * H * D;
+        for (int h = 0; h < H; ++h) {
+          const size_t off = static_cast<size_t>(row_of_head[static_cast<size_t>(h)]) * P;
+          float* v = token + static_cast<size_t>(h) * D;
+          if (half)
+            rotate_half_split(v, cos_buf + off, sin_buf + off, P);
+          else
+            rotate_interleaved(v, cos_buf + off, sin_buf + off, P);
+        }
       }
     }
   }

@@ -2,6 +2,7 @@
 // relative-position invariant for every scheme and both layouts, inverse and backward (finite
 // differences), GQA key rows, and argument errors.
 #include <gtest/gtest.h>
+#include <omp.h>
 
 #include <cmath>
 #include <cstdint>
@@ -246,18 +247,43 @@ TEST(RopeApply, GqaKeysUseTheirGroupRow) {
     }
 }
 
-// The parallel path (large N) agrees with the serial one token by token.
-TEST(RopeApply, LargeTensorMatchesPerTokenCalls) {
-  const int N = 2048, H = 8, D = 64;
+// Long runs of consecutive positions take the recurrence path (one complex multiply per token,
+// re-anchored every 64 tokens); restarts (new sequence), repeats (Self-Extend groups) and jumps
+// take the exact path. All must match the double reference, whatever the thread count.
+TEST(RopeApply, PositionPatternsAndThreadCounts) {
+  const int N = 4096, H = 8, D = 64;
   const RopeTable t = make_table(Scheme::harpe, H, 4, D, 0, Layout::half_split);
   std::vector<int32_t> pos(N);
-  for (int n = 0; n < N; ++n) pos[n] = n * 64;
+  for (int n = 0; n < N; ++n) {
+    if (n < 1500)
+      pos[n] = 129000 + n;  // one long sequence near the end of a 128k context
+    else if (n < 2500)
+      pos[n] = (n - 1500) % 300;  // packed short documents restarting at 0
+    else if (n < 3500)
+      pos[n] = (n - 2500) / 4;  // repeated positions, as in Self-Extend's grouped keys
+    else
+      pos[n] = (n * 7919) % 131072;  // jumps
+  }
   const std::vector<float> x0 = random_vec(static_cast<size_t>(N) * H * D, 21);
-  std::vector<float> all = x0, one = x0;
-  kernels::rope_apply(all.data(), pos.data(), t, N, false);
+  std::vector<float> x = x0;
+  kernels::rope_apply(x.data(), pos.data(), t, N, false);
+  double worst = 0;
+  std::vector<double> ref(D);
   for (int n = 0; n < N; ++n)
-    kernels::rope_apply(one.data() + static_cast<size_t>(n) * H * D, &pos[n], t, 1, false);
-  EXPECT_EQ(all, one);
+    for (int h = 0; h < H; ++h) {
+      const size_t off = (static_cast<size_t>(n) * H + h) * D;
+      reference_rotate(ref.data(), x0.data() + off, t.head(h), D, D, Layout::half_split, 1.0,
+                       pos[n], false);
+      for (int d = 0; d < D; ++d) worst = std::max(worst, std::abs(ref[d] - x[off + d]));
+    }
+  EXPECT_LT(worst, 1e-6);
+  // Chunks start at fixed token indices, so one thread gives bit-identical results.
+  std::vector<float> serial = x0;
+  const int threads = omp_get_max_threads();
+  omp_set_num_threads(1);
+  kernels::rope_apply(serial.data(), pos.data(), t, N, false);
+  omp_set_num_threads(threads);
+  EXPECT_EQ(serial, x);
 }
 
 TEST(RopeApply, RejectsBadArguments) {
