@@ -41,7 +41,9 @@ void run(const Options& o) {
   check(o.heads % kv == 0, "--kv-heads ", kv, " must divide --heads ", o.heads);
   const k::AttentionShape s{o.batch, o.context, o.heads, kv, o.head_dim, 0};
 
-  const double sgemm = k::measure_sgemm_gflops(o.sgemm_size);
+  // The sgemm yardstick is measured before and after the attention runs and the better one
+  // kept: on a shared machine this makes the ratio conservative, never flattering.
+  const double sgemm_before = k::measure_sgemm_gflops(o.sgemm_size);
 
   const std::size_t nq = static_cast<std::size_t>(s.B) * s.T * s.H * s.D;
   const std::size_t nk = static_cast<std::size_t>(s.B) * s.T * s.KV * s.D;
@@ -65,6 +67,7 @@ void run(const Options& o) {
     best_bwd = std::min(best_bwd, bwd);
     best_total = std::min(best_total, fwd + bwd);
   }
+  const double sgemm = std::max(sgemm_before, k::measure_sgemm_gflops(o.sgemm_size));
   const double flops = k::attention_detail::flops_forward_backward(s);
   const double fwd_flops = k::attention_detail::flops_forward(s);
   const double gflops = flops / best_total * 1e-9;
@@ -75,8 +78,8 @@ void run(const Options& o) {
   std::printf("backward_s=%.4f (%.1f GFLOP/s)\n", best_bwd, (flops - fwd_flops) / best_bwd * 1e-9);
   std::printf("flops=%.4g (7*B*H*T^2*D: 7 matmuls of 2*T^2*D, causal half)\n", flops);
   std::printf("attention_gflops=%.1f\n", gflops);
-  std::printf("sgemm_gflops=%.1f (%dx%dx%d, %s, same process)\n", sgemm, o.sgemm_size,
-              o.sgemm_size, o.sgemm_size, k::gemm_backend());
+  std::printf("sgemm_gflops=%.1f (%dx%dx%d, %s, same process, best of before/after)\n", sgemm,
+              o.sgemm_size, o.sgemm_size, o.sgemm_size, k::gemm_backend());
   std::printf("vs_sgemm=%.3f\n", gflops / sgemm);
 }
 

@@ -49,6 +49,14 @@ void check_shape(const AttentionShape& s, const char* who) {
   check(std::isfinite(s.scale), who, ": scale must be finite");
 }
 
+// Threads for a call: one when the work is too small to pay for waking a team (a T = 64 head is
+// ~1 MFLOP), never more than there are independent tiles.
+int threads_for(const AttentionShape& s, long independent_tasks) {
+  const double flops = 2.0 * s.B * s.H * static_cast<double>(s.T) * s.T * s.D;
+  if (flops < 4e6) return 1;
+  return static_cast<int>(std::max(1L, std::min<long>(omp_get_max_threads(), independent_tasks)));
+}
+
 float scale_of(const AttentionShape& s) {
   return s.scale != 0 ? s.scale : 1.0f / std::sqrt(static_cast<float>(s.D));
 }
@@ -56,7 +64,7 @@ float scale_of(const AttentionShape& s) {
 // delta[b, h, t] = sum_d dout[b, t, h, d] * out[b, t, h, d]   (the D of FlashAttention-2)
 void row_dot(float* delta, const float* dout, const float* out, const AttentionShape& s) {
   const long rows = static_cast<long>(s.B) * s.T;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (rows * s.H * s.D > (1L << 16))
   for (long row = 0; row < rows; ++row) {
     const long b = row / s.T, t = row % s.T;
     for (int h = 0; h < s.H; ++h) {
@@ -112,21 +120,28 @@ template <int M, int NV>
 inline void ab_block(int K, const float* A, long lda, const float* B, long ldb, float* C, long ldc,
                      __mmask16 tail, bool accumulate) {
   __m512 c[M][NV];
+  #pragma GCC unroll 8
   for (int i = 0; i < M; ++i)
+    #pragma GCC unroll 8
     for (int v = 0; v < NV; ++v)
       c[i][v] = accumulate ? _mm512_maskz_loadu_ps(v == NV - 1 ? tail : 0xFFFF, C + i * ldc + v * 16)
                            : _mm512_setzero_ps();
   for (int k = 0; k < K; ++k) {
     __m512 b[NV];
+    #pragma GCC unroll 8
     for (int v = 0; v < NV; ++v)
       b[v] = v == NV - 1 ? _mm512_maskz_loadu_ps(tail, B + k * ldb + v * 16)
                          : _mm512_loadu_ps(B + k * ldb + v * 16);
+    #pragma GCC unroll 8
     for (int i = 0; i < M; ++i) {
       const __m512 a = _mm512_set1_ps(A[i * lda + k]);
+      #pragma GCC unroll 8
       for (int v = 0; v < NV; ++v) c[i][v] = _mm512_fmadd_ps(a, b[v], c[i][v]);
     }
   }
+  #pragma GCC unroll 8
   for (int i = 0; i < M; ++i)
+    #pragma GCC unroll 8
     for (int v = 0; v < NV; ++v)
       _mm512_mask_storeu_ps(C + i * ldc + v * 16, v == NV - 1 ? tail : 0xFFFF, c[i][v]);
 }
@@ -172,20 +187,27 @@ template <int M>
 inline void atb_block(int K, const float* A, long lda, const float* B, float* C,
                       const float* colscale) {
   __m512 c[M][4];
+  #pragma GCC unroll 8
   for (int i = 0; i < M; ++i)
+    #pragma GCC unroll 8
     for (int v = 0; v < 4; ++v) {
       c[i][v] = _mm512_loadu_ps(C + i * kTile + v * 16);
       if (colscale) c[i][v] = _mm512_mul_ps(c[i][v], _mm512_loadu_ps(colscale + v * 16));
     }
   for (int k = 0; k < K; ++k) {
     __m512 b[4];
+    #pragma GCC unroll 8
     for (int v = 0; v < 4; ++v) b[v] = _mm512_loadu_ps(B + k * kTile + v * 16);
+    #pragma GCC unroll 8
     for (int i = 0; i < M; ++i) {
       const __m512 a = _mm512_set1_ps(A[k * lda + i]);
+      #pragma GCC unroll 8
       for (int v = 0; v < 4; ++v) c[i][v] = _mm512_fmadd_ps(a, b[v], c[i][v]);
     }
   }
+  #pragma GCC unroll 8
   for (int i = 0; i < M; ++i)
+    #pragma GCC unroll 8
     for (int v = 0; v < 4; ++v) _mm512_storeu_ps(C + i * kTile + v * 16, c[i][v]);
 }
 
@@ -216,11 +238,11 @@ void forward_tiled(float* out, float* lse, const float* q, const float* k, const
   const long ldq = static_cast<long>(H) * D, ldk = static_cast<long>(s.KV) * D;
   const float scale = scale_of(s);
   const int nt = (T + kTile - 1) / kTile;
-  const int nthreads = omp_get_max_threads();
-  const std::size_t per_thread = forward_thread_floats(D);
-  Buffer<float> scratch = scratch_floats(per_thread * nthreads);
   const long heads = static_cast<long>(s.B) * H;
   const long ntasks = heads * nt;
+  const int nthreads = threads_for(s, ntasks);
+  const std::size_t per_thread = forward_thread_floats(D);
+  Buffer<float> scratch = scratch_floats(per_thread * nthreads);
 
 #pragma omp parallel num_threads(nthreads)
   {
@@ -301,12 +323,11 @@ std::size_t backward_thread_floats(int T, int D, int G) {
 
 void backward_tiled(float* dq, float* dk, float* dv, const float* dout, const float* q,
                     const float* k, const float* v, const float* lse, const float* delta,
-                    float* scratch_base, const AttentionShape& s) {
+                    float* scratch_base, int nthreads, const AttentionShape& s) {
   const int T = s.T, H = s.H, D = s.D, G = s.H / s.KV;
   const long ldq = static_cast<long>(H) * D, ldk = static_cast<long>(s.KV) * D;
   const float scale = scale_of(s);
   const int nt = (T + kTile - 1) / kTile;
-  const int nthreads = omp_get_max_threads();
   const std::size_t per_thread = backward_thread_floats(T, D, G);
   const std::size_t dtile = static_cast<std::size_t>(D) * kTile;
   const std::size_t dq_floats = static_cast<std::size_t>(G) * T * D;
@@ -439,9 +460,9 @@ void forward_generic(float* out, float* lse, const float* q, const float* k, con
   const int T = s.T, H = s.H, D = s.D, G = s.H / s.KV;
   const long ldq = static_cast<long>(H) * D, ldk = static_cast<long>(s.KV) * D;
   const float scale = scale_of(s);
-  const int nthreads = omp_get_max_threads();
-  Buffer<float> scratch = scratch_floats(static_cast<std::size_t>(nthreads) * (T + D));
   const long rows = static_cast<long>(s.B) * H * T;
+  const int nthreads = threads_for(s, rows);
+  Buffer<float> scratch = scratch_floats(static_cast<std::size_t>(nthreads) * (T + D));
 #pragma omp parallel for schedule(dynamic, 16) num_threads(nthreads)
   for (long row = 0; row < rows; ++row) {
     const long b = row / (static_cast<long>(H) * T);
@@ -482,7 +503,7 @@ void backward_generic(float* dq, float* dk, float* dv, const float* dout, const 
   Buffer<float> delta = scratch_floats(static_cast<std::size_t>(s.B) * H * T);
   row_dot(delta.data(), dout, out, s);
   const long groups = static_cast<long>(s.B) * s.KV;
-#pragma omp parallel for schedule(dynamic, 1)
+#pragma omp parallel for schedule(dynamic, 1) num_threads(threads_for(s, groups))
   for (long bk = 0; bk < groups; ++bk) {
     const long b = bk / s.KV;
     const int kvh = static_cast<int>(bk % s.KV);
@@ -538,12 +559,14 @@ void attention_backward(float* dq, float* dk, float* dv, const float* dout, cons
   check_shape(s, "attention_backward");
   if (s.T == 0) return;
 #if defined(__AVX512F__)
-  const int nthreads = omp_get_max_threads();
+  // key tiles of one K/V head are the parallel tasks
+  const int nthreads = threads_for(s, (s.T + kTile - 1) / kTile);
   const std::size_t delta_floats = static_cast<std::size_t>(s.B) * s.H * s.T;
   const std::size_t per_thread = backward_thread_floats(s.T, s.D, s.H / s.KV);
   Buffer<float> scratch = scratch_floats(delta_floats + per_thread * nthreads);
   row_dot(scratch.data(), dout, out, s);
-  backward_tiled(dq, dk, dv, dout, q, k, v, lse, scratch.data(), scratch.data() + delta_floats, s);
+  backward_tiled(dq, dk, dv, dout, q, k, v, lse, scratch.data(), scratch.data() + delta_floats,
+                 nthreads, s);
 #else
   attention_detail::backward_generic(dq, dk, dv, dout, q, k, v, out, lse, s);
 #endif
