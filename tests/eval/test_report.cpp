@@ -1,0 +1,133 @@
+// Reports: the markdown table of a hand-made run (values checked by hand), the JSON round trip,
+// and the multi-run comparison in markdown and HTML.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+
+#include "core/error.h"
+#include "eval/report.h"
+#include "test_util.h"
+
+namespace harpe::eval {
+namespace {
+
+namespace fs = std::filesystem;
+
+TaskResult tr(const std::string& task, int64_t len, double score) {
+  TaskResult t;
+  t.task = task;
+  t.length = len;
+  t.score = score;
+  t.samples = 2;
+  return t;
+}
+
+RunResults run_a() {
+  RunResults r;
+  r.name = "harpe";
+  r.meta = {{"method", "harpe"}, {"seed", "42"}};
+  r.tasks = {tr("niah_single_1", 4096, 100), tr("niah_single_1", 8192, 90),
+             tr("vt", 4096, 80), tr("vt", 8192, 50)};
+  Prediction p;
+  p.index = 0;
+  p.length = 4096;
+  p.expected = {"1234567"};
+  p.output = "1234567.";
+  p.score = 100;
+  p.prompt_tokens = 3900;
+  r.tasks[0].predictions = {p};
+  return r;
+}
+
+TEST(Report, MarkdownTableOfOneRun) {
+  const std::string md = markdown_table(run_a());
+  const std::string expect =
+      "| task | 4K | 8K | avg |\n"
+      "| --- | ---: | ---: | ---: |\n"
+      "| niah_single_1 | 100.00 | 90.00 | 95.00 |\n"
+      "| vt | 80.00 | 50.00 | 65.00 |\n"
+      "| avg | 90.00 | 70.00 | 80.00 |\n";
+  EXPECT_EQ(md, expect);
+  RunResults partial = run_a();
+  partial.tasks.pop_back();  // vt @ 8K missing
+  EXPECT_NE(markdown_table(partial).find("| vt | 80.00 | - | 80.00 |"), std::string::npos);
+  EXPECT_NE(markdown_table(partial).find("| avg | 90.00 | 90.00 | 90.00 |"), std::string::npos);
+}
+
+TEST(Report, JsonRoundTrip) {
+  RunResults r = run_a();
+  r.has_needle = true;
+  r.needle.lengths = {1024, 2048};
+  r.needle.depths = {0, 100};
+  r.needle.scores = {{100, std::nan("")}, {50, 0}};
+  r.needle_svg = "needle.svg";
+  r.ppl = {{"pg19-test", 4096, 256, 3000.0, 1000}};
+  const RunResults back = results_from_json(results_to_json(r), "mem");
+  EXPECT_EQ(back.name, "harpe");
+  EXPECT_EQ(back.meta.at("seed"), "42");
+  ASSERT_EQ(back.tasks.size(), 4u);
+  EXPECT_EQ(back.tasks[3].task, "vt");
+  EXPECT_EQ(back.tasks[3].length, 8192);
+  EXPECT_DOUBLE_EQ(back.tasks[3].score, 50);
+  ASSERT_EQ(back.tasks[0].predictions.size(), 1u);
+  EXPECT_EQ(back.tasks[0].predictions[0].output, "1234567.");
+  EXPECT_EQ(back.tasks[0].predictions[0].expected, std::vector<std::string>{"1234567"});
+  EXPECT_DOUBLE_EQ(back.tasks[0].predictions[0].depth, -1);
+  ASSERT_TRUE(back.has_needle);
+  EXPECT_TRUE(std::isnan(back.needle.scores[0][1]));
+  EXPECT_DOUBLE_EQ(back.needle.scores[1][0], 50);
+  EXPECT_EQ(back.needle_svg, "needle.svg");
+  ASSERT_EQ(back.ppl.size(), 1u);
+  EXPECT_NEAR(back.ppl[0].perplexity(), std::exp(3.0), 1e-12);
+  // Without predictions.
+  EXPECT_EQ(results_from_json(results_to_json(r, false), "m").tasks[0].predictions.size(), 0u);
+  EXPECT_THROW(results_from_json("{", "bad"), Error);
+  EXPECT_THROW(results_from_json("{\"schema\": \"other\"}", "bad"), Error);
+  EXPECT_THROW(results_from_json("{\"schema\": \"harpe.eval.v1\", \"tasks\": [{\"task\": 1}]}", "b"),
+               Error);
+}
+
+TEST(Report, ComparisonOfRunsInMarkdownAndHtml) {
+  RunResults a = run_a();
+  RunResults b;
+  b.name = "yarn";
+  b.tasks = {tr("niah_single_1", 4096, 60), tr("niah_single_1", 16384, 20)};
+  b.ppl = {{"pg19-test", 4096, 256, 2000.0, 1000}};
+  const std::string md = comparison_markdown({a, b});
+  // Summary: harpe 4K = mean(100, 80) = 90, 8K = 70, avg 80; yarn 4K 60, 16K 20, avg 40.
+  EXPECT_NE(md.find("| run | 4K | 8K | 16K | avg |"), std::string::npos);
+  EXPECT_NE(md.find("| harpe (2 tasks) | 90.00 | 70.00 | - | 80.00 |"), std::string::npos);
+  EXPECT_NE(md.find("| yarn (1 tasks) | 60.00 | - | 20.00 | 40.00 |"), std::string::npos);
+  EXPECT_NE(md.find("## niah_single_1"), std::string::npos);
+  EXPECT_NE(md.find("| yarn | 60.00 | - | 20.00 | 40.00 |"), std::string::npos);
+  EXPECT_NE(md.find("| yarn | - | - | - | - |"), std::string::npos);  // yarn has no vt
+  EXPECT_NE(md.find("| yarn | " + std::string("7.39") + " |"), std::string::npos);  // e^2
+  EXPECT_THROW(comparison_markdown({}), Error);
+
+  // HTML with a heatmap file embedded from the run directory.
+  const fs::path dir = fs::temp_directory_path() / ("harpe-test-report-" + std::to_string(::getpid()));
+  fs::create_directories(dir);
+  a.has_needle = true;
+  a.needle.lengths = {1024};
+  a.needle.depths = {50};
+  a.needle.scores = {{75}};
+  a.needle_svg = "needle.svg";
+  { std::ofstream(dir / "needle.svg") << "<svg id=\"marker\"></svg>"; }
+  const std::string html = comparison_html({a, b}, {dir.string(), ""});
+  EXPECT_EQ(html.rfind("<!DOCTYPE html>", 0), 0u);
+  EXPECT_NE(html.find("<svg id=\"marker\"></svg>"), std::string::npos);
+  EXPECT_GE(testing::count_occurrences(html, "<table>"), 4);
+  EXPECT_NE(html.find("Needle grid: harpe"), std::string::npos);
+  // Files on disk: write_results / read_run.
+  write_results(a, (dir / "results.json").string());
+  const RunResults back = read_run(dir.string());
+  EXPECT_EQ(back.name, "harpe");
+  EXPECT_EQ(back.tasks.size(), 4u);
+  EXPECT_THROW(read_run((dir / "nope").string()), Error);
+  fs::remove_all(dir);
+}
+
+}  // namespace
+}  // namespace harpe::eval
