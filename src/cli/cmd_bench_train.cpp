@@ -1,0 +1,87 @@
+// `harpe bench train`: training throughput on random tokens, as model FLOP/s and as a ratio to the
+// sgemm FLOP/s measured in the same process. The last line is exactly `vs_sgemm=<ratio>`.
+#include <cstdio>
+#include <random>
+
+#include "cli/command.h"
+#include "core/error.h"
+#include "core/timer.h"
+#include "kernels/gemm.h"
+#include "model/config.h"
+#include "train/trainer.h"
+
+namespace {
+
+struct Flags {
+  std::string preset = "small";
+  int context = 2048, batch = 1, steps = 5;
+  bool recompute = false;
+};
+
+void setup(CLI::App& parent) {
+  auto f = std::make_shared<Flags>();
+  CLI::App* cmd = parent.add_subcommand(
+      "train",
+      "Training-step throughput on random tokens: one warm-up step, then timed steps\n"
+      "(forward, backward, clipping, AdamW). FLOPs/token = 6*N_matmul + 6*L*T*d_attn\n"
+      "(causal attention counted at half; see docs/engine.md). Last line: vs_sgemm=<ratio>.");
+  cmd->add_option("--preset", f->preset, "Model preset: micro, tiny, small")->capture_default_str();
+  cmd->add_option("--context", f->context, "Tokens per sequence (T)")->capture_default_str();
+  cmd->add_option("--batch", f->batch, "Sequences per step (B)")->capture_default_str();
+  cmd->add_option("--steps", f->steps, "Timed steps after the warm-up step")->capture_default_str();
+  cmd->add_flag("--recompute", f->recompute, "Recompute each layer's activations in backward");
+  cmd->callback([f] {
+    using namespace harpe;
+    check(f->steps > 0, "--steps must be positive, got ", f->steps);
+    train::TrainOptions t;
+    t.config = model::preset(f->preset);
+    t.context = f->context;
+    t.batch = f->batch;
+    t.steps = f->steps + 1;
+    t.recompute = f->recompute;
+    t.schedule.peak = 1e-4;
+    check(t.context > 0 && t.batch > 0, "--context and --batch must be positive");
+    const model::MemoryEstimate mem =
+        model::estimate_training_memory(t.config, t.batch, t.context, t.recompute);
+    const std::size_t avail = train::available_memory_bytes();
+    std::printf("model: %s\n", model::describe(t.config).c_str());
+    std::printf("shape: batch %d x context %d, %s; memory estimate %s (activations %s)\n", t.batch,
+                t.context, t.recompute ? "recompute" : "no recompute",
+                train::format_bytes(double(mem.total())).c_str(),
+                train::format_bytes(double(mem.activations)).c_str());
+    check(avail == 0 || mem.total() <= avail, "not enough memory: needs ",
+          train::format_bytes(double(mem.total())), ", ", train::format_bytes(double(avail)),
+          " available; try --recompute or a smaller --context");
+
+    const std::size_t n = static_cast<std::size_t>(t.batch) * t.context * (f->steps + 1) + 1;
+    std::vector<int32_t> tokens(n);
+    std::mt19937 gen(1);
+    for (auto& x : tokens) x = static_cast<int32_t>(gen() % static_cast<unsigned>(t.config.vocab_size));
+    train::Trainer trainer(t, train::TokenWindows::from_tokens(std::move(tokens), "random"));
+
+    const train::StepResult warm = trainer.step();
+    std::printf("warm-up step: %.2f s (loss %.4f)\n", warm.seconds, warm.loss);
+    std::fflush(stdout);
+    Timer timer;
+    for (int s = 0; s < f->steps; ++s) {
+      const train::StepResult r = trainer.step();
+      std::printf("step %d: %.2f s (loss %.4f)\n", s + 1, r.seconds, r.loss);
+      std::fflush(stdout);
+    }
+    const double secs = timer.seconds();
+    const double toks = static_cast<double>(trainer.tokens_per_step()) * f->steps;
+    const double fpt = model::flops_per_token(t.config, t.context);
+    const double gflops = toks * fpt / secs / 1e9;
+    std::printf("tokens/s: %.1f\n", toks / secs);
+    std::printf("model FLOPs/token: %.4g (6*N_matmul + 6*L*T*d_attn, N_matmul=%ld)\n", fpt,
+                t.config.matmul_parameter_count());
+    std::printf("model GFLOP/s: %.2f\n", gflops);
+    const double sgemm = kernels::measure_sgemm_gflops(2048);
+    std::printf("sgemm 2048^3 GFLOP/s (%s, same process): %.2f\n", kernels::gemm_backend(), sgemm);
+    std::printf("vs_sgemm=%.3f\n", gflops / sgemm);
+  });
+}
+
+}  // namespace
+
+HARPE_COMMAND("bench", setup);

@@ -1,0 +1,40 @@
+// Training batches: [B, T + 1] windows taken consecutively from a token stream (a shard, or
+// tokens in memory for tests). Window r of a batch starts at `position`; position advances by T
+// (the last token of one window is the first of the next) and wraps to 0 when the next window
+// would run past the end. The position is all the state there is: a checkpoint records it.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "data/shard.h"
+
+namespace harpe::train {
+
+class TokenWindows {
+ public:
+  static TokenWindows from_shard(const std::string& path);
+  static TokenWindows from_tokens(std::vector<int32_t> tokens, std::string name = "tokens");
+
+  uint64_t n_tokens() const { return n_; }
+  const std::string& name() const { return name_; }
+  uint32_t vocab_size() const;  // the shard's; 0 for in-memory tokens
+  uint64_t position() const { return pos_; }
+  uint64_t epoch() const { return epoch_; }
+  void seek(uint64_t position, uint64_t epoch);
+
+  // Fills tokens [B, T] (inputs) and targets [B, T] (inputs shifted by one).
+  void next_batch(int B, int T, int32_t* tokens, int32_t* targets);
+
+ private:
+  void copy(uint64_t begin, uint64_t n, int32_t* out) const;
+  std::shared_ptr<data::Shard> shard_;
+  std::vector<int32_t> memory_;
+  std::string name_;
+  uint64_t n_ = 0, pos_ = 0, epoch_ = 0;
+  std::vector<int32_t> window_;
+};
+
+}  // namespace harpe::train

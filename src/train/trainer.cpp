@@ -1,0 +1,249 @@
+#include "train/trainer.h"
+
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "core/error.h"
+#include "core/timer.h"
+#include "io/json_util.h"
+
+namespace harpe::train {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+model::Mode train_mode(bool recompute) {
+  return recompute ? model::Mode::train_recompute : model::Mode::train;
+}
+
+void check_options(const TrainOptions& o) {
+  check(o.context > 0, "--context must be positive, got ", o.context);
+  check(o.batch > 0, "--batch must be positive, got ", o.batch);
+  check(o.grad_accum > 0, "--grad-accum must be positive, got ", o.grad_accum);
+  check(o.steps > 0, "--steps must be positive, got ", o.steps);
+  check(o.schedule.peak > 0 && std::isfinite(o.schedule.peak), "--lr must be positive, got ",
+        o.schedule.peak);
+  check(o.schedule.warmup >= 0, "--warmup must be >= 0, got ", o.schedule.warmup);
+  check(o.adamw.weight_decay >= 0, "--weight-decay must be >= 0, got ", o.adamw.weight_decay);
+}
+
+std::string format_duration(double s) {
+  char buf[32];
+  const long t = static_cast<long>(s + 0.5);
+  if (t >= 3600)
+    std::snprintf(buf, sizeof buf, "%ldh%02ldm", t / 3600, (t / 60) % 60);
+  else
+    std::snprintf(buf, sizeof buf, "%ldm%02lds", t / 60, t % 60);
+  return buf;
+}
+
+// Keeps the metrics lines of steps <= `step` (a resumed run rewrites what came after).
+void truncate_metrics(const std::string& path, long step) {
+  std::ifstream in(path);
+  if (!in) return;
+  std::string line, kept;
+  while (std::getline(in, line)) {
+    const auto j = io::Json::parse(line, nullptr, false);
+    if (!j.is_discarded() && j.contains("step") && j["step"].is_number_integer() &&
+        j["step"].get<long>() <= step)
+      kept += line + "\n";
+  }
+  in.close();
+  std::ofstream(path, std::ios::trunc) << kept;
+}
+
+}  // namespace
+
+std::size_t available_memory_bytes() {
+  std::ifstream in("/proc/meminfo");
+  std::string key;
+  std::size_t kb = 0;
+  std::string unit;
+  while (in >> key >> kb >> unit)
+    if (key == "MemAvailable:") return kb * 1024;
+  return 0;
+}
+
+std::string format_bytes(double b) {
+  char buf[32];
+  if (b >= 1024.0 * 1024 * 1024)
+    std::snprintf(buf, sizeof buf, "%.2f GiB", b / (1024.0 * 1024 * 1024));
+  else
+    std::snprintf(buf, sizeof buf, "%.1f MiB", b / (1024.0 * 1024));
+  return buf;
+}
+
+Trainer::Trainer(const TrainOptions& opts, TokenWindows data) : opts_(opts), data_(std::move(data)) {
+  check_options(opts_);
+  opts_.schedule.total = opts_.steps;
+  model_ = std::make_unique<model::Model>(opts_.config);
+  model::init_params(*model_, opts_.seed);
+  setup();
+  state_.seed = opts_.seed;
+}
+
+Trainer::Trainer(const TrainOptions& opts, TokenWindows data, const std::string& dir)
+    : opts_(opts), data_(std::move(data)) {
+  check_options(opts_);
+  opts_.schedule.total = opts_.steps;
+  const std::string src = resolve_checkpoint(dir);
+  opts_.config = model::read_hf_config(src + "/config.json");
+  model_ = std::make_unique<model::Model>(opts_.config);
+  setup();
+  load_checkpoint(src, *model_, *opt_, state_);
+  check(state_.batch == opts_.batch && state_.context == opts_.context &&
+            state_.grad_accum == opts_.grad_accum,
+        "resume ", src, ": the checkpoint was trained with --batch ", state_.batch, " --context ",
+        state_.context, " --grad-accum ", state_.grad_accum, "; pass the same values to continue it");
+  check(opt_->step == state_.step, "resume ", src, ": optimizer step ", opt_->step,
+        " differs from trainer step ", state_.step);
+  data_.seek(state_.data_position, state_.data_epoch);
+}
+
+void Trainer::setup() {
+  model_->enable_grads();
+  ws_ = std::make_unique<model::Workspace>(opts_.config, opts_.batch, opts_.context,
+                                           train_mode(opts_.recompute));
+  opt_ = std::make_unique<AdamWState>(model_->layout.total);
+  tokens_.resize(static_cast<std::size_t>(opts_.batch) * opts_.context);
+  targets_.resize(tokens_.size());
+  state_.batch = opts_.batch;
+  state_.context = opts_.context;
+  state_.grad_accum = opts_.grad_accum;
+  state_.schedule = opts_.schedule;
+  state_.adamw = opts_.adamw;
+  state_.clip = opts_.clip;
+  state_.data = data_.name();
+}
+
+StepResult Trainer::step() {
+  Timer timer;
+  StepResult r;
+  model_->zero_grads();
+  const float scale = 1.0f / static_cast<float>(tokens_per_step());
+  double sum = 0;
+  long count = 0;
+  for (int a = 0; a < opts_.grad_accum; ++a) {
+    data_.next_batch(opts_.batch, opts_.context, tokens_.data(), targets_.data());
+    const model::LossSum l = model::forward_backward(*model_, *ws_, tokens_.data(), targets_.data(), scale);
+    sum += l.sum;
+    count += l.count;
+  }
+  r.loss = count ? sum / static_cast<double>(count) : 0.0;
+  r.lr = opts_.schedule.at(state_.step);
+  r.grad_norm = clip_grad_norm(*model_, opts_.clip);
+  r.finite = std::isfinite(r.loss) && std::isfinite(r.grad_norm);
+  if (r.finite) {
+    adamw_update(*model_, *opt_, opts_.adamw, r.lr);
+    ++state_.step;
+    state_.tokens_seen += tokens_per_step();
+    state_.data_position = data_.position();
+    state_.data_epoch = data_.epoch();
+    state_.last_loss = r.loss;
+  }
+  r.step = state_.step;
+  r.seconds = timer.seconds();
+  return r;
+}
+
+void Trainer::save(const std::string& dir) const { save_checkpoint(dir, *model_, *opt_, state_); }
+
+void run_training(const RunOptions& run) {
+  TrainOptions opts = run.train;
+  check(!run.out_dir.empty(), "--out is required");
+  const std::string ckpt = run.out_dir + "/checkpoint";
+  const std::string metrics_path = run.out_dir + "/metrics.jsonl";
+  if (run.resume) {
+    opts.config = model::read_hf_config(resolve_checkpoint(ckpt) + "/config.json");
+  } else {
+    check(!fs::exists(ckpt) && !fs::exists(ckpt + ".old"), ckpt,
+          " already exists: pass --resume to continue that run, or choose another --out");
+  }
+  check_options(opts);
+
+  TokenWindows data = TokenWindows::from_shard(run.data_path);
+  check(data.vocab_size() <= static_cast<uint32_t>(opts.config.vocab_size), run.data_path,
+        ": the shard's vocabulary (", data.vocab_size(), ") is larger than the model's (",
+        opts.config.vocab_size, ")");
+
+  // Preflight: the estimate comes from the same sizing function that allocates.
+  const model::MemoryEstimate mem =
+      model::estimate_training_memory(opts.config, opts.batch, opts.context, opts.recompute);
+  const std::size_t avail = available_memory_bytes();
+  std::printf("model: %s\n", model::describe(opts.config).c_str());
+  std::printf("memory: %s needed (params %s, grads %s, AdamW %s, activations %s%s); %s available\n",
+              format_bytes(double(mem.total())).c_str(), format_bytes(double(mem.params)).c_str(),
+              format_bytes(double(mem.grads)).c_str(), format_bytes(double(mem.optimizer)).c_str(),
+              format_bytes(double(mem.activations)).c_str(), opts.recompute ? ", recompute" : "",
+              avail ? format_bytes(double(avail)).c_str() : "unknown");
+  check(avail == 0 || mem.total() <= avail, "not enough memory: this run needs ",
+        format_bytes(double(mem.total())), " but ", format_bytes(double(avail)),
+        " is available; try --recompute, a smaller --batch or --context, or a smaller model");
+
+  fs::create_directories(run.out_dir);
+  std::unique_ptr<Trainer> trainer =
+      run.resume ? std::make_unique<Trainer>(opts, std::move(data), ckpt)
+                 : std::make_unique<Trainer>(opts, std::move(data));
+  long last_saved = run.resume ? trainer->steps_done() : -1;
+  if (run.resume) {
+    truncate_metrics(metrics_path, trainer->steps_done());
+    std::printf("resumed %s at step %ld (data position %llu)\n", ckpt.c_str(), trainer->steps_done(),
+                static_cast<unsigned long long>(trainer->state().data_position));
+  }
+  std::ofstream metrics(metrics_path, std::ios::app);
+  check(static_cast<bool>(metrics), "cannot write ", metrics_path);
+  std::printf("training: %ld steps, %llu tokens/step (batch %d x context %d x accum %d), %.3g "
+              "GFLOP/token\n",
+              opts.steps, static_cast<unsigned long long>(trainer->tokens_per_step()), opts.batch,
+              opts.context, opts.grad_accum, model::flops_per_token(opts.config, opts.context) / 1e9);
+  std::fflush(stdout);
+
+  const long first = trainer->steps_done();
+  Timer wall;
+  while (trainer->steps_done() < opts.steps) {
+    const StepResult r = trainer->step();
+    if (!r.finite) {
+      std::ostringstream why;
+      why << "step " << r.step + 1 << ": " << (std::isfinite(r.loss) ? "gradient norm" : "loss")
+          << " is not finite (loss " << r.loss << ", grad norm " << r.grad_norm
+          << "); stopped without updating. ";
+      if (last_saved >= 0)
+        why << "The last good checkpoint (step " << last_saved << ") in " << ckpt << " is intact";
+      else
+        why << "No checkpoint was saved yet";
+      why << "; try a lower --lr or --clip";
+      fail(why.str());
+    }
+    const double elapsed = wall.seconds();
+    const double done = static_cast<double>(r.step - first);
+    const double tok_s = done * static_cast<double>(trainer->tokens_per_step()) / elapsed;
+    const double eta = elapsed / done * static_cast<double>(opts.steps - r.step);
+    if (r.step % run.log_every == 0 || r.step == opts.steps) {
+      std::printf("step %ld/%ld | loss %.4f | lr %.3e | norm %.3f | %.0f tok/s | %s | ETA %s\n",
+                  r.step, opts.steps, r.loss, r.lr, r.grad_norm, tok_s,
+                  format_duration(elapsed).c_str(), format_duration(eta).c_str());
+      std::fflush(stdout);
+    }
+    io::Json line = {{"step", r.step},
+                     {"loss", r.loss},
+                     {"lr", r.lr},
+                     {"grad_norm", r.grad_norm},
+                     {"step_seconds", r.seconds},
+                     {"tokens_per_s", tok_s},
+                     {"tokens_seen", trainer->state().tokens_seen},
+                     {"elapsed_s", elapsed}};
+    metrics << line.dump() << "\n" << std::flush;
+    if (run.save_every > 0 && r.step % run.save_every == 0 && r.step != opts.steps) {
+      trainer->save(ckpt);
+      last_saved = r.step;
+    }
+  }
+  if (last_saved != trainer->steps_done()) trainer->save(ckpt);
+  std::printf("saved %s (step %ld)\n", ckpt.c_str(), trainer->steps_done());
+}
+
+}  // namespace harpe::train

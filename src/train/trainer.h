@@ -1,0 +1,88 @@
+// The training loop: gradient accumulation over micro-batches, global-norm clipping, AdamW with a
+// warmup + cosine/constant schedule, a NaN/Inf guard, progress lines, a JSONL metrics log and
+// atomic checkpoints that resume bit-identically.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "model/model.h"
+#include "train/checkpoint.h"
+#include "train/data.h"
+#include "train/optimizer.h"
+
+namespace harpe::train {
+
+struct TrainOptions {
+  model::ModelConfig config;
+  int context = 256;
+  int batch = 8;
+  int grad_accum = 1;
+  long steps = 100;
+  LrSchedule schedule;  // total is set to `steps`
+  AdamWConfig adamw;
+  double clip = 1.0;  // <= 0: no clipping
+  bool recompute = false;
+  uint64_t seed = 1337;
+};
+
+struct StepResult {
+  long step = 0;  // steps done after this one
+  double loss = 0;  // mean over the step's tokens
+  double lr = 0;
+  double grad_norm = 0;  // before clipping
+  double seconds = 0;
+  bool finite = true;  // false: loss or gradient not finite; parameters were NOT updated
+};
+
+class Trainer {
+ public:
+  // A fresh run: parameters from init_params(seed), data from position 0.
+  Trainer(const TrainOptions& opts, TokenWindows data);
+  // Continues the checkpoint in `dir` (its config.json defines the model; opts.config is ignored).
+  // Batch, context and grad_accum must match the checkpoint's for the data order to continue.
+  Trainer(const TrainOptions& opts, TokenWindows data, const std::string& dir);
+
+  StepResult step();
+  void save(const std::string& dir) const;
+
+  long steps_done() const { return state_.step; }
+  const TrainerState& state() const { return state_; }
+  const model::Model& model() const { return *model_; }
+  const TrainOptions& options() const { return opts_; }
+  uint64_t tokens_per_step() const {
+    return static_cast<uint64_t>(opts_.batch) * opts_.context * opts_.grad_accum;
+  }
+
+ private:
+  void setup();
+  TrainOptions opts_;
+  TokenWindows data_;
+  std::unique_ptr<model::Model> model_;
+  std::unique_ptr<model::Workspace> ws_;
+  std::unique_ptr<AdamWState> opt_;
+  TrainerState state_;
+  std::vector<int32_t> tokens_, targets_;
+};
+
+// What `harpe train` runs: preflight (memory estimate vs available RAM), the loop with a progress
+// line per step and OUT/metrics.jsonl, checkpoints in OUT/checkpoint every save_every steps and
+// at the end. A non-finite loss or gradient stops the run with an error naming the step and the
+// last good checkpoint (left intact).
+struct RunOptions {
+  TrainOptions train;
+  std::string data_path;
+  std::string out_dir;
+  long save_every = 0;  // 0: only at the end
+  bool resume = false;
+  int log_every = 1;
+};
+void run_training(const RunOptions& run);
+
+// Bytes of RAM available now (MemAvailable); 0 if unknown.
+std::size_t available_memory_bytes();
+std::string format_bytes(double bytes);
+
+}  // namespace harpe::train
