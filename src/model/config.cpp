@@ -70,7 +70,7 @@ void ModelConfig::validate() const {
   const rope::RopeSpec& r = rope;
   check(std::isfinite(r.base) && r.base > 1, "rope_theta must be > 1, got ", r.base);
   if (r.scheme != Scheme::rope && r.scheme != Scheme::harpe)
-    check(std::isfinite(r.factor) && r.factor > 0, "rope_scaling.factor must be positive, got ",
+    check(std::isfinite(r.factor) && r.factor >= 1, "rope_scaling.factor must be >= 1, got ",
           r.factor);
   if (r.scheme == Scheme::dynamic || r.scheme == Scheme::yarn || r.scheme == Scheme::llama3)
     check(r.original_context > 0,
