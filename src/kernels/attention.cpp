@@ -315,101 +315,143 @@ void forward_tiled(float* out, float* lse, const float* q, const float* k, const
 }
 
 // Scratch of one backward thread: K^T and V^T tiles, dK^T and dV^T accumulators, P and dS tiles,
-// and this thread's partial dQ for the query heads of one K/V head, [G][T][D].
-std::size_t backward_thread_floats(int T, int D, int G) {
-  return 4 * static_cast<std::size_t>(D) * kTile + 2 * kTile * kTile +
-         static_cast<std::size_t>(G) * T * D;
+// and (when key tiles of one head are split over threads) a partial dQ for the query heads of
+// one K/V head, [G][T][D].
+std::size_t backward_tile_floats(int D) {
+  return 4 * static_cast<std::size_t>(D) * kTile + 2 * kTile * kTile;
+}
+std::size_t backward_thread_floats(int T, int D, int G, bool partial_dq) {
+  return backward_tile_floats(D) + (partial_dq ? static_cast<std::size_t>(G) * T * D : 0);
 }
 
-void backward_tiled(float* dq, float* dk, float* dv, const float* dout, const float* q,
-                    const float* k, const float* v, const float* lse, const float* delta,
-                    float* scratch_base, int nthreads, const AttentionShape& s) {
-  const int T = s.T, H = s.H, D = s.D, G = s.H / s.KV;
-  const long ldq = static_cast<long>(H) * D, ldk = static_cast<long>(s.KV) * D;
-  const float scale = scale_of(s);
-  const int nt = (T + kTile - 1) / kTile;
-  const std::size_t per_thread = backward_thread_floats(T, D, G);
-  const std::size_t dtile = static_cast<std::size_t>(D) * kTile;
-  const std::size_t dq_floats = static_cast<std::size_t>(G) * T * D;
+struct BackwardArgs {
+  float *dk, *dv;
+  const float *dout, *q, *k, *v, *lse, *delta;
+  int T, H, KV, D, G, nt;
+  long ldq, ldk;
+  float scale;
+};
 
-  for (long b = 0; b < s.B; ++b) {
-    for (int kvh = 0; kvh < s.KV; ++kvh) {
+// Key tile j of K/V head kvh in batch b: dK_j, dV_j (written) and dQ += dS K_j (unscaled) into
+// dq_g(g) + r * ld_dq for query head kvh * G + g and query row r.
+template <typename DqHead>
+void backward_key_tile(const BackwardArgs& a, long b, int kvh, int j, float* tiles, DqHead dq_g,
+                       long ld_dq) {
+  const int T = a.T, D = a.D;
+  const long ldq = a.ldq, ldk = a.ldk;
+  const std::size_t dtile = static_cast<std::size_t>(D) * kTile;
+  float* kt = tiles;             // [D][64], scaled
+  float* vt = kt + dtile;        // [D][64]
+  float* dkt = vt + dtile;       // [D][64]
+  float* dvt = dkt + dtile;      // [D][64]
+  float* p = dvt + dtile;        // [64 q][64 k]
+  float* ds = p + kTile * kTile; // [64 q][64 k]
+  const float* kb = a.k + b * T * ldk + static_cast<long>(kvh) * D;
+  const float* vb = a.v + b * T * ldk + static_cast<long>(kvh) * D;
+  const int c0 = j * kTile, nc = std::min(kTile, T - c0);
+  for (int d = 0; d < D; ++d)
+    for (int c = 0; c < kTile; ++c) {
+      kt[d * kTile + c] = c < nc ? kb[(c0 + c) * ldk + d] * a.scale : 0.0f;
+      vt[d * kTile + c] = c < nc ? vb[(c0 + c) * ldk + d] : 0.0f;
+    }
+  std::fill(dkt, dkt + 2 * dtile, 0.0f);  // dK^T and dV^T
+
+  for (int g = 0; g < a.G; ++g) {
+    const int h = kvh * a.G + g;
+    const float* lrow = a.lse + (b * a.H + h) * T;
+    const float* drow = a.delta + (b * a.H + h) * T;
+    float* dqh = dq_g(g);
+    for (int i = j; i < a.nt; ++i) {
+      const int r0 = i * kTile, nr = std::min(kTile, T - r0);
+      const float* qi = a.q + (b * T + r0) * ldq + static_cast<long>(h) * D;
+      const float* doi = a.dout + (b * T + r0) * ldq + static_cast<long>(h) * D;
+      ab(nr, kTile, D, qi, ldq, kt, kTile, p, kTile, false);    // S = Q K^T scale
+      ab(nr, kTile, D, doi, ldq, vt, kTile, ds, kTile, false);  // dP = dO V^T
+      const bool diagonal = i == j;  // then r0 == c0: mask key lanes c > r
+      for (int r = 0; r < nr; ++r) {
+        const __m512 L = _mm512_set1_ps(lrow[r0 + r]);
+        const __m512 Dr = _mm512_set1_ps(drow[r0 + r]);
+        for (int vv = 0; vv < 4; ++vv) {
+          __m512 x = _mm512_sub_ps(_mm512_loadu_ps(p + r * kTile + vv * 16), L);
+          if (diagonal)
+            x = _mm512_mask_mov_ps(x, lanes_above(r, vv),
+                                   _mm512_set1_ps(-std::numeric_limits<float>::infinity()));
+          const __m512 pr = exp_ps(x);
+          _mm512_storeu_ps(p + r * kTile + vv * 16, pr);
+          float* dsp = ds + r * kTile + vv * 16;
+          _mm512_storeu_ps(dsp, _mm512_mul_ps(pr, _mm512_sub_ps(_mm512_loadu_ps(dsp), Dr)));
+        }
+      }
+      atb(D, nr, doi, ldq, p, dvt, nullptr);  // dV^T += dO^T P
+      atb(D, nr, qi, ldq, ds, dkt, nullptr);  // dK^T += Q^T dS
+      ab(nr, D, nc, ds, kTile, kb + c0 * ldk, ldk, dqh + r0 * ld_dq, ld_dq, true);  // dQ += dS K
+    }
+  }
+  float* dkj = a.dk + (b * T + c0) * ldk + static_cast<long>(kvh) * D;
+  float* dvj = a.dv + (b * T + c0) * ldk + static_cast<long>(kvh) * D;
+  for (int c = 0; c < nc; ++c)
+    for (int d = 0; d < D; ++d) {
+      dkj[c * ldk + d] = dkt[d * kTile + c] * a.scale;
+      dvj[c * ldk + d] = dvt[d * kTile + c];
+    }
+}
+
+// Two schedules. With at least two (batch, K/V head) pairs per thread (or an exact multiple),
+// each thread owns whole K/V heads: dQ of the group is accumulated in place, no partials and a
+// single barrier. Otherwise the key tiles of one head are shared out and each thread sums dQ
+// into its own partial, reduced at the end of that head.
+bool backward_heads_parallel(const AttentionShape& s, int nthreads) {
+  const long pairs = static_cast<long>(s.B) * s.KV;
+  return nthreads == 1 || pairs % nthreads == 0 || pairs >= 4L * nthreads;
+}
+
+void backward_tiled(float* dq, const BackwardArgs& a, long B, float* scratch_base, int nthreads,
+                    bool heads_parallel) {
+  const int T = a.T, D = a.D, G = a.G;
+  const long ldq = a.ldq;
+  const std::size_t per_thread = backward_thread_floats(T, D, G, !heads_parallel);
+
+  if (heads_parallel) {
+    const long pairs = B * a.KV;
+#pragma omp parallel for schedule(dynamic, 1) num_threads(nthreads)
+    for (long pair = 0; pair < pairs; ++pair) {
+      const long b = pair / a.KV;
+      const int kvh = static_cast<int>(pair % a.KV);
+      float* tiles = scratch_base + per_thread * omp_get_thread_num();
+      float* dq0 = dq + b * T * ldq + static_cast<long>(kvh) * G * D;  // head kvh*G, row 0
+      for (int t = 0; t < T; ++t) std::fill(dq0 + t * ldq, dq0 + t * ldq + G * D, 0.0f);
+      for (int j = 0; j < a.nt; ++j)
+        backward_key_tile(a, b, kvh, j, tiles, [&](int g) { return dq0 + g * D; }, ldq);
+      for (int t = 0; t < T; ++t)
+        for (int e = 0; e < G * D; ++e) dq0[t * ldq + e] *= a.scale;
+    }
+    return;
+  }
+
+  const std::size_t dq_floats = static_cast<std::size_t>(G) * T * D;
+  for (long b = 0; b < B; ++b) {
+    for (int kvh = 0; kvh < a.KV; ++kvh) {
 #pragma omp parallel num_threads(nthreads)
       {
-        float* kt = scratch_base + per_thread * omp_get_thread_num();  // [D][64], scaled
-        float* vt = kt + dtile;                                         // [D][64]
-        float* dkt = vt + dtile;                                        // [D][64]
-        float* dvt = dkt + dtile;                                       // [D][64]
-        float* p = dvt + dtile;                                         // [64 q][64 k]
-        float* ds = p + kTile * kTile;                                  // [64 q][64 k]
-        float* dqp = ds + kTile * kTile;                                // [G][T][D]
+        float* tiles = scratch_base + per_thread * omp_get_thread_num();
+        float* dqp = tiles + backward_tile_floats(D);  // [G][T][D]
         std::fill(dqp, dqp + dq_floats, 0.0f);
-        const float* kb = k + b * T * ldk + static_cast<long>(kvh) * D;
-        const float* vb = v + b * T * ldk + static_cast<long>(kvh) * D;
-
         // Key tile 0 sweeps the most query tiles: ascending j is largest first.
 #pragma omp for schedule(dynamic, 1)
-        for (int j = 0; j < nt; ++j) {
-          const int c0 = j * kTile, nc = std::min(kTile, T - c0);
-          for (int d = 0; d < D; ++d)
-            for (int c = 0; c < kTile; ++c) {
-              kt[d * kTile + c] = c < nc ? kb[(c0 + c) * ldk + d] * scale : 0.0f;
-              vt[d * kTile + c] = c < nc ? vb[(c0 + c) * ldk + d] : 0.0f;
-            }
-          std::fill(dkt, dkt + 2 * dtile, 0.0f);  // dK^T and dV^T
-
-          for (int g = 0; g < G; ++g) {
-            const int h = kvh * G + g;
-            const float* lrow = lse + (b * H + h) * T;
-            const float* drow = delta + (b * H + h) * T;
-            for (int i = j; i < nt; ++i) {
-              const int r0 = i * kTile, nr = std::min(kTile, T - r0);
-              const float* qi = q + (b * T + r0) * ldq + static_cast<long>(h) * D;
-              const float* doi = dout + (b * T + r0) * ldq + static_cast<long>(h) * D;
-              ab(nr, kTile, D, qi, ldq, kt, kTile, p, kTile, false);    // S = Q K^T scale
-              ab(nr, kTile, D, doi, ldq, vt, kTile, ds, kTile, false);  // dP = dO V^T
-              const bool diagonal = i == j;  // then r0 == c0: mask key lanes c > r
-              for (int r = 0; r < nr; ++r) {
-                const __m512 L = _mm512_set1_ps(lrow[r0 + r]);
-                const __m512 Dr = _mm512_set1_ps(drow[r0 + r]);
-                for (int vv = 0; vv < 4; ++vv) {
-                  __m512 x = _mm512_sub_ps(_mm512_loadu_ps(p + r * kTile + vv * 16), L);
-                  if (diagonal)
-                    x = _mm512_mask_mov_ps(x, lanes_above(r, vv),
-                                           _mm512_set1_ps(-std::numeric_limits<float>::infinity()));
-                  const __m512 pr = exp_ps(x);
-                  _mm512_storeu_ps(p + r * kTile + vv * 16, pr);
-                  float* dsp = ds + r * kTile + vv * 16;
-                  _mm512_storeu_ps(dsp, _mm512_mul_ps(pr, _mm512_sub_ps(_mm512_loadu_ps(dsp), Dr)));
-                }
-              }
-              atb(D, nr, doi, ldq, p, dvt, nullptr);  // dV^T += dO^T P
-              atb(D, nr, qi, ldq, ds, dkt, nullptr);  // dK^T += Q^T dS
-              // dQ += dS K (scale applied in the reduction below)
-              ab(nr, D, nc, ds, kTile, kb + c0 * ldk, ldk, dqp + (static_cast<std::size_t>(g) * T + r0) * D,
-                 D, true);
-            }
-          }
-          float* dkj = dk + (b * T + c0) * ldk + static_cast<long>(kvh) * D;
-          float* dvj = dv + (b * T + c0) * ldk + static_cast<long>(kvh) * D;
-          for (int c = 0; c < nc; ++c)
-            for (int d = 0; d < D; ++d) {
-              dkj[c * ldk + d] = dkt[d * kTile + c] * scale;
-              dvj[c * ldk + d] = dvt[d * kTile + c];
-            }
-        }
+        for (int j = 0; j < a.nt; ++j)
+          backward_key_tile(a, b, kvh, j, tiles,
+                            [&](int g) { return dqp + static_cast<std::size_t>(g) * T * D; }, D);
         // (implicit barrier) dq = scale * sum over threads of the partials
-        const std::size_t row_floats = static_cast<std::size_t>(D);
 #pragma omp for schedule(static)
         for (int t = 0; t < T; ++t)
           for (int g = 0; g < G; ++g) {
             float* dst = dq + (b * T + t) * ldq + static_cast<long>(kvh * G + g) * D;
-            const std::size_t off = (static_cast<std::size_t>(g) * T + t) * row_floats;
+            const std::size_t off = (static_cast<std::size_t>(g) * T + t) * D;
             for (int d = 0; d < D; ++d) {
               float acc = 0;
               for (int th = 0; th < nthreads; ++th)
-                acc += scratch_base[per_thread * th + 4 * dtile + 2 * kTile * kTile + off + d];
-              dst[d] = acc * scale;
+                acc += scratch_base[per_thread * th + backward_tile_floats(D) + off + d];
+              dst[d] = acc * a.scale;
             }
           }
       }
@@ -559,14 +601,19 @@ void attention_backward(float* dq, float* dk, float* dv, const float* dout, cons
   check_shape(s, "attention_backward");
   if (s.T == 0) return;
 #if defined(__AVX512F__)
-  // key tiles of one K/V head are the parallel tasks
-  const int nthreads = threads_for(s, (s.T + kTile - 1) / kTile);
+  const int nt = (s.T + kTile - 1) / kTile;
+  const long pairs = static_cast<long>(s.B) * s.KV;
+  const int nthreads = threads_for(s, std::max<long>(pairs, nt));
+  const bool heads_parallel = backward_heads_parallel(s, nthreads);
+  const int G = s.H / s.KV;
   const std::size_t delta_floats = static_cast<std::size_t>(s.B) * s.H * s.T;
-  const std::size_t per_thread = backward_thread_floats(s.T, s.D, s.H / s.KV);
+  const std::size_t per_thread = backward_thread_floats(s.T, s.D, G, !heads_parallel);
   Buffer<float> scratch = scratch_floats(delta_floats + per_thread * nthreads);
   row_dot(scratch.data(), dout, out, s);
-  backward_tiled(dq, dk, dv, dout, q, k, v, lse, scratch.data(), scratch.data() + delta_floats,
-                 nthreads, s);
+  const BackwardArgs a{dk, dv, dout, q, k, v, lse, scratch.data(),
+                       s.T, s.H, s.KV, s.D, G, nt,
+                       static_cast<long>(s.H) * s.D, static_cast<long>(s.KV) * s.D, scale_of(s)};
+  backward_tiled(dq, a, s.B, scratch.data() + delta_floats, nthreads, heads_parallel);
 #else
   attention_detail::backward_generic(dq, dk, dv, dout, q, k, v, out, lse, s);
 #endif

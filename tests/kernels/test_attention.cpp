@@ -2,6 +2,7 @@
 // score matrix, plus finite differences of the backward, the exp approximation, the O(T) scratch,
 // and `harpe bench attention`.
 #include <gtest/gtest.h>
+#include <omp.h>
 
 #include <algorithm>
 #include <array>
@@ -155,12 +156,20 @@ void check_case(const Case& c, bool generic) {
   const auto dout = random_vec(nq, -1, 1, seed + 3);
   const AttentionShape s{c.B, c.T, c.H, c.KV, c.D, c.scale};
   const Reference ref = reference(q, k, v, dout, s);
-  const Run r = run(c, generic, q, k, v, dout);
-  EXPECT_LT(scaled_error(r.out, ref.out), kForwardTol);
-  EXPECT_LT(scaled_error(r.lse, ref.lse), kForwardTol);
-  EXPECT_LT(scaled_error(r.dq, ref.dq), kBackwardTol);
-  EXPECT_LT(scaled_error(r.dk, ref.dk), kBackwardTol);
-  EXPECT_LT(scaled_error(r.dv, ref.dv), kBackwardTol);
+  // 1, 2 and 3 threads: the backward splits work by whole K/V heads or by key tiles with
+  // per-thread dQ partials depending on the thread count, and both schedules must agree.
+  const int saved_threads = omp_get_max_threads();
+  for (int threads : {1, 2, 3}) {
+    SCOPED_TRACE("threads=" + std::to_string(threads));
+    omp_set_num_threads(threads);
+    const Run r = run(c, generic, q, k, v, dout);
+    EXPECT_LT(scaled_error(r.out, ref.out), kForwardTol);
+    EXPECT_LT(scaled_error(r.lse, ref.lse), kForwardTol);
+    EXPECT_LT(scaled_error(r.dq, ref.dq), kBackwardTol);
+    EXPECT_LT(scaled_error(r.dk, ref.dk), kBackwardTol);
+    EXPECT_LT(scaled_error(r.dv, ref.dv), kBackwardTol);
+  }
+  omp_set_num_threads(saved_threads);
 }
 
 const std::vector<Case>& cases() {
