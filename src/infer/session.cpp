@@ -1,0 +1,185 @@
+#include "infer/session.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <numeric>
+
+#include "core/error.h"
+#include "kernels/attention.h"
+#include "kernels/cached_attention.h"
+#include "kernels/gemm.h"
+#include "kernels/ops.h"
+
+namespace harpe::infer {
+
+namespace {
+
+// y[N, out] = x[N, in] W[out, in]^T (+ beta y)
+void linear(float* y, const float* x, const float* W, int N, int out, int in, float beta = 0.f) {
+  kernels::gemm(false, true, N, out, in, 1.0f, x, in, W, in, beta, y, out);
+}
+
+}  // namespace
+
+Session::Session(const model::Model& m, const SessionOptions& opts)
+    : m_(m), capacity_(opts.capacity), pos_map_(opts.position) {
+  const model::ModelConfig& c = m.config;
+  check(capacity_ > 0, "inference capacity must be positive");
+  check(pos_map_.window >= 0 && pos_map_.group >= 1,
+        "Self-Extend needs window >= 0 and group >= 1 (got ", pos_map_.window, ", ",
+        pos_map_.group, ")");
+  check(!pos_map_.self_extend() || pos_map_.window >= pos_map_.group,
+        "Self-Extend window (", pos_map_.window, ") must be at least the group size (",
+        pos_map_.group, ")");
+  // dynamic NTK recomputes its base from the sequence length: the cache's length is used.
+  table_ = rope::build_table(c.rope, c.table_shape(), capacity_);
+  layer_kv_ = static_cast<std::size_t>(capacity_) * c.kv_dim();
+  const std::size_t total = layer_kv_ * static_cast<std::size_t>(c.num_hidden_layers);
+  k_ = Buffer<float>(total);
+  v_ = Buffer<float>(total);
+  if (pos_map_.self_extend()) kg_ = Buffer<float>(total);
+}
+
+void Session::append(const int32_t* tokens, int n, float* logits, float* all_logits) {
+  check(n > 0, "append needs at least one token");
+  check(length_ + n <= capacity_, "sequence of ", length_ + n,
+        " tokens exceeds the inference capacity of ", capacity_);
+  for (int i = 0; i < n; ++i)
+    check(tokens[i] >= 0 && tokens[i] < m_.config.vocab_size, "token id ", tokens[i],
+          " is outside the vocabulary [0, ", m_.config.vocab_size, ")");
+  run_chunk(tokens, n, logits, all_logits);
+}
+
+void Session::run_chunk(const int32_t* tokens, int n, float* logits, float* all_logits) {
+  const model::ModelConfig& c = m_.config;
+  const int C = c.hidden_size, H = c.num_attention_heads, KV = c.kv_heads(), D = c.head_size();
+  const int HD = c.q_dim(), KVD = c.kv_dim(), F = c.intermediate_size, V = c.vocab_size;
+  const float eps = static_cast<float>(c.rms_norm_eps);
+  const std::size_t N = static_cast<std::size_t>(n);
+  const bool se = pos_map_.self_extend();
+
+  Buffer<float> x(N * C), ln(N * C), rstd(N), q(N * HD), att(N * HD), gate(N * F), up(N * F);
+  Buffer<float> qg(se ? N * HD : 0), lse(static_cast<std::size_t>(H) * N);
+  std::vector<int32_t> pos(N), qpos(se ? N : 0), kpos(se ? N : 0);
+  for (int i = 0; i < n; ++i) {
+    pos[i] = length_ + i;
+    if (se) {
+      qpos[i] = pos_map_.grouped_query(length_ + i);
+      kpos[i] = pos_map_.grouped_key(length_ + i);
+    }
+  }
+
+  kernels::embedding_forward(x.data(), tokens, m_.w.embed, n, C);
+  for (int l = 0; l < c.num_hidden_layers; ++l) {
+    const model::LayerWeights& w = m_.w.layers[static_cast<std::size_t>(l)];
+    float* kc = k_.data() + l * layer_kv_;
+    float* vc = v_.data() + l * layer_kv_;
+    float* knew = kc + static_cast<std::size_t>(length_) * KVD;
+    kernels::rmsnorm_forward(ln.data(), rstd.data(), x.data(), w.ln1, n, C, eps);
+    linear(q.data(), ln.data(), w.wq, n, HD, C);
+    linear(knew, ln.data(), w.wk, n, KVD, C);
+    linear(vc + static_cast<std::size_t>(length_) * KVD, ln.data(), w.wv, n, KVD, C);
+    float* kgc = nullptr;
+    if (se) {
+      kgc = kg_.data() + l * layer_kv_;
+      float* kgnew = kgc + static_cast<std::size_t>(length_) * KVD;
+      std::memcpy(qg.data(), q.data(), N * HD * sizeof(float));
+      std::memcpy(kgnew, knew, N * KVD * sizeof(float));
+      kernels::rope_apply(qg.data(), qpos.data(), table_, n, false);
+      kernels::rope_apply(kgnew, kpos.data(), table_, n, true);
+    }
+    kernels::rope_apply(q.data(), pos.data(), table_, n, false);
+    kernels::rope_apply(knew, pos.data(), table_, n, true);
+    if (!se && length_ == 0) {
+      // Prefill into an empty cache is plain causal attention: use the tiled kernel.
+      kernels::attention_forward(att.data(), lse.data(), q.data(), kc, vc, {1, n, H, KV, D, 0.f});
+    } else {
+      kernels::cached_attention(att.data(), q.data(), kc, vc, se ? qg.data() : nullptr, kgc,
+                                {n, length_, H, KV, D, 0.f, pos_map_.window});
+    }
+    linear(x.data(), att.data(), w.wo, n, C, HD, 1.0f);
+    kernels::rmsnorm_forward(ln.data(), rstd.data(), x.data(), w.ln2, n, C, eps);
+    linear(gate.data(), ln.data(), w.wg, n, F, C);
+    linear(up.data(), ln.data(), w.wu, n, F, C);
+    kernels::swiglu_forward(gate.data(), gate.data(), up.data(), N * F);
+    linear(x.data(), gate.data(), w.wd, n, C, F, 1.0f);
+  }
+  kernels::rmsnorm_forward(ln.data(), rstd.data(), x.data(), m_.w.norm, n, C, eps);
+  if (all_logits) linear(all_logits, ln.data(), m_.w.lm_head, n, V, C);
+  if (logits) {
+    if (all_logits)
+      std::memcpy(logits, all_logits + (N - 1) * V, static_cast<std::size_t>(V) * sizeof(float));
+    else
+      linear(logits, ln.data() + (N - 1) * C, m_.w.lm_head, 1, V, C);
+  }
+  length_ += n;
+}
+
+namespace {
+
+uint64_t next_random(uint64_t& s) {  // splitmix64
+  uint64_t z = (s += 0x9e3779b97f4a7c15ULL);
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+  return z ^ (z >> 31);
+}
+
+}  // namespace
+
+int32_t sample_token(const float* logits, int vocab, const SamplingOptions& opts, uint64_t& state) {
+  if (opts.temperature <= 0.f)
+    return static_cast<int32_t>(std::max_element(logits, logits + vocab) - logits);
+  std::vector<int32_t> ids(static_cast<std::size_t>(vocab));
+  std::iota(ids.begin(), ids.end(), 0);
+  std::sort(ids.begin(), ids.end(), [&](int32_t a, int32_t b) { return logits[a] > logits[b]; });
+  std::size_t keep = opts.top_k > 0 ? std::min<std::size_t>(opts.top_k, ids.size()) : ids.size();
+  std::vector<double> p(keep);
+  const double mx = logits[ids[0]];
+  double sum = 0;
+  for (std::size_t i = 0; i < keep; ++i) sum += (p[i] = std::exp((logits[ids[i]] - mx) / opts.temperature));
+  if (opts.top_p < 1.f) {  // smallest prefix whose mass reaches top_p
+    double mass = 0;
+    std::size_t cut = keep;
+    for (std::size_t i = 0; i < keep; ++i) {
+      mass += p[i] / sum;
+      if (mass >= opts.top_p) {
+        cut = i + 1;
+        break;
+      }
+    }
+    keep = cut;
+    sum = std::accumulate(p.begin(), p.begin() + static_cast<long>(keep), 0.0);
+  }
+  const double u = static_cast<double>(next_random(state) >> 11) * 0x1.0p-53 * sum;
+  double acc = 0;
+  for (std::size_t i = 0; i < keep; ++i) {
+    acc += p[i];
+    if (u < acc) return ids[i];
+  }
+  return ids[keep - 1];
+}
+
+std::vector<int32_t> generate(Session& s, const std::vector<int32_t>& prompt,
+                              const SamplingOptions& opts,
+                              const std::function<bool(int32_t)>& on_token) {
+  check(!prompt.empty(), "generation needs a non-empty prompt");
+  check(s.length() + static_cast<int>(prompt.size()) + opts.max_new_tokens <= s.capacity(),
+        "prompt (", prompt.size(), " tokens) + max_new_tokens (", opts.max_new_tokens,
+        ") exceeds the session capacity of ", s.capacity());
+  std::vector<float> logits(static_cast<std::size_t>(s.vocab()));
+  s.append(prompt.data(), static_cast<int>(prompt.size()), logits.data());
+  std::vector<int32_t> out;
+  uint64_t state = opts.seed;
+  for (int i = 0; i < opts.max_new_tokens; ++i) {
+    const int32_t t = sample_token(logits.data(), s.vocab(), opts, state);
+    out.push_back(t);
+    if (on_token && !on_token(t)) break;
+    if (std::find(opts.stop_tokens.begin(), opts.stop_tokens.end(), t) != opts.stop_tokens.end())
+      break;
+    if (i + 1 < opts.max_new_tokens) s.append(&t, 1, logits.data());
+  }
+  return out;
+}
+
+}  // namespace harpe::infer

@@ -1,0 +1,66 @@
+// Inference on one sequence: a KV cache, prefill (the tiled attention kernel when the cache is
+// empty), incremental decoding, optional Self-Extend (grouped positions beyond a neighbour window),
+// greedy or sampled generation. The RoPE table comes from the model's config; with Self-Extend the
+// cache also keeps each key rotated at its grouped position.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <vector>
+
+#include "core/buffer.h"
+#include "model/model.h"
+#include "rope/rope_table.h"
+
+namespace harpe::infer {
+
+struct SessionOptions {
+  int capacity = 0;            // maximum sequence length (prompt + generated)
+  rope::PositionMap position;  // identity, or Self-Extend (window, group)
+};
+
+class Session {
+ public:
+  Session(const model::Model& m, const SessionOptions& opts);
+
+  // Appends n tokens and runs them through the model. If logits is non-null it receives the
+  // next-token logits after the last appended token ([vocab]). If all_logits is non-null it
+  // receives logits for every appended token ([n, vocab]) — for tests and scoring.
+  void append(const int32_t* tokens, int n, float* logits, float* all_logits = nullptr);
+
+  int length() const { return length_; }
+  int capacity() const { return capacity_; }
+  int vocab() const { return m_.config.vocab_size; }
+  void reset() { length_ = 0; }
+
+ private:
+  void run_chunk(const int32_t* tokens, int n, float* logits, float* all_logits);
+
+  const model::Model& m_;
+  int capacity_;
+  rope::PositionMap pos_map_;
+  rope::RopeTable table_;
+  std::size_t layer_kv_ = 0;      // floats per layer in one of k/v/kg: capacity * KV * D
+  Buffer<float> k_, v_, kg_;      // [L][capacity][KV][D]
+  int length_ = 0;
+};
+
+struct SamplingOptions {
+  int max_new_tokens = 64;
+  float temperature = 0.f;  // 0 = greedy
+  int top_k = 0;            // 0 = all
+  float top_p = 1.f;
+  uint64_t seed = 1;
+  std::vector<int32_t> stop_tokens;  // generation ends after emitting one of these
+};
+
+// Generates up to max_new_tokens after the prompt (the prompt is appended to the session first).
+// on_token (optional) is called for each new token as it is produced; returning false stops.
+std::vector<int32_t> generate(Session& s, const std::vector<int32_t>& prompt,
+                              const SamplingOptions& opts,
+                              const std::function<bool(int32_t)>& on_token = {});
+
+// Pick the next token from logits (greedy when temperature == 0).
+int32_t sample_token(const float* logits, int vocab, const SamplingOptions& opts, uint64_t& state);
+
+}  // namespace harpe::infer
