@@ -2,6 +2,7 @@
 // table or JSON, and optionally plot the chosen bases' attention waveforms with gnuplot.
 #include <stdlib.h>  // mkdtemp
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
@@ -34,7 +35,7 @@ struct Options {
   bool json = false;
   bool naive = false;
   std::string plot;
-  int plot_points = 3000;
+  int plot_points = 2000;
 };
 
 // Integral bases print without decimals, others with two.
@@ -86,10 +87,20 @@ void plot_waveforms(const Options& o, const std::vector<double>& bases) {
   check(o.plot_points >= 2, "--plot-points: need at least 2, got ", o.plot_points);
   TempDir tmp;
   const int n = static_cast<int>(bases.size());
+  // Sample offsets from m_lo: geometric in m (the x axis is logarithmic: the peak chains sit in
+  // the first few thousand positions, the trough chains spread over the whole context), every
+  // position where that is denser than one per position.
   const long span = static_cast<long>(o.context) - o.m_lo;
-  const long points = std::min<long>(o.plot_points, span + 1);
-  std::vector<long> sample(static_cast<size_t>(points));
-  for (long k = 0; k < points; ++k) sample[k] = points == 1 ? 0 : k * span / (points - 1);
+  const double first = std::max(1, o.m_lo);
+  const double ratio = std::pow(static_cast<double>(o.context) / first, 1.0 / (o.plot_points - 1));
+  std::vector<long> sample;
+  for (int k = 0; k < o.plot_points; ++k) {
+    const long off = std::lround(first * std::pow(ratio, k)) - o.m_lo;
+    const long clamped = std::clamp(off, 0L, span);
+    if (sample.empty() || clamped > sample.back()) sample.push_back(clamped);
+  }
+  if (sample.front() != 0) sample.insert(sample.begin(), 0);
+  const long points = static_cast<long>(sample.size());
   std::vector<std::vector<double>> rows(static_cast<size_t>(points), std::vector<double>(n + 1, 0));
   for (int h = 0; h < n; ++h) {
     const std::vector<double> f = waveform(bases[h], o.head_dim, o.m_lo, o.context);
@@ -124,14 +135,18 @@ void plot_waveforms(const Options& o, const std::vector<double>& bases) {
        << "set multiplot layout 2,1 title " << gp_quote("HARPE " + o.strategy + " bases: " +
                                                          std::to_string(n) + " heads, d = " +
                                                          std::to_string(o.head_dim)) << "\n"
-       << "set grid lc rgb '#dddddd'\nset xrange [" << o.m_lo << ":" << o.context << "]\n"
+       << "set grid lc rgb '#dddddd'\nset logscale x\nset xrange [" << std::max(1, o.m_lo) << ":"
+       << o.context << "]\n"
        << "set format x '%.0s%c'\nset palette defined (0 '#1f4e9c', 0.5 '#2ca58d', 1 '#e07b00')\n"
        << "unset colorbox\nset key off\n"
        << "set ylabel 'f_b(m) per head'\n"
        << "set title 'attention waveform of each chosen base (blue: smallest base, orange: largest)'\n"
+       << "set key top right opaque\n"
        << "plot for [i=2:" << n + 1 << "] " << d << " using 1:i with lines lw 0.6 lc palette frac "
-       << (n > 1 ? "(i-2.0)/" + std::to_string(n - 1) : std::string("0")) << "\n"
-       << "set xlabel 'relative position m'\nset ylabel 'sum over heads'\n"
+       << (n > 1 ? "(i-2.0)/" + std::to_string(n - 1) : std::string("0")) << " notitle, \\\n  "
+       << d << " using 1:($" << n + 2 << "/" << n << ") with lines lw 1.5 lc rgb '#000000' "
+       << "title 'mean over heads'\nset key off\n"
+       << "set xlabel 'relative position m (log scale)'\nset ylabel 'sum over heads'\n"
        << "set title 'sum of the " << n << " waveforms'\n"
        << "plot " << d << " using 1:" << n + 2 << " with lines lw 0.8 lc rgb '#202020'\n"
        << "unset multiplot\n";
