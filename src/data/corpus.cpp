@@ -370,6 +370,7 @@ std::map<std::string, SourceSummary> build_corpus(const CorpusOptions& opt) {
       } else {
         std::string names;
         for (const auto& s : known_sources()) names += (names.empty() ? "" : ", ") + s.name;
+        names += ", synthetic";
         fail("--sources: unknown source '", name, "' (known: ", names, "; or NAME=DIR for a directory of text files)");
       }
       const auto& s = summary[name];

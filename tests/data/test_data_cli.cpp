@@ -1,0 +1,87 @@
+// The `harpe data` commands end to end on a tiny directory corpus: exit codes, outputs, determinism.
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <array>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <string>
+
+#include "data/shard.h"
+
+namespace fs = std::filesystem;
+
+namespace {
+
+struct CliResult {
+  int code;
+  std::string out;
+};
+
+CliResult run(const std::string& args) {
+  std::string cmd = std::string(HARPE_BINARY) + " " + args + " 2>&1";
+  FILE* p = ::popen(cmd.c_str(), "r");
+  std::string out;
+  std::array<char, 4096> buf{};
+  while (p && std::fgets(buf.data(), buf.size(), p)) out += buf.data();
+  int status = p ? ::pclose(p) : -1;
+  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
+}
+
+std::string slurp(const fs::path& p) {
+  std::ifstream f(p, std::ios::binary);
+  return {std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>()};
+}
+
+}  // namespace
+
+TEST(DataCli, CorpusTokenizerShardsStats) {
+  fs::path dir = fs::temp_directory_path() / ("harpe_test_datacli_" + std::to_string(::getpid()));
+  fs::remove_all(dir);
+  fs::create_directories(dir / "in");
+  const char* words[] = {"alpha", "beta", "gamma", "delta", "river", "stone", "light", "harbour", "seven", "lemon"};
+  for (int d = 0; d < 60; ++d) {
+    std::ofstream f(dir / "in" / (std::string("f").append(std::to_string(d)).append(".txt")), std::ios::binary);
+    for (int i = 0; i < 150; ++i) f << words[(d * 3 + i * 7 + i / 4) % 10] << ((i % 11 == 10) ? ".\n" : " ");
+  }
+  std::string c = (dir / "corpus").string();
+  CliResult r = run("data corpus --out " + c + " --sources toy=" + (dir / "in").string());
+  ASSERT_EQ(r.code, 0) << r.out;
+  EXPECT_NE(r.out.find("toy"), std::string::npos) << r.out;
+
+  std::string m1 = (dir / "a.model").string(), m2 = (dir / "b.model").string();
+  r = run("data tokenizer --corpus " + c + " --vocab 300 --out " + m1);
+  ASSERT_EQ(r.code, 0) << r.out;
+  r = run("data tokenizer --corpus " + c + " --vocab 300 --out " + m2);
+  ASSERT_EQ(r.code, 0) << r.out;
+  EXPECT_EQ(slurp(m1), slurp(m2)) << "two separate runs must give the same model";
+
+  std::string shard = (dir / "train.bin").string();
+  r = run("data shards --corpus " + c + " --tokenizer " + m1 + " --split train --out " + shard);
+  ASSERT_EQ(r.code, 0) << r.out;
+  EXPECT_NE(r.out.find("MB/s"), std::string::npos) << r.out;
+  auto s = harpe::data::Shard::open(shard);
+  EXPECT_GT(s.n_documents(), 40u);
+  EXPECT_EQ(s.vocab_size(), 300u);
+  r = run("data stats " + shard);
+  ASSERT_EQ(r.code, 0) << r.out;
+  EXPECT_NE(r.out.find("toy"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find(">128k"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find(std::to_string(s.n_tokens())), std::string::npos) << r.out;
+
+  // Bad input: one-line error, exit 1.
+  for (const std::string& bad :
+       {"data stats " + (dir / "missing.bin").string(), "data stats " + m1,
+        "data shards --corpus " + c + " --tokenizer " + m1 + " --split dev --out " + shard,
+        "data tokenizer --corpus " + (dir / "nope").string() + " --out " + m2,
+        "data corpus --out " + c + " --sources nosuchsource"}) {
+    r = run(bad);
+    EXPECT_EQ(r.code, 1) << bad << "\n" << r.out;
+    // The error is the last line, one line long.
+    std::string last = r.out.substr(r.out.rfind('\n', r.out.size() - 2) + 1);
+    if (r.out.find('\n') == r.out.size() - 1) last = r.out;
+    EXPECT_EQ(last.rfind("harpe: error: ", 0), 0u) << bad << "\n" << r.out;
+  }
+  fs::remove_all(dir);
+}
