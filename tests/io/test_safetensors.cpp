@@ -1,6 +1,7 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <bit>
 #include <cmath>
 #include <cstdint>
@@ -348,7 +349,10 @@ TEST(SafetensorsHostile, RandomisedCorruptionNeverCrashes) {
 
   std::mt19937 rng(1234);
   int ok = 0, errors = 0;
-  for (int iter = 0; iter < 400; ++iter) {
+  // HARPE_FUZZ_ITERATIONS raises the count for a longer local run (e.g. 100000 under ASan).
+  const char* env = std::getenv("HARPE_FUZZ_ITERATIONS");
+  const int iterations = env ? std::max(400, std::atoi(env)) : 400;
+  for (int iter = 0; iter < iterations; ++iter) {
     std::string bytes = iter % 2 ? good : mixed;
     std::uint64_t hlen = 0;
     std::memcpy(&hlen, bytes.data(), 8);
