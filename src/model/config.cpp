@@ -206,6 +206,8 @@ void parse_rope_scaling(const Json& rs, ModelConfig& c, const std::string& src) 
     r.beta_fast = io::json_double_or(rs, "beta_fast", 32.0, where);
     r.beta_slow = io::json_double_or(rs, "beta_slow", 1.0, where);
     r.attention_factor = io::json_double_or(rs, "attention_factor", 0.0, where);
+    for (const char* k : {"mscale", "mscale_all_dim"})  // DeepSeek's YaRN variant: refuse, not misload
+      check(!rs.contains(k) || rs[k].is_null(), where, ": \"", k, "\" (DeepSeek YaRN) is not supported");
   } else if (type == "llama3") {
     r.scheme = Scheme::llama3;
     r.factor = io::json_double(rs, "factor", where);

@@ -339,6 +339,8 @@ TEST(Config, ErrorsNameTheKeyAndFile) {
   expect_parse_error(head + R"(, "rope_scaling": {"rope_type": "harpe", "bases": [1e4, "x", 1e4, 1e4]}})",
                      {"bases[1]"});
   expect_parse_error(head + R"(, "rope_scaling": 3})", {"rope_scaling"});
+  expect_parse_error(head + R"(, "rope_scaling": {"rope_type": "yarn", "factor": 4, "mscale": 0.707}})",
+                     {"mscale"});
   expect_parse_error(head + R"(, "rope_theta": "big"})", {"rope_theta"});
   expect_parse_error(head + R"(, "harpe_layout": "zigzag"})", {"harpe_layout"});
   expect_parse_error(head + R"(, "num_key_value_heads": 3})", {"num_key_value_heads (3)"});
