@@ -115,18 +115,19 @@ using Builder = std::function<Built(int64_t units)>;
 // Largest units in [min_units, max_units] whose sample fits: count(input + " " + answers) +
 // tokens_to_generate <= length (RULER's sizing rule). Doubling, then bisection; only sizes that
 // were checked to fit are kept, so the result fits even when the count is not quite monotone.
+// When even min_units does not fit: an error, or (allow_over) the min_units sample.
 TaskSample fit_sample(const std::string& task, int64_t length, int index, int ttg,
                       int64_t min_units, int64_t max_units, const Builder& build,
-                      const TokenCounter& count) {
+                      const TokenCounter& count, bool allow_over = false) {
   auto budget = [&](const Built& b) {
     return count(b.input + " " + join(b.outputs, " ")) + ttg;
   };
   Built best = build(min_units);
   int64_t need = budget(best);
-  check(need <= length, "task ", task, ": length ", length, " is too small (the smallest sample ",
-        "needs ", need, " tokens with tokens_to_generate ", ttg, ")");
+  check(need <= length || allow_over, "task ", task, ": length ", length, " is too small (the ",
+        "smallest sample needs ", need, " tokens with tokens_to_generate ", ttg, ")");
   int64_t lo = min_units;  // fits
-  int64_t hi = -1;         // does not fit (or -1: unknown)
+  int64_t hi = need <= length ? -1 : min_units;  // does not fit (or -1: unknown)
   int64_t step = 1;
   while (hi < 0) {  // grow until a size does not fit
     int64_t cand = std::min(max_units, lo + step);
@@ -614,7 +615,8 @@ TaskSample generate_sample(const std::string& task, int64_t length, int index,
   }
   if (task == "vt") {
     // RULER prepends one solved example (3-letter variables) sized to 500 tokens; we cap it at a
-    // quarter of the length so that short lengths still leave room for the task.
+    // quarter of the length so that short lengths still leave room for the task, and take the
+    // smallest example when even that does not fit (very fine-grained tokenizers).
     const uint64_t icl_seed = mix64(seed ^ 0x1c1ULL);
     const int64_t icl_len = std::min<int64_t>(500, length / 4);
     TaskSample icl = fit_sample("vt (in-context example)", icl_len, index, ttg, kVtHops + 1,
@@ -622,7 +624,7 @@ TaskSample generate_sample(const std::string& task, int64_t length, int index,
                                   Rng rng(icl_seed);
                                   VtDraw d = draw_vt(rng, kVtHops, 3);
                                   return build_vt_body(d, u, rng);
-                                }, count);
+                                }, count, /*allow_over=*/true);
     const std::string example = icl.input + " " + join(icl.outputs, " ") + "\n\n";
     return fit_sample(task, length, index, ttg, kVtHops + 1, kUnbounded,
                       [&](int64_t u) { return build_vt(u, seed, example); }, count);
