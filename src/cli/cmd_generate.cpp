@@ -1,0 +1,134 @@
+// `harpe generate`: run a checkpoint: prefill the prompt into a KV cache, then decode.
+#include <cstdio>
+#include <fstream>
+#include <sstream>
+#include <string>
+
+#include "cli/command.h"
+#include "core/error.h"
+#include "core/timer.h"
+#include "data/tokenizer.h"
+#include "infer/session.h"
+#include "model/weights_io.h"
+
+namespace {
+
+struct Options {
+  std::string model_dir, prompt, prompt_file, tokenizer, self_extend;
+  int max_new = 64, top_k = 0, capacity = 0;
+  float temperature = 0.f, top_p = 1.f;
+  uint64_t seed = 1;
+  bool no_bos = false, quiet = false;
+};
+
+harpe::rope::PositionMap parse_self_extend(const std::string& s) {
+  harpe::rope::PositionMap map;
+  if (s.empty()) return map;
+  int w = 0, g = 0;
+  char comma = 0;
+  std::istringstream in(s);
+  harpe::check(static_cast<bool>(in >> w >> comma >> g) && comma == ',' && in.peek() == EOF,
+               "--self-extend expects W,G (neighbour window, group size), got '", s, "'");
+  harpe::check(w > 0 && g >= 1 && w >= g, "--self-extend needs W >= G >= 1, got ", w, ",", g);
+  map.window = w;
+  map.group = g;
+  return map;
+}
+
+void run(const Options& o) {
+  using namespace harpe;
+  Timer load_timer;
+  model::Model m = model::load_model_dir(o.model_dir);
+  const std::string tok_path = o.tokenizer.empty() ? o.model_dir + "/tokenizer.model" : o.tokenizer;
+  data::Tokenizer tok = data::Tokenizer::load(tok_path);
+  check(tok.vocab_size() <= m.config.vocab_size, "tokenizer ", tok_path, " has ", tok.vocab_size(),
+        " pieces but the model's vocabulary is ", m.config.vocab_size);
+
+  std::string text = o.prompt;
+  if (!o.prompt_file.empty()) {
+    std::ifstream f(o.prompt_file, std::ios::binary);
+    check(f.good(), "cannot read --prompt-file ", o.prompt_file);
+    std::ostringstream ss;
+    ss << f.rdbuf();
+    text = ss.str();
+  }
+  std::vector<int32_t> prompt;
+  if (!o.no_bos && tok.bos_id() >= 0) prompt.push_back(tok.bos_id());
+  for (int32_t t : tok.encode(text)) prompt.push_back(t);
+  check(!prompt.empty(), "the prompt is empty (give --prompt or --prompt-file)");
+
+  infer::SessionOptions so;
+  so.capacity = o.capacity > 0 ? o.capacity : static_cast<int>(prompt.size()) + o.max_new;
+  so.position = parse_self_extend(o.self_extend);
+  infer::Session session(m, so);
+  infer::SamplingOptions sampling;
+  sampling.max_new_tokens = o.max_new;
+  sampling.temperature = o.temperature;
+  sampling.top_k = o.top_k;
+  sampling.top_p = o.top_p;
+  sampling.seed = o.seed;
+  if (tok.eos_id() >= 0) sampling.stop_tokens.push_back(tok.eos_id());
+
+  if (!o.quiet)
+    std::fprintf(stderr, "model %s (%s), prompt %zu tokens, loaded in %.2f s\n", o.model_dir.c_str(),
+                 model::describe(m.config).c_str(), prompt.size(), load_timer.seconds());
+  Timer timer;
+  double prefill_s = -1;
+  std::vector<int32_t> produced;
+  std::string printed;
+  auto out = infer::generate(session, prompt, sampling, [&](int32_t t) {
+    if (prefill_s < 0) prefill_s = timer.seconds();
+    produced.push_back(t);
+    if (t == tok.eos_id()) return true;
+    // Print the text as it grows (decode the whole tail so multi-byte pieces come out whole).
+    std::string now = tok.decode(produced);
+    if (now.size() > printed.size() && now.compare(0, printed.size(), printed) == 0) {
+      std::fputs(now.c_str() + printed.size(), stdout);
+      std::fflush(stdout);
+      printed = now;
+    }
+    return true;
+  });
+  std::fputs("\n", stdout);
+  const double total = timer.seconds();
+  if (!o.quiet && !out.empty()) {
+    const double decode_s = total - prefill_s;
+    std::fprintf(stderr, "prefill %zu tokens in %.3f s (%.1f tok/s); decoded %zu tokens in %.3f s (%.1f tok/s)\n",
+                 prompt.size(), prefill_s, prompt.size() / prefill_s, out.size() - 1, decode_s,
+                 out.size() > 1 ? (out.size() - 1) / decode_s : 0.0);
+  }
+}
+
+void setup(CLI::App& parent) {
+  auto o = std::make_shared<Options>();
+  CLI::App* cmd = parent.add_subcommand(
+      "generate",
+      "Generate text from a checkpoint (KV-cache prefill + incremental decoding).\n"
+      "The RoPE table is rebuilt from the checkpoint's config.json, whatever the method.");
+  cmd->add_option("--model", o->model_dir, "Checkpoint directory (config.json + model.safetensors)")
+      ->required();
+  cmd->add_option("--prompt", o->prompt, "Prompt text");
+  cmd->add_option("--prompt-file", o->prompt_file, "Read the prompt from this file instead");
+  cmd->add_option("--tokenizer", o->tokenizer,
+                  "SentencePiece model (default: MODEL/tokenizer.model)");
+  cmd->add_option("--max-new-tokens,-n", o->max_new, "Tokens to generate (stops early at EOS)")
+      ->capture_default_str()->check(CLI::PositiveNumber);
+  cmd->add_option("--temperature", o->temperature, "Sampling temperature; 0 = greedy")
+      ->capture_default_str()->check(CLI::NonNegativeNumber);
+  cmd->add_option("--top-k", o->top_k, "Sample among the k most likely tokens (0 = all)")
+      ->capture_default_str()->check(CLI::NonNegativeNumber);
+  cmd->add_option("--top-p", o->top_p, "Nucleus sampling mass")->capture_default_str()
+      ->check(CLI::Range(0.0f, 1.0f));
+  cmd->add_option("--seed", o->seed, "Sampling seed")->capture_default_str();
+  cmd->add_option("--self-extend", o->self_extend,
+                  "Training-free Self-Extend: W,G = neighbour window, group size (e.g. 1024,32)");
+  cmd->add_option("--capacity", o->capacity,
+                  "KV-cache length (default: prompt + max-new-tokens)");
+  cmd->add_flag("--no-bos", o->no_bos, "Do not prepend the BOS token");
+  cmd->add_flag("--quiet,-q", o->quiet, "Print only the generated text");
+  cmd->callback([o] { run(*o); });
+}
+
+}  // namespace
+
+HARPE_COMMAND("", setup);
