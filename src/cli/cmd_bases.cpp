@@ -168,8 +168,6 @@ void plot_waveforms(const Options& o, const std::vector<double>& bases) {
 void run(const Options& o) {
   const BaseStrategy strategy = parse_base_strategy(o.strategy);
   check(o.heads > 0, "--heads: must be positive, got ", o.heads);
-  check(o.head_dim > 0 && o.head_dim % 2 == 0, "--head-dim: must be positive and even, got ",
-        o.head_dim);
   check(std::isfinite(o.stride) && o.stride > 0, "--stride: must be positive, got ", o.stride);
   if (!o.plot.empty()) plot_terminal(o.plot);  // reject a bad extension before the search
   PeakValleyParams p;
@@ -177,7 +175,8 @@ void run(const Options& o) {
   p.m_lo = o.m_lo;
   p.m_hi = o.context;
   p.naive_waveform = o.naive;
-  validate(p);  // --context / --m-lo are used by the plot for every strategy
+  // --head-dim / --context / --m-lo matter to the search and to the plot, not to uniform bases.
+  if (strategy == BaseStrategy::peak_valley || !o.plot.empty()) validate(p);
 
   Timer timer;
   const BaseSelection sel = select_bases(strategy, o.heads, o.b_min, o.b_max, o.stride, p);
@@ -195,11 +194,16 @@ void run(const Options& o) {
     if (strategy == BaseStrategy::peak_valley)
       std::printf(", stride %s, head dim %d, m = %d..%d, %.2f s", format_base(o.stride).c_str(),
                   o.head_dim, o.m_lo, o.context, seconds);
-    std::printf("\n%4s  %14s  %6s\n", "head", "base", "picked");
+    const bool searched = strategy == BaseStrategy::peak_valley;
+    std::printf("\n%4s  %14s%s\n", "head", "base", searched ? "  picked" : "");
     for (size_t h = 0; h < sel.bases.size(); ++h) {
-      size_t rank = 0;
-      while (rank < sel.selection_order.size() && sel.selection_order[rank] != sel.bases[h]) ++rank;
-      std::printf("%4zu  %14s  %6zu\n", h, format_base(sel.bases[h]).c_str(), rank + 1);
+      std::printf("%4zu  %14s", h, format_base(sel.bases[h]).c_str());
+      if (searched) {  // rank in the search's selection order
+        size_t rank = 0;
+        while (rank < sel.selection_order.size() && sel.selection_order[rank] != sel.bases[h]) ++rank;
+        std::printf("  %6zu", rank + 1);
+      }
+      std::printf("\n");
     }
   }
   if (!o.plot.empty()) {
@@ -233,7 +237,8 @@ void setup(CLI::App& parent) {
   cmd->add_flag("--json", o->json,
                 "Print {\"strategy\", \"bases\" (head order), \"selection_order\"} as JSON");
   cmd->add_option("--plot", o->plot,
-                  "Draw the chosen bases' waveforms and their sum to FILE (.svg or .png; needs gnuplot)");
+                  "Draw the chosen bases' waveforms and their sum to FILE (.svg or .png; needs gnuplot)")
+      ->option_text("FILE");
   cmd->add_option("--plot-points", o->plot_points, "Positions sampled per curve in --plot")
       ->capture_default_str();
   cmd->add_flag("--naive", o->naive,

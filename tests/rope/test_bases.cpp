@@ -13,6 +13,7 @@
 #include <functional>
 #include <limits>
 #include <nlohmann/json.hpp>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -355,11 +356,25 @@ RunResult run(const std::string& args, const std::string& env = "") {
 TEST(BasesCli, UniformTable) {
   const RunResult r = run("bases --strategy uniform --heads 32 --min 1e6 --max 5e6");
   ASSERT_EQ(r.status, 0) << r.output;
-  EXPECT_NE(r.output.find(" 1000000 "), std::string::npos) << r.output;
-  EXPECT_NE(r.output.find(" 1129032.26 "), std::string::npos) << r.output;
-  EXPECT_NE(r.output.find(" 1258064.52 "), std::string::npos) << r.output;
-  EXPECT_NE(r.output.find(" 5000000 "), std::string::npos) << r.output;
-  EXPECT_EQ(r.output.find("5000000.00"), std::string::npos) << r.output;
+  // Rows "head base": 32 of them, integral bases without decimals, others with two.
+  std::istringstream in(r.output);
+  std::string line;
+  std::vector<std::string> bases;
+  while (std::getline(in, line)) {
+    std::istringstream row(line);
+    int head;
+    std::string base;
+    if (row >> head >> base) {
+      EXPECT_EQ(head, int(bases.size()));
+      bases.push_back(base);
+    }
+  }
+  ASSERT_EQ(bases.size(), 32u) << r.output;
+  EXPECT_EQ(bases[0], "1000000");
+  EXPECT_EQ(bases[1], "1129032.26");
+  EXPECT_EQ(bases[2], "1258064.52");
+  EXPECT_EQ(bases[30], "4870967.74");
+  EXPECT_EQ(bases[31], "5000000");
 }
 
 TEST(BasesCli, JsonParsesAndMatchesLibrary) {
