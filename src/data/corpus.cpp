@@ -11,7 +11,6 @@
 #include <fstream>
 #include <memory>
 #include <nlohmann/json.hpp>
-#include <regex>
 #include <set>
 #include <sstream>
 
@@ -174,6 +173,27 @@ const char* kBibleBooks[66] = {
     "2 Thessalonians", "1 Timothy", "2 Timothy", "Titus", "Philemon", "Hebrews", "James", "1 Peter", "2 Peter",
     "1 John", "2 John", "3 John", "Jude", "Revelation"};
 
+// "1Sm12:3" -> m[1] = "1Sm", m[2] = "12", m[3] = "3" (an optional digit, letters, digits ':' digits).
+bool parse_reference(const std::string& s, std::string (&m)[4]) {
+  auto digit = [](char c) { return c >= '0' && c <= '9'; };
+  auto alpha = [](char c) { return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z'); };
+  std::size_t i = 0;
+  if (i < s.size() && digit(s[i])) ++i;
+  std::size_t a = i;
+  while (i < s.size() && alpha(s[i])) ++i;
+  if (i == a) return false;
+  m[1] = s.substr(0, i);
+  std::size_t c = i;
+  while (i < s.size() && digit(s[i])) ++i;
+  if (i == c || i >= s.size() || s[i] != ':') return false;
+  m[2] = s.substr(c, i - c);
+  std::size_t v = ++i;
+  while (i < s.size() && digit(s[i])) ++i;
+  if (i == v || i != s.size()) return false;
+  m[3] = s.substr(v);
+  return true;
+}
+
 // The `bible` program (bible-kjv) prints one verse per line as "Ge1:1 In the beginning ...";
 // books appear in canonical order, so the n-th distinct abbreviation is kBibleBooks[n].
 void collect_bible(Emitter& em) {
@@ -185,7 +205,6 @@ void collect_bible(Emitter& em) {
   std::unique_ptr<FILE, int (*)(FILE*)> pipe(::popen("COLUMNS=100000 /usr/bin/bible -f gen1:1-rev22:21 2>&1", "r"),
                                              ::pclose);
   if (!pipe) fail("source bible: cannot run /usr/bin/bible: ", std::strerror(errno));
-  static const std::regex ref(R"(^([0-9]?[A-Za-z]+)([0-9]+):([0-9]+)$)");
   std::string abbrev, text, chapter, line;
   int book = -1;
   auto flush = [&] {
@@ -198,9 +217,8 @@ void collect_bible(Emitter& em) {
     while (!line.empty() && (line.back() == '\n' || line.back() == '\r')) line.pop_back();
     if (line.empty()) continue;
     auto sp = line.find(' ');
-    std::smatch m;
-    std::string head = line.substr(0, sp);
-    if (sp == std::string::npos || !std::regex_match(head, m, ref)) {
+    std::string m[4];
+    if (sp == std::string::npos || !parse_reference(line.substr(0, sp), m)) {
       if (book >= 0) text += " " + line;  // a wrapped verse continues
       continue;
     }
@@ -216,7 +234,7 @@ void collect_bible(Emitter& em) {
       chapter = m[2];
       text += "\nChapter " + chapter + "\n";
     }
-    text += m[3].str() + " " + line.substr(sp + 1) + "\n";
+    text += m[3] + " " + line.substr(sp + 1) + "\n";
   }
   flush();
   check(book == 65, "source bible: expected 66 books from /usr/bin/bible, got ", book + 1,

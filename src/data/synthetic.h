@@ -16,7 +16,7 @@ namespace harpe::data {
 
 struct SyntheticOptions {
   std::int64_t documents = 2000;
-  int target_chars = 6000;  // approximate record length (about 1.5k tokens with an 8k BPE)
+  int target_chars = 6000;  // approximate record length (about 2k tokens with the default 8k BPE)
   int facts = 6;            // key-value facts per record, all stated in its first fifth
   int questions = 3;        // asked at the end, about distinct facts
   std::uint64_t seed = 1;
