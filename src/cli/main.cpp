@@ -58,8 +58,16 @@ int main(int argc, char** argv) {
 
   try {
     app.parse(argc, argv);
-  } catch (const CLI::ParseError& e) {
+  } catch (const CLI::CallForHelp& e) {
     return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForVersion& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    // Usage errors: one line, like every other error, and exit code 2.
+    std::fprintf(stderr, "harpe: error: %s (see --help)\n", e.what());
+    return 2;
   } catch (const harpe::Error& e) {
     std::fprintf(stderr, "harpe: error: %s\n", e.what());
     return 1;
