@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <exception>
 #include <limits>
 
 #include "core/error.h"
@@ -51,6 +52,8 @@ void validate(const PeakValleyParams& p) {
   check(p.m_lo >= 0, "peak-valley: m_lo must be >= 0, got ", p.m_lo);
   check(p.m_hi >= p.m_lo + 2, "--context: must exceed the first waveform position m_lo = ", p.m_lo,
         " by at least 2, got ", p.m_hi);
+  check(p.m_hi - p.m_lo < kMaxWaveformPositions, "--context: at most ", kMaxWaveformPositions,
+        " waveform positions, got ", p.m_hi, " - ", p.m_lo);
   check(p.max_chain >= 1, "peak-valley: max_chain (K) must be >= 1, got ", p.max_chain);
   check(std::isfinite(p.tolerance) && p.tolerance >= 0, "peak-valley: tolerance must be >= 0, got ",
         p.tolerance);
@@ -191,6 +194,8 @@ BaseSelection peak_valley_bases(int n_heads, double b_min, double b_max, double 
   check(std::isfinite(stride) && stride > 0, "--stride: must be positive, got ", stride);
   validate(p);
   const double steps = std::floor((b_max - b_min) / stride + 1e-9);
+  check(steps < kMaxCandidates, "--stride: ", stride, " over [", b_min, ", ", b_max,
+        "] gives more than ", kMaxCandidates, " candidate bases");
   check(steps + 1 >= n_heads, "peak-valley: ", n_heads, " heads need at least as many candidate "
         "bases, but [", b_min, ", ", b_max, "] with stride ", stride, " gives only ", steps + 1);
   const int n_cand = static_cast<int>(steps) + 1;
@@ -199,12 +204,21 @@ BaseSelection peak_valley_bases(int n_heads, double b_min, double b_max, double 
   for (int i = 0; i < n_cand; ++i) cand[i] = b_min + i * stride;
   // Every candidate's chains, once; the waveform inside runs serially per candidate.
   std::vector<Chains> chains(static_cast<size_t>(n_cand));
+  std::exception_ptr error;  // an exception must not leave the parallel region
 #pragma omp parallel
   {
     std::vector<double> f;  // one waveform buffer per thread
 #pragma omp for schedule(dynamic, 1)
-    for (int i = 0; i < n_cand; ++i) chains[i] = base_chains_into(cand[i], p, f);
+    for (int i = 0; i < n_cand; ++i) {
+      try {
+        chains[i] = base_chains_into(cand[i], p, f);
+      } catch (...) {
+#pragma omp critical(harpe_bases_error)
+        if (!error) error = std::current_exception();
+      }
+    }
   }
+  if (error) std::rethrow_exception(error);
 
   std::vector<bool> chosen(static_cast<size_t>(n_cand), false);
   BaseSelection sel;

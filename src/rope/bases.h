@@ -36,6 +36,11 @@ struct PeakValleyParams {
   bool naive_waveform = false; // std::cos at every point (slow reference for checks)
 };
 
+// Sanity limits: a waveform of more positions than this (8 bytes each, one per thread), or more
+// candidate bases than this, is a typo rather than a request.
+inline constexpr long kMaxWaveformPositions = 1L << 26;
+inline constexpr double kMaxCandidates = 1e7;
+
 // Throws harpe::Error (one line, naming the field) when the params are unusable.
 void validate(const PeakValleyParams& p);
 

@@ -331,6 +331,10 @@ TEST(BaseSelection, BadParametersThrowOneLineErrors) {
   PeakValleyParams short_ctx = p;
   short_ctx.m_hi = 1001;
   expect_one_line_error([&] { peak_valley_bases(4, 1e6, 5e6, 3e4, short_ctx); }, "--context");
+  PeakValleyParams huge = p;
+  huge.m_hi = 2000000000;
+  expect_one_line_error([&] { peak_valley_bases(4, 1e6, 5e6, 3e4, huge); }, "--context");
+  expect_one_line_error([&] { peak_valley_bases(4, 1e6, 5e6, 1e-6, p); }, "--stride");
   EXPECT_NO_THROW(peak_valley_bases(4, 1e6, 1.09e6, 3e4, p));  // exactly 4 candidates
 }
 
