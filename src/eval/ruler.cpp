@@ -490,8 +490,9 @@ double zeta(double a) {  // Riemann zeta for a > 1: partial sum + Euler-Maclauri
 
 // Occurrences of the rank-k coded word (k = 1, 2, ...) among num_words: Zipf (zeta) law.
 int64_t fwe_count(int64_t num_words, int64_t rank) {
-  return static_cast<int64_t>(static_cast<double>(num_words) * std::pow(rank, -kFweAlpha) /
-                              zeta(kFweAlpha));
+  static const double z = zeta(kFweAlpha);
+  return static_cast<int64_t>(static_cast<double>(num_words) *
+                              std::pow(static_cast<double>(rank), -kFweAlpha) / z);
 }
 
 // Smallest num_words whose counts of ranks 1..5 strictly decrease, so the answer (ranks 2..4; rank
@@ -516,15 +517,21 @@ Built build_fwe(int64_t units, int64_t length, uint64_t seed) {
   std::vector<std::string> vocab(uniq.begin(), uniq.end());
   rng.shuffle(vocab);
   vocab[0] = "...";  // the top rank is noise
-  std::vector<std::string> words;
+  std::vector<int32_t> words;  // vocabulary indices, shuffled, then written out
   for (int64_t k = 0; k < vocab_size; ++k) {
     const int64_t c = fwe_count(units, k + 1);
-    for (int64_t r = 0; r < c; ++r) words.push_back(vocab[static_cast<size_t>(k)]);
+    words.insert(words.end(), static_cast<size_t>(c), static_cast<int32_t>(k));
   }
   rng.shuffle(words);
+  std::string text;
+  text.reserve(words.size() * 7);
+  for (size_t i = 0; i < words.size(); ++i) {
+    if (i) text += ' ';
+    text += vocab[static_cast<size_t>(words[i])];
+  }
   Built b;
   b.input = "Read the following coded text and track the frequency of each coded word. Find the "
-            "three most frequently appeared coded words. " + join(words, " ") +
+            "three most frequently appeared coded words. " + text +
             "\nQuestion: Do not provide any explanation. Please ignore the dots '....'. What are "
             "the three most frequently appeared words in the above coded text? Answer: According "
             "to the coded text above, the three most frequently appeared words are:";
