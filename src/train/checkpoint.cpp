@@ -71,8 +71,10 @@ void save_checkpoint(const std::string& dir, const model::Model& m, const AdamWS
   fsync_dir(tmp);
 
   // Swap: the previous checkpoint survives as DIR.old until the new one is in place.
-  fs::remove_all(old, ec);
+  // If DIR is missing, DIR.old may be the only complete checkpoint (an interrupted save): it is
+  // removed only after the new one is in place.
   if (fs::exists(dir)) {
+    fs::remove_all(old, ec);
     fs::rename(dir, old, ec);
     check(!ec, "checkpoint: cannot rename ", dir, " to ", old, ": ", ec.message());
   }
