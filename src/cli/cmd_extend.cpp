@@ -1,0 +1,140 @@
+// `harpe extend`: continue a checkpoint at a longer context with a context-extension method
+// (docs/extend.md).
+#include <cstdio>
+#include <filesystem>
+
+#include "cli/command.h"
+#include "core/error.h"
+#include "model/config.h"
+#include "rope/scaling.h"
+#include "train/checkpoint.h"
+#include "train/extend.h"
+
+namespace {
+
+struct Flags {
+  harpe::train::ExtendOptions o;
+  unsigned long long tokens = 0;
+  int head_dim = 0;
+  bool print_settings = false;
+};
+
+void print_settings(const Flags& f) {
+  using namespace harpe;
+  int c0 = f.o.original_context, d = f.head_dim;
+  if (!f.o.from.empty()) {
+    const std::string src = train::resolve_model_source(f.o.from);
+    const model::ModelConfig cfg = model::read_hf_config(src + "/config.json");
+    if (d <= 0) d = cfg.head_size();
+    if (c0 <= 0)
+      c0 = std::filesystem::exists(src + "/trainer_state.json")
+               ? train::read_trainer_state(src).context
+               : cfg.max_position_embeddings;
+  }
+  check(c0 > 0, "--print-settings needs --from or --original-context");
+  check(d > 0, "--print-settings needs --from or --head-dim");
+  check(f.o.context > 0, "--print-settings needs --context (target length L)");
+  std::fputs(train::describe_scaled_settings(rope::scaled_settings(c0, f.o.context, d)).c_str(),
+             stdout);
+}
+
+void setup(CLI::App& parent) {
+  auto f = std::make_shared<Flags>();
+  harpe::train::ExtendOptions& o = f->o;
+  CLI::App* cmd = parent.add_subcommand(
+      "extend",
+      "Extend a checkpoint's context from C0 (its trained context) to L by continued training\n"
+      "with a new RoPE table. Methods (--method):\n"
+      "  pi     position interpolation, factor L/C0 (--factor)\n"
+      "  abf    adjusted base frequency: one larger base (--abf-base); with --stages a\n"
+      "         multi-stage schedule, each stage continuing from the previous one's weights\n"
+      "         and AdamW state\n"
+      "  ntk    NTK-aware base scaling, factor L/C0 (--factor)\n"
+      "  yarn   YaRN, factor L/C0, original context C0 (--factor, --beta-fast, --beta-slow)\n"
+      "  harpe  per-head bases (--bases uniform | uniform-desc | peak-valley | b1,b2,...)\n"
+      "Defaults come from the scaled-settings rule (the paper's 4k->128k, d=128 values mapped to\n"
+      "this C0, L and head dim; see --print-settings and docs/extend.md). The method and its\n"
+      "parameters go into OUT/checkpoint/config.json, so the checkpoint alone rebuilds its RoPE\n"
+      "table. Writes OUT/run_config.json (every resolved setting), OUT/metrics.jsonl, and for\n"
+      "multi-stage runs OUT/stageK/ after each stage. Ctrl-C/SIGTERM saves and stops; --resume\n"
+      "continues.");
+  cmd->add_option("--from", o.from,
+                  "Source checkpoint: a checkpoint or model dir, or a run dir holding checkpoint/");
+  cmd->add_option("--data", o.data_path, "Token shard to train on");
+  cmd->add_option("--out", o.out_dir, "Run directory (checkpoint/, metrics.jsonl, run_config.json)");
+  cmd->add_option("--method", o.method, "pi | abf | ntk | yarn | harpe");
+  cmd->add_option("--context", o.context, "Target context L (tokens per training sequence)");
+  cmd->add_option("--original-context", o.original_context,
+                  "C0; default: the source's trained context (trainer_state.json), else its "
+                  "max_position_embeddings");
+  cmd->add_option("--factor", o.factor, "pi/ntk/yarn scale factor; default L/C0 (paper: 32)");
+  cmd->add_option("--abf-base", o.abf_base, "abf base; default scaled from the paper's 5e6");
+  cmd->add_option("--beta-fast", o.beta_fast, "yarn beta_fast")->capture_default_str();
+  cmd->add_option("--beta-slow", o.beta_slow, "yarn beta_slow")->capture_default_str();
+  cmd->add_option("--bases", o.bases,
+                  "harpe: uniform | uniform-desc | peak-valley (over [bases-min, bases-max]) or "
+                  "an explicit list b1,b2,... (one per KV head or per head)")
+      ->capture_default_str();
+  cmd->add_option("--bases-min", o.bases_min, "harpe b_min; default scaled from the paper's 1e6");
+  cmd->add_option("--bases-max", o.bases_max, "harpe b_max; default scaled from the paper's 5e6");
+  cmd->add_option("--bases-stride", o.bases_stride,
+                  "peak-valley candidate stride; default keeps the paper's candidate count "
+                  "((5e6-1e6)/30k)");
+  cmd->add_option("--stages", o.stages,
+                  "abf multi-stage schedule: base=B1:len=L1:tokens=N1,base=B2:len=L2:steps=S2,...\n"
+                  "(last len = --context), or 'scaled' for the paper's 3 stages scaled (needs "
+                  "--tokens/--steps, split evenly)");
+  cmd->add_option("--stages-file", o.stages_file,
+                  "abf schedule from a file: one base=..:len=..:tokens=.. per line, # comments");
+  cmd->add_option("--self-extend", o.self_extend,
+                  "Self-Extend W,G for inference, recorded in run_config.json; default scaled "
+                  "from the paper's 1024,32");
+  cmd->add_option("--tokens", f->tokens, "Token budget (steps = ceil(N / (batch * L * accum)))");
+  cmd->add_option("--steps", o.steps, "Step budget instead of --tokens");
+  cmd->add_option("--batch", o.batch, "Sequences per micro-batch")->capture_default_str();
+  cmd->add_option("--grad-accum", o.grad_accum, "Micro-batches per optimizer step")
+      ->capture_default_str();
+  cmd->add_option("--lr", o.lr,
+                  "Peak learning rate (paper: 2e-5 for 7B; our default for small models)")
+      ->capture_default_str();
+  cmd->add_option("--warmup", o.warmup, "Warmup steps; -1: 5% of the steps (at least 1)")
+      ->capture_default_str();
+  cmd->add_option("--schedule", o.schedule, "LR after warmup: constant (paper) or cosine")
+      ->capture_default_str();
+  cmd->add_option("--min-lr-ratio", o.min_lr_ratio, "Final LR of the cosine schedule / --lr")
+      ->capture_default_str();
+  cmd->add_option("--beta1", o.beta1, "AdamW beta1")->capture_default_str();
+  cmd->add_option("--beta2", o.beta2, "AdamW beta2")->capture_default_str();
+  cmd->add_option("--weight-decay", o.weight_decay, "AdamW weight decay (not on norms)")
+      ->capture_default_str();
+  cmd->add_option("--clip", o.clip, "Global gradient-norm clip (0: off)")->capture_default_str();
+  cmd->add_flag("--recompute", o.recompute, "Recompute layers in backward (long contexts)");
+  cmd->add_option("--save-every", o.hooks.save_every, "Checkpoint every n steps (0: stage ends)")
+      ->capture_default_str();
+  cmd->add_option("--log-every", o.hooks.log_every, "Progress line every n steps")
+      ->capture_default_str();
+  cmd->add_flag("--resume", o.resume, "Continue OUT/checkpoint (same flags as the first run)");
+  cmd->add_option("--tokenizer", o.tokenizer,
+                  "tokenizer.model to copy into the checkpoints; default: the source's");
+  cmd->add_option("--head-dim", f->head_dim, "--print-settings without --from: the head dim");
+  cmd->add_flag("--print-settings", f->print_settings,
+                "Print the scaled-settings rule for C0/L/head dim (paper vs scaled) and exit");
+  cmd->add_flag("--quiet", o.hooks.quiet, "No progress lines");
+  cmd->callback([f] {
+    using namespace harpe;
+    if (f->print_settings) {
+      print_settings(*f);
+      return;
+    }
+    f->o.tokens = f->tokens;
+    check(!f->o.from.empty(), "--from is required");
+    check(!f->o.method.empty(), "--method is required (pi, abf, ntk, yarn, harpe)");
+    check(f->o.hooks.log_every > 0, "--log-every must be positive, got ", f->o.hooks.log_every);
+    check(f->o.hooks.save_every >= 0, "--save-every must be >= 0, got ", f->o.hooks.save_every);
+    if (train::run_extend(f->o) == train::RunEnd::interrupted) throw CLI::RuntimeError(130);
+  });
+}
+
+}  // namespace
+
+HARPE_COMMAND("", setup);
