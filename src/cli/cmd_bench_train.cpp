@@ -49,6 +49,7 @@ void setup(CLI::App& parent) {
                 t.context, t.recompute ? "recompute" : "no recompute",
                 train::format_bytes(double(mem.total())).c_str(),
                 train::format_bytes(double(mem.activations)).c_str());
+    std::fflush(stdout);
     check(avail == 0 || mem.total() <= avail, "not enough memory: needs ",
           train::format_bytes(double(mem.total())), ", ", train::format_bytes(double(avail)),
           " available; try --recompute or a smaller --context");
