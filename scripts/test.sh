@@ -5,6 +5,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 jobs=$(nproc)
+# Parallel test programs share the cores; spinning OpenMP workers would steal them from each other.
+export OMP_WAIT_POLICY=passive
 
 cmake -S . -B build -DCMAKE_BUILD_TYPE=Release -DHARPE_WERROR=ON >/dev/null
 cmake --build build -j"$jobs"
