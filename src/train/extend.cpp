@@ -746,7 +746,7 @@ std::string describe_scaled_settings(const rope::ScaledSettings& s) {
   std::ostringstream o;
   char buf[256];
   auto row = [&](const char* name, const std::string& paper, const std::string& ours) {
-    std::snprintf(buf, sizeof buf, "  %-26s %-22s %s\n", name, paper.c_str(), ours.c_str());
+    std::snprintf(buf, sizeof buf, "  %-28s %-24s %s\n", name, paper.c_str(), ours.c_str());
     o << buf;
   };
   auto g = [](double x) {
@@ -757,7 +757,7 @@ std::string describe_scaled_settings(const rope::ScaledSettings& s) {
   auto i = [](long x) { return std::to_string(x); };
   o << "scaled settings: C0 " << s.original_context << " -> L " << s.context << ", head dim "
     << s.head_dim << "\n";
-  std::snprintf(buf, sizeof buf, "  %-26s %-22s %s\n", "setting", "paper (d=128, 4k->128k)", "scaled");
+  std::snprintf(buf, sizeof buf, "  %-28s %-24s %s\n", "setting", "paper (d=128, 4k->128k)", "scaled");
   o << buf;
   row("context C0 -> L", i(P::original_context) + " -> " + i(P::context),
       i(s.original_context) + " -> " + i(s.context));
