@@ -1,7 +1,15 @@
 #!/usr/bin/env bash
-# The README's main job: set up, build, and run the short demo.
-# Today: HARPE's per-head bases for the paper's setting (Llama2-7B, 32 heads, head dim 128,
-# b 1e6..5e6, stride 3e4, 128k context), by the peak-valley search and by the uniform spread.
+# The README's main job, on a fresh Debian 12 machine: install what is missing, build (Release),
+# then
+#   1. print HARPE's per-head bases for the paper's setting (Llama2-7B: 32 heads, head dim 128,
+#      b 1e6..5e6, stride 3e4, 128k context), by the peak-valley search and the uniform spread;
+#   2. run the short comparison (scripts/reproduce.sh --preset demo, ~10 min on an idle 2-core
+#      machine): corpus + tokenizer from the Debian bible/pari packages, a tiny base model trained
+#      on the spot at C0 = 64, extended to 32*C0 = 2048 with HARPE (peak-valley) and with ABF
+#      (single stage) under the same budget, generation from each, perplexity and NIAH at 64/512/2048,
+#      a comparison table and an HTML report.
+# Output: out/demo/ (report/comparison.html, timings.tsv). Rerunning resumes and skips finished steps.
+# Usage: scripts/demo.sh [--bases-only]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
@@ -14,3 +22,8 @@ time ./build/src/harpe bases --strategy peak-valley --heads 32 --head-dim 128 --
 echo "== uniform spread (paper Eq. 9) =="
 ./build/src/harpe bases --strategy uniform --heads 32 --min 1e6 --max 5e6
 echo "waveform plot: out/bases_peak_valley.svg"
+[[ "${1:-}" == "--bases-only" ]] && exit 0
+
+echo "== short comparison: HARPE vs ABF, C0 64 -> 2048 (scripts/reproduce.sh --preset demo) =="
+bash scripts/reproduce.sh --preset demo --out out/demo --harpe ./build/src/harpe --keep-going
+echo "report: out/demo/report/comparison.html   timings: out/demo/timings.tsv"
