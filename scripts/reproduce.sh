@@ -207,6 +207,7 @@ done
 report() {
   local runs=()
   for m in "${models[@]}"; do [[ -f "$out/results/$m/results.json" ]] && runs+=("$out/results/$m"); done
+  if ((${#runs[@]} == 0)); then echo "report: no evaluation results yet (all eval steps failed?)" >&2; return 1; fi
   "$harpe" report "${runs[@]}" --out "$out/report" | tee "$out/report/comparison.stdout.md" >/dev/null || return $?
   if ((SHORT)); then
     runs=()
