@@ -141,11 +141,11 @@ models=(base)
 for m in $METHODS; do models+=("$m"); done
 ckpt() { case "$1" in base|self-extend) echo "$out/base/checkpoint" ;; *) echo "$out/ext/$1/checkpoint" ;; esac; }
 se_flag() { if [[ "$1" == self-extend ]]; then echo "--self-extend $(setting 'self-extend window,group')"; fi; }
-lengths_csv="$(echo "$EVAL_LENGTHS" | tr ' ' ',')"
+niah_csv="$(echo "$NIAH_LENGTHS" | tr ' ' ',')"
 
 eval_ppl() {  # MODEL SOURCE: one window length at a time (stride = length / PPL_STRIDE_DIV)
   local m="$1" src="$2"
-  for len in $EVAL_LENGTHS; do
+  for len in $PPL_LENGTHS; do
     local o="$out/eval/$m/ppl-$src-$len"
     "$harpe" eval ppl --model "$(ckpt "$m")" $(se_flag "$m") --lengths "$len" \
       --stride $((len / PPL_STRIDE_DIV)) --corpus "$D/corpus" --split test --source "$src" \
@@ -154,17 +154,18 @@ eval_ppl() {  # MODEL SOURCE: one window length at a time (stride = length / PPL
 }
 eval_niah() {
 
-  "$harpe" eval niah --model "$(ckpt "$1")" $(se_flag "$1") --tasks "$NIAH_TASKS" --lengths "$lengths_csv" \
+  "$harpe" eval niah --model "$(ckpt "$1")" $(se_flag "$1") --tasks "$NIAH_TASKS" --lengths "$niah_csv" \
     -n "$NIAH_SAMPLES" --jobs "$jobs" --haystack-corpus "$D/corpus" --out "$out/eval/$1/niah" --name "$1"
 }
 eval_needle() {
 
-  "$harpe" eval needle --model "$(ckpt "$1")" $(se_flag "$1") --lengths "$lengths_csv" \
+  "$harpe" eval needle --model "$(ckpt "$1")" $(se_flag "$1") --lengths "$niah_csv" \
     --depth-count "$NEEDLE_DEPTHS" -n "$NEEDLE_SAMPLES" --jobs "$jobs" --out "$out/eval/$1/needle" --name "$1"
 }
 eval_short() {
 
   "$harpe" eval short --model "$(ckpt "$1")" $(se_flag "$1") --context "$C0" --corpus "$D/corpus" \
+    --stride $((C0 / PPL_STRIDE_DIV)) \
     --documents "$PPL_DOCS" -n "$NIAH_SAMPLES" --jobs "$jobs" --haystack-corpus "$D/corpus" \
     --out "$out/eval-short/$1" --name "$1"
 }
