@@ -1,6 +1,7 @@
 // `harpe extend`: continue a checkpoint at a longer context with a context-extension method
 // (docs/extend.md).
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 
 #include "cli/command.h"
@@ -131,7 +132,10 @@ void setup(CLI::App& parent) {
     check(!f->o.method.empty(), "--method is required (pi, abf, ntk, yarn, harpe)");
     check(f->o.hooks.log_every > 0, "--log-every must be positive, got ", f->o.hooks.log_every);
     check(f->o.hooks.save_every >= 0, "--save-every must be >= 0, got ", f->o.hooks.save_every);
-    if (train::run_extend(f->o) == train::RunEnd::interrupted) throw CLI::RuntimeError(130);
+    if (train::run_extend(f->o) == train::RunEnd::interrupted) {
+      std::fflush(stdout);
+      std::exit(130);  // interrupted: the checkpoint is saved (the message is printed)
+    }
   });
 }
 

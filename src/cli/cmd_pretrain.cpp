@@ -1,5 +1,6 @@
 // `harpe pretrain`: train a base model from scratch at a short context C0 (docs/extend.md).
 #include <cstdio>
+#include <cstdlib>
 
 #include "cli/command.h"
 #include "core/error.h"
@@ -106,7 +107,10 @@ void setup(CLI::App& parent) {
     po.hooks.log_every = f->log_every;
     po.hooks.tokenizer = f->tokenizer;
     po.hooks.quiet = f->quiet;
-    if (train::run_pretrain(po) == train::RunEnd::interrupted) throw CLI::RuntimeError(130);
+    if (train::run_pretrain(po) == train::RunEnd::interrupted) {
+      std::fflush(stdout);
+      std::exit(130);  // interrupted: the checkpoint is saved (the message is printed)
+    }
   });
 }
 
