@@ -72,11 +72,12 @@ ScaledSettings scaled_settings(int original_context, int context, int head_dim) 
   p.head_dim = head_dim;
   p.m_hi = context;
   p.m_lo = scale_position(paper.m_lo, len_ratio, 1);
-  p.peak_gap = scale_position(paper.peak_gap, len_ratio, 1);
-  p.trough_gap = scale_position(paper.trough_gap, len_ratio, 1);
-  p.skip = scale_position(paper.skip, len_ratio, 1);
-  p.window = scale_position(paper.window, len_ratio, 2);
-  p.cover_radius = scale_position(paper.cover_radius, len_ratio, 1);
+  // Gaps, skip, window and cover radius measure the waveform's fine structure, whose spacing is
+  // set by the fastest pairs (periods of a few tokens) and does not shrink with L: scaling them
+  // down to 1-8 tokens made the chains follow those wiggles and the search pick the lowest
+  // consecutive candidates (measured at d = 32, L = 2048). They keep the paper's values; only
+  // the window is capped to a quarter of the searched span.
+  p.window = std::max(2, std::min(paper.window, (p.m_hi - p.m_lo) / 4));
 
   const double c0_ratio = static_cast<double>(original_context) / PaperSettings::original_context;
   s.self_extend_window = scale_position(PaperSettings::self_extend_window, c0_ratio, 1);

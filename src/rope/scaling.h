@@ -8,8 +8,9 @@
 //   stride  HARPE's candidate stride keeps the number of candidates (b_max - b_min) / stride.
 //   stages  stage lengths scale by L / 131072 (at least C0); bases by the rule above.
 //   factor  PI / NTK / YaRN factor = L / C0 (the paper's 32 = 131072 / 4096).
-//   peak-valley  the search's position constants (m_lo, peak/trough gaps, skip, window, cover
-//           radius) scale by L / 131072 with minimums (1, 1, 1, 1, 2, 1); m_hi = L; head_dim = d.
+//   peak-valley  m_lo scales by L / 131072 (at least 1), m_hi = L, head_dim = d; the fine-structure
+//           constants (peak/trough gaps, skip, cover radius) keep the paper's values and the
+//           window is capped at (L - m_lo) / 4 (scaling those down made the search degenerate).
 //   Self-Extend  window scales by C0 / 4096 (the paper's 1024 = 4096 / 4); group = L / C0 (32),
 //           at most the window (Self-Extend needs W >= G).
 // With (C0, L, d) = (4096, 131072, 128) every value is the paper's. docs/extend.md has tables.

@@ -95,7 +95,9 @@ TEST(ScaledSettings, SmallCasesAreMonotonicAndSane) {
       EXPECT_EQ(s.peak_valley.m_hi, L);
       EXPECT_EQ(s.peak_valley.m_lo, static_cast<int>(std::lround(1000.0 * L / 131072)));
       EXPECT_LT(s.peak_valley.m_lo, L / 64);
-      EXPECT_GE(s.peak_valley.cover_radius, 1);
+      EXPECT_EQ(s.peak_valley.cover_radius, 3);  // fine-structure constants stay the paper's
+      EXPECT_EQ(s.peak_valley.peak_gap, 50);
+      EXPECT_LE(s.peak_valley.window, (L - s.peak_valley.m_lo) / 4);
       EXPECT_GE(s.self_extend_window, s.self_extend_group);
       EXPECT_EQ(s.self_extend_window, C0 / 4);
     }
