@@ -1,0 +1,33 @@
+// Flags shared by the model-backed `harpe eval` subcommands (ppl, niah, ruler, needle, short).
+#pragma once
+
+#include <CLI/CLI.hpp>
+#include <string>
+
+#include "eval/model_commands.h"
+
+namespace harpe::cli {
+
+inline void add_model_flags(CLI::App* cmd, harpe::eval::ModelArgs& m) {
+  cmd->add_option("--model", m.model_dir, "Checkpoint directory (config.json + model.safetensors)")
+      ->required();
+  cmd->add_option("--tokenizer", m.tokenizer, "SentencePiece model (default: MODEL/tokenizer.model)");
+  cmd->add_option("--self-extend", m.self_extend,
+                  "Training-free Self-Extend on any checkpoint: W,G = neighbour window, group size "
+                  "(e.g. 1024,8); default none");
+  cmd->add_option("--out", m.out_dir, "Write results.json + results.md into this directory");
+  cmd->add_option("--name", m.name, "Run name in reports (default: the --out directory's name)");
+  cmd->add_flag("--quiet,-q", m.quiet, "No progress lines");
+}
+
+inline void add_haystack_flags(CLI::App* cmd, std::string& corpus, std::string& split,
+                               std::string& essay) {
+  cmd->add_option("--haystack-corpus", corpus,
+                  "Corpus directory (harpe data corpus) whose held-out split is the essay haystack "
+                  "(default: data/corpus when it exists)");
+  cmd->add_option("--haystack-split", split, "Split of --haystack-corpus: test|validation|train")
+      ->capture_default_str();
+  cmd->add_option("--essay", essay, "Text file used as the essay haystack instead of a corpus");
+}
+
+}  // namespace harpe::cli

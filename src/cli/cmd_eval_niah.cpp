@@ -1,0 +1,39 @@
+// `harpe eval niah`: RULER's eight needle-in-a-haystack tasks, greedy decoding with the KV cache.
+#include "cli/cmd_eval_model_flags.h"
+#include "cli/command.h"
+
+namespace {
+
+void setup(CLI::App& parent) {
+  struct Args {
+    harpe::eval::ModelArgs m;
+    harpe::eval::RulerArgs r;
+  };
+  auto a = std::make_shared<Args>();
+  CLI::App* cmd = parent.add_subcommand(
+      "niah",
+      "RULER's eight NIAH tasks (Hsieh et al. 2024): niah_single_1, niah_single_2, niah_single_3,\n"
+      "niah_multikey_1, niah_multikey_2, niah_multikey_3, niah_multivalue, niah_multiquery.\n"
+      "Prompts sized with the model's tokenizer, greedy decoding with the KV cache, scored with\n"
+      "string_match_all (0..100) per task x length, averaged. vt/cwe/fwe: `harpe eval ruler`.");
+  harpe::cli::add_model_flags(cmd, a->m);
+  cmd->add_option("--tasks", a->r.tasks,
+                  "Comma-separated tasks, or all (the eight above)")
+      ->capture_default_str();
+  cmd->add_option("--lengths", a->r.lengths, "Context lengths, comma-separated (4096 or 4k)")
+      ->capture_default_str();
+  cmd->add_option("--samples,-n", a->r.samples, "Samples per task and length")->capture_default_str();
+  cmd->add_option("--jobs,-j", a->r.jobs,
+                  "Samples decoded at once (each then single-threaded); 1 = one at a time, "
+                  "kernels on all cores")
+      ->capture_default_str();
+  cmd->add_option("--seed", a->r.seed, "Sample seed (same seed, same prompts)")->capture_default_str();
+  harpe::cli::add_haystack_flags(cmd, a->r.haystack_corpus, a->r.haystack_split, a->r.essay);
+  cmd->add_flag("!--no-predictions", a->r.keep_predictions,
+                "Leave the per-sample predictions out of results.json");
+  cmd->callback([a] { harpe::eval::eval_ruler(a->m, a->r, false); });
+}
+
+}  // namespace
+
+HARPE_COMMAND("eval", setup);

@@ -1,0 +1,64 @@
+// The model-backed `harpe eval` commands as library calls (the CLI files only parse flags):
+// ppl, niah / ruler, needle, short. Each prints progress lines to stderr, writes DIR/results.json +
+// DIR/results.md when an output directory is given, and returns the run.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "eval/report.h"
+
+namespace harpe::eval {
+
+struct ModelArgs {
+  std::string model_dir;
+  std::string tokenizer;    // default MODEL/tokenizer.model
+  std::string self_extend;  // "W,G" or ""
+  std::string out_dir;      // "" = do not write
+  std::string name;         // run name; default: the output directory's name
+  bool quiet = false;       // no progress lines
+};
+
+struct PplArgs {
+  std::string lengths = "512,1024,2048,4096";
+  int64_t stride = 256;
+  std::string corpus, split = "test", source;  // a corpus split ...
+  std::string shard;                           // ... or a token shard
+  int documents = 0;                           // 0 = all long enough
+};
+
+struct RulerArgs {
+  std::string tasks = "all";
+  std::string lengths = "4096";
+  int samples = 10;
+  int jobs = 1;
+  uint64_t seed = 42;
+  std::string haystack_corpus, haystack_split = "test", essay;
+  bool keep_predictions = true;
+};
+
+struct NeedleArgs {
+  std::string lengths = "1024,2048,4096";
+  std::string depths;  // "" = evenly spaced, `depth_count` of them
+  int depth_count = 11;
+  int samples = 1;
+  int jobs = 1;
+  uint64_t seed = 42;
+  std::string haystack = "noise";  // noise | essay
+  std::string haystack_corpus, haystack_split = "test", essay;
+  bool png = true;
+};
+
+RunResults eval_ppl(const ModelArgs& m, const PplArgs& a);
+// allow_other: vt / cwe / fwe allowed too (`harpe eval ruler`).
+RunResults eval_ruler(const ModelArgs& m, const RulerArgs& a, bool allow_other);
+RunResults eval_needle(const ModelArgs& m, const NeedleArgs& a);
+// Perplexity and the eight NIAH tasks at the model's original context (or `context` when > 0).
+RunResults eval_short(const ModelArgs& m, PplArgs ppl, RulerArgs niah, int64_t context);
+
+// The essay haystack: FILE's text, else the corpus split's texts joined (up to max_bytes), else "".
+std::string load_essay(const std::string& essay_file, const std::string& corpus_dir,
+                       const std::string& split, size_t max_bytes = 8u << 20);
+
+}  // namespace harpe::eval

@@ -1,0 +1,72 @@
+// Shared plumbing of the model-backed evaluations (`harpe eval ppl|niah|ruler|needle|short`): a
+// checkpoint with its tokenizer, the Self-Extend flag, the model's original context, the greedy
+// generator over the KV cache, and the run directory (results.json + results.md).
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "data/tokenizer.h"
+#include "eval/report.h"
+#include "eval/scoring.h"
+#include "eval/tokenizer.h"
+#include "model/model.h"
+#include "rope/rope_table.h"
+
+namespace harpe::eval {
+
+struct LoadedModel {
+  std::string dir;
+  std::string tokenizer_path;
+  model::Model model;
+  data::Tokenizer tokenizer;
+};
+
+// Loads DIR (config.json + model.safetensors) and the tokenizer (default DIR/tokenizer.model).
+// Throws Error naming the file when either is missing or they disagree on the vocabulary.
+LoadedModel load_model_and_tokenizer(const std::string& dir, const std::string& tokenizer = "");
+
+// "W,G" -> Self-Extend position map (neighbour window W, group size G; W >= G >= 1); "" -> identity.
+// Errors name the flag --self-extend.
+rope::PositionMap parse_self_extend(const std::string& text);
+std::string self_extend_label(const rope::PositionMap& p);  // "none" or "W,G"
+
+// "512,1024" or "4k,8K" -> lengths (each > 0); errors name `flag`.
+std::vector<int64_t> parse_lengths(const std::string& text, const std::string& flag);
+
+// The model's original (pretraining) context C0 and where it was read from: the config's
+// rope_scaling original_max_position_embeddings, else run_config.json's "original_context" (written
+// by `harpe extend`, in DIR or its parent), else trainer_state.json's "context", else config.json's
+// max_position_embeddings.
+struct OriginalContext {
+  int64_t tokens = 0;
+  std::string source;
+};
+OriginalContext original_context(const std::string& model_dir, const model::ModelConfig& cfg);
+
+// Token counter from the model's tokenizer (text tokens only, no BOS/EOS).
+TokenCounter model_token_counter(const data::Tokenizer& tok);
+
+// Timing and token counts of a model generator (for progress lines and the wall-time report).
+struct GenerationStats {
+  int64_t prompts = 0, prompt_tokens = 0, new_tokens = 0;
+  double prefill_s = 0, decode_s = 0;
+};
+
+// Greedy decoding with the KV cache: BOS + prompt, then up to max_new_tokens (stops at EOS), the
+// new tokens decoded to text. A fresh cache per call sized prompt + max_new_tokens, so calls are
+// independent and may run on several threads at once (each then gets its own stats, or none).
+Generator model_generator(const model::Model& m, const data::Tokenizer& tok,
+                          const rope::PositionMap& position, GenerationStats* stats = nullptr);
+
+// Run directory output: DIR/results.json (schema harpe.eval.v1) and DIR/results.md (the task
+// table, the needle grid, the perplexity table). Creates DIR.
+std::string ppl_markdown(const std::vector<PplResult>& ppl);
+std::string run_markdown(const RunResults& run);
+void write_run_dir(const RunResults& run, const std::string& dir, bool keep_predictions = true);
+
+// meta entries every model run records: model, tokenizer, rope method, self_extend.
+void fill_model_meta(RunResults& run, const LoadedModel& lm, const rope::PositionMap& position);
+
+}  // namespace harpe::eval

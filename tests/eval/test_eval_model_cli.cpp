@@ -1,0 +1,91 @@
+// `harpe eval ppl|niah|ruler|needle|short` as a user runs them: help texts, one-line errors,
+// a run directory `harpe report` reads.
+#include <gtest/gtest.h>
+
+#include <cstdio>
+#include <nlohmann/json.hpp>
+#include <string>
+
+#include "eval/report.h"
+#include "io/atomic_file.h"
+#include "model_fixture.h"
+
+namespace {
+
+struct CliRun {
+  int code;
+  std::string out;
+};
+
+CliRun harpe(const std::string& args) {
+  const std::string cmd = std::string(HARPE_BINARY) + " " + args + " 2>&1";
+  FILE* p = popen(cmd.c_str(), "r");
+  std::string out;
+  char buf[4096];
+  size_t n;
+  while ((n = fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
+  const int status = pclose(p);
+  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
+}
+
+void expect_error(const std::string& args, const std::string& fragment) {
+  const CliRun r = harpe(args);
+  EXPECT_NE(r.code, 0) << args;
+  EXPECT_EQ(r.out.rfind("harpe: error:", 0), 0u) << args << "\n" << r.out;
+  EXPECT_NE(r.out.find(fragment), std::string::npos) << args << "\n" << r.out;
+}
+
+TEST(EvalModelCli, NiahHelpListsTheEightTasks) {
+  const CliRun r = harpe("eval niah --help");
+  ASSERT_EQ(r.code, 0) << r.out;
+  for (const char* t : {"niah_single_1", "niah_single_2", "niah_single_3", "niah_multikey_1",
+                        "niah_multikey_2", "niah_multikey_3", "niah_multivalue", "niah_multiquery"})
+    EXPECT_NE(r.out.find(t), std::string::npos) << t;
+  for (const char* f : {"--model", "--lengths", "--samples", "--self-extend", "--haystack-corpus"})
+    EXPECT_NE(r.out.find(f), std::string::npos) << f;
+  for (const char* cmd : {"ppl", "ruler", "needle", "short"}) {
+    const CliRun h = harpe(std::string("eval ") + cmd + " --help");
+    EXPECT_EQ(h.code, 0) << cmd;
+    EXPECT_NE(h.out.find("--self-extend"), std::string::npos) << cmd;
+  }
+}
+
+TEST(EvalModelCli, BadInputIsOneLineError) {
+  const auto& ck = harpe::eval::testing::tiny_checkpoint();
+  const std::string m = "--model " + ck.model_dir;
+  expect_error("eval niah --model /nonexistent/ckpt", "/nonexistent/ckpt");
+  expect_error("eval niah " + m + " --tasks niah_single_9", "niah_single_9");
+  expect_error("eval niah " + m + " --tasks vt", "harpe eval ruler");
+  expect_error("eval niah " + m + " --lengths 4k,abc", "--lengths");
+  expect_error("eval niah " + m + " --self-extend 8", "--self-extend");
+  expect_error("eval niah " + m + " --samples 0", "--samples");
+  expect_error("eval ppl " + m + " --corpus " + ck.corpus_dir + " --lengths 100000",
+               "has >= 100000 tokens");
+  expect_error("eval ppl " + m + " --shard /nonexistent.bin --lengths 64", "/nonexistent.bin");
+  expect_error("eval ppl " + m + " --corpus " + ck.corpus_dir + " --stride 0 --lengths 64", "--stride");
+  expect_error("eval needle " + m + " --depths 50,150", "--depths");
+  expect_error("eval needle " + m + " --haystack sand", "--haystack");
+  expect_error("eval niah " + m + " --bogus-flag", "bogus");
+}
+
+TEST(EvalModelCli, PplRunDirectoryAndReport) {
+  const auto& ck = harpe::eval::testing::tiny_checkpoint();
+  const std::string out = ck.root + "/cli-ppl";
+  const CliRun r = harpe("eval ppl --model " + ck.model_dir + " --corpus " + ck.corpus_dir +
+                         " --lengths 64,128 --stride 32 --documents 2 --out " + out);
+  ASSERT_EQ(r.code, 0) << r.out;
+  EXPECT_NE(r.out.find("2 document(s)"), std::string::npos) << r.out;
+  const harpe::eval::RunResults run = harpe::eval::read_run(out);
+  ASSERT_EQ(run.ppl.size(), 2u);
+  EXPECT_EQ(run.ppl[0].window, 64);
+  EXPECT_EQ(run.ppl[1].window, 128);
+  EXPECT_EQ(run.ppl[0].tokens, 2 * 127);  // both lengths score the same tokens
+  EXPECT_EQ(run.ppl[1].tokens, 2 * 127);
+  EXPECT_EQ(run.ppl[0].dataset, "corpus-test");
+  EXPECT_NE(harpe::io::read_file(out + "/results.md").find("| corpus-test |"), std::string::npos);
+  const CliRun rep = harpe("report " + out);
+  EXPECT_EQ(rep.code, 0) << rep.out;
+  EXPECT_NE(rep.out.find("cli-ppl"), std::string::npos) << rep.out;
+}
+
+}  // namespace
