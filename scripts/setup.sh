@@ -12,6 +12,8 @@ packages=(
   nlohmann-json3-dev libcli11-dev
   # tokenizer
   libsentencepiece-dev sentencepiece
+  # distributed training (optional at configure time: HARPE_MPI)
+  libopenmpi-dev openmpi-bin
   # plots (waveforms, heatmaps)
   gnuplot-nox
   # the small default corpus (prose + math) used by the demo and CI

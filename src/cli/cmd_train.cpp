@@ -13,7 +13,7 @@ struct Flags {
   int context = 256, batch = 8, grad_accum = 1, log_every = 1;
   long steps = 100, warmup = 20, save_every = 0;
   double lr = 3e-4, min_lr_ratio = 0.1, clip = 1.0, weight_decay = 0.1;
-  bool recompute = false, resume = false;
+  bool recompute = false, resume = false, distributed = false;
   unsigned long long seed = 1337;
 };
 
@@ -50,6 +50,11 @@ void setup(CLI::App& parent) {
       ->capture_default_str();
   cmd->add_flag("--resume", f->resume, "Continue OUT/checkpoint (same --batch/--context/--grad-accum)");
   cmd->add_option("--seed", f->seed, "Initialisation seed")->capture_default_str();
+  cmd->add_flag("--distributed", f->distributed,
+                "Require data-parallel training over MPI: start with mpirun -np R harpe train ...;\n"
+                "each rank takes batch/R sequences of every micro-batch (batch must divide by R),\n"
+                "gradients are summed over ranks, rank 0 alone prints and writes. Without this flag\n"
+                "an mpirun launch is detected anyway; a build without MPI refuses both");
   cmd->add_option("--log-every", f->log_every, "Print a progress line every n steps")
       ->capture_default_str();
   cmd->callback([f] {
@@ -82,6 +87,7 @@ void setup(CLI::App& parent) {
     run.save_every = f->save_every;
     run.resume = f->resume;
     run.log_every = f->log_every;
+    run.require_mpi = f->distributed;
     train::run_training(run);
   });
 }

@@ -40,6 +40,13 @@ void TokenWindows::copy(uint64_t begin, uint64_t n, int32_t* out) const {
 }
 
 void TokenWindows::next_batch(int B, int T, int32_t* tokens, int32_t* targets) {
+  next_batch_part(B, T, 0, B, tokens, targets);
+}
+
+void TokenWindows::next_batch_part(int B, int T, int first, int count, int32_t* tokens,
+                                   int32_t* targets) {
+  check(first >= 0 && count >= 0 && first + count <= B, "batch part [", first, ", ", first + count,
+        ") is outside a batch of ", B);
   const uint64_t need = static_cast<uint64_t>(T) + 1;
   check(n_ >= need, name_, ": ", n_, " tokens is too few for one window of context ", T,
         " (needs ", need, ")");
@@ -49,9 +56,12 @@ void TokenWindows::next_batch(int B, int T, int32_t* tokens, int32_t* targets) {
       pos_ = 0;
       ++epoch_;
     }
-    copy(pos_, need, window_.data());
-    std::copy(window_.begin(), window_.end() - 1, tokens + static_cast<std::size_t>(b) * T);
-    std::copy(window_.begin() + 1, window_.end(), targets + static_cast<std::size_t>(b) * T);
+    if (b >= first && b < first + count) {
+      const std::size_t row = static_cast<std::size_t>(b - first) * T;
+      copy(pos_, need, window_.data());
+      std::copy(window_.begin(), window_.end() - 1, tokens + row);
+      std::copy(window_.begin() + 1, window_.end(), targets + row);
+    }
     pos_ += static_cast<uint64_t>(T);
   }
 }

@@ -27,6 +27,10 @@ class TokenWindows {
 
   // Fills tokens [B, T] (inputs) and targets [B, T] (inputs shifted by one).
   void next_batch(int B, int T, int32_t* tokens, int32_t* targets);
+  // The same step through the data as next_batch(B, ...), but only windows [first, first + count)
+  // of the B are copied (tokens/targets are [count, T]). Data-parallel ranks each take their
+  // slice, the position advances identically on every rank, and the union is the global batch.
+  void next_batch_part(int B, int T, int first, int count, int32_t* tokens, int32_t* targets);
 
  private:
   void copy(uint64_t begin, uint64_t n, int32_t* out) const;

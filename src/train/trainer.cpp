@@ -105,11 +105,15 @@ Trainer::Trainer(const TrainOptions& opts, TokenWindows data, const std::string&
 }
 
 void Trainer::setup() {
+  comm_ = opts_.data_parallel ? dist::world() : dist::Comm{};
+  check(opts_.batch % comm_.size == 0, "--batch ", opts_.batch, " must be a multiple of the ",
+        comm_.size, " data-parallel ranks");
+  local_batch_ = opts_.batch / comm_.size;
   model_->enable_grads();
-  ws_ = std::make_unique<model::Workspace>(opts_.config, opts_.batch, opts_.context,
+  ws_ = std::make_unique<model::Workspace>(opts_.config, local_batch_, opts_.context,
                                            train_mode(opts_.recompute));
   opt_ = std::make_unique<AdamWState>(model_->layout.total);
-  tokens_.resize(static_cast<std::size_t>(opts_.batch) * opts_.context);
+  tokens_.resize(static_cast<std::size_t>(local_batch_) * opts_.context);
   targets_.resize(tokens_.size());
   state_.batch = opts_.batch;
   state_.context = opts_.context;
@@ -128,10 +132,19 @@ StepResult Trainer::step() {
   double sum = 0;
   long count = 0;
   for (int a = 0; a < opts_.grad_accum; ++a) {
-    data_.next_batch(opts_.batch, opts_.context, tokens_.data(), targets_.data());
+    data_.next_batch_part(opts_.batch, opts_.context, comm_.rank * local_batch_, local_batch_,
+                          tokens_.data(), targets_.data());
     const model::LossSum l = model::forward_backward(*model_, *ws_, tokens_.data(), targets_.data(), scale);
     sum += l.sum;
     count += l.count;
+  }
+  if (comm_.size > 1) {
+    // Every rank scaled by 1 / global tokens, so the sum over ranks is the 1-rank gradient.
+    dist::allreduce_sum(model_->grads.data(), model_->grads.size());
+    double loss[2] = {sum, static_cast<double>(count)};
+    dist::allreduce_sum(loss, 2);
+    sum = loss[0];
+    count = static_cast<long>(loss[1]);
   }
   r.loss = count ? sum / static_cast<double>(count) : 0.0;
   r.lr = opts_.schedule.at(state_.step);
@@ -155,6 +168,11 @@ void Trainer::save(const std::string& dir) const { save_checkpoint(dir, *model_,
 void run_training(const RunOptions& run) {
   TrainOptions opts = run.train;
   check(!run.out_dir.empty(), "--out is required");
+  const dist::Comm comm = dist::init(run.require_mpi);
+  const bool root = comm.is_root();
+  opts.data_parallel = true;
+  check(opts.batch % comm.size == 0, "--batch ", opts.batch, " must be a multiple of the ",
+        comm.size, " data-parallel ranks (mpirun -np)");
   const std::string ckpt = run.out_dir + "/checkpoint";
   const std::string metrics_path = run.out_dir + "/metrics.jsonl";
   if (run.resume) {
@@ -171,35 +189,46 @@ void run_training(const RunOptions& run) {
         opts.config.vocab_size, ")");
 
   // Preflight: the estimate comes from the same sizing function that allocates.
-  const model::MemoryEstimate mem =
-      model::estimate_training_memory(opts.config, opts.batch, opts.context, opts.recompute);
+  const model::MemoryEstimate mem = model::estimate_training_memory(
+      opts.config, opts.batch / comm.size, opts.context, opts.recompute);
   const std::size_t avail = available_memory_bytes();
-  std::printf("model: %s\n", model::describe(opts.config).c_str());
-  std::printf("memory: %s needed (params %s, grads %s, AdamW %s, activations %s%s); %s available\n",
-              format_bytes(double(mem.total())).c_str(), format_bytes(double(mem.params)).c_str(),
-              format_bytes(double(mem.grads)).c_str(), format_bytes(double(mem.optimizer)).c_str(),
-              format_bytes(double(mem.activations)).c_str(), opts.recompute ? ", recompute" : "",
-              avail ? format_bytes(double(avail)).c_str() : "unknown");
+  if (root) {
+    if (comm.size > 1)
+      std::printf("data parallel: %d ranks, %d sequences each per micro-batch (memory below is per "
+                  "rank)\n", comm.size, opts.batch / comm.size);
+    std::printf("model: %s\n", model::describe(opts.config).c_str());
+    std::printf("memory: %s needed (params %s, grads %s, AdamW %s, activations %s%s); %s available\n",
+                format_bytes(double(mem.total())).c_str(), format_bytes(double(mem.params)).c_str(),
+                format_bytes(double(mem.grads)).c_str(), format_bytes(double(mem.optimizer)).c_str(),
+                format_bytes(double(mem.activations)).c_str(), opts.recompute ? ", recompute" : "",
+                avail ? format_bytes(double(avail)).c_str() : "unknown");
+  }
   check(avail == 0 || mem.total() <= avail, "not enough memory: this run needs ",
         format_bytes(double(mem.total())), " but ", format_bytes(double(avail)),
         " is available; try --recompute, a smaller --batch or --context, or a smaller model");
 
-  fs::create_directories(run.out_dir);
+  if (root) fs::create_directories(run.out_dir);
   std::unique_ptr<Trainer> trainer =
       run.resume ? std::make_unique<Trainer>(opts, std::move(data), ckpt)
                  : std::make_unique<Trainer>(opts, std::move(data));
   long last_saved = run.resume ? trainer->steps_done() : -1;
-  if (run.resume) {
+  if (run.resume && root) {
     truncate_metrics(metrics_path, trainer->steps_done());
     std::printf("resumed %s at step %ld (data position %llu)\n", ckpt.c_str(), trainer->steps_done(),
                 static_cast<unsigned long long>(trainer->state().data_position));
   }
-  std::ofstream metrics(metrics_path, std::ios::app);
-  check(static_cast<bool>(metrics), "cannot write ", metrics_path);
-  std::printf("training: %ld steps, %llu tokens/step (batch %d x context %d x accum %d), %.3g "
-              "GFLOP/token\n",
-              opts.steps, static_cast<unsigned long long>(trainer->tokens_per_step()), opts.batch,
-              opts.context, opts.grad_accum, model::flops_per_token(opts.config, opts.context) / 1e9);
+  // Only rank 0 writes: other ranks' streams stay closed and their output is dropped.
+  std::ofstream metrics;
+  if (root) {
+    metrics.open(metrics_path, std::ios::app);
+    check(static_cast<bool>(metrics), "cannot write ", metrics_path);
+  }
+  if (root)
+    std::printf("training: %ld steps, %llu tokens/step (batch %d x context %d x accum %d), %.3g "
+                "GFLOP/token\n",
+                opts.steps, static_cast<unsigned long long>(trainer->tokens_per_step()), opts.batch,
+                opts.context, opts.grad_accum,
+                model::flops_per_token(opts.config, opts.context) / 1e9);
   std::fflush(stdout);
 
   const long first = trainer->steps_done();
@@ -222,7 +251,7 @@ void run_training(const RunOptions& run) {
     const double done = static_cast<double>(r.step - first);
     const double tok_s = done * static_cast<double>(trainer->tokens_per_step()) / elapsed;
     const double eta = elapsed / done * static_cast<double>(opts.steps - r.step);
-    if (r.step % run.log_every == 0 || r.step == opts.steps) {
+    if (root && (r.step % run.log_every == 0 || r.step == opts.steps)) {
       std::printf("step %ld/%ld | loss %.4f | lr %.3e | norm %.3f | %.0f tok/s | %s | ETA %s\n",
                   r.step, opts.steps, r.loss, r.lr, r.grad_norm, tok_s,
                   format_duration(elapsed).c_str(), format_duration(eta).c_str());
@@ -236,14 +265,16 @@ void run_training(const RunOptions& run) {
                      {"tokens_per_s", tok_s},
                      {"tokens_seen", trainer->state().tokens_seen},
                      {"elapsed_s", elapsed}};
-    metrics << line.dump() << "\n" << std::flush;
+    if (root) metrics << line.dump() << "\n" << std::flush;
     if (run.save_every > 0 && r.step % run.save_every == 0 && r.step != opts.steps) {
-      trainer->save(ckpt);
+      if (root) trainer->save(ckpt);
       last_saved = r.step;
     }
   }
-  if (last_saved != trainer->steps_done()) trainer->save(ckpt);
-  std::printf("saved %s (step %ld)\n", ckpt.c_str(), trainer->steps_done());
+  if (last_saved != trainer->steps_done() && root) trainer->save(ckpt);
+  if (root) std::printf("saved %s (step %ld)\n", ckpt.c_str(), trainer->steps_done());
+  // Nobody leaves before the final checkpoint is in place (a following --resume reads it).
+  dist::barrier();
 }
 
 }  // namespace harpe::train

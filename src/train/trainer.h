@@ -11,6 +11,7 @@
 #include "model/model.h"
 #include "train/checkpoint.h"
 #include "train/data.h"
+#include "train/dist.h"
 #include "train/optimizer.h"
 
 namespace harpe::train {
@@ -26,6 +27,9 @@ struct TrainOptions {
   double clip = 1.0;  // <= 0: no clipping
   bool recompute = false;
   uint64_t seed = 1337;
+  // Split every micro-batch over dist::world()'s ranks (batch / ranks sequences each) and sum the
+  // gradients over ranks. Off: this process trains alone whatever the world is.
+  bool data_parallel = false;
 };
 
 struct StepResult {
@@ -59,6 +63,8 @@ class Trainer {
  private:
   void setup();
   TrainOptions opts_;
+  dist::Comm comm_;  // the data-parallel group (one rank unless opts_.data_parallel)
+  int local_batch_ = 0;  // this rank's sequences per micro-batch
   TokenWindows data_;
   std::unique_ptr<model::Model> model_;
   std::unique_ptr<model::Workspace> ws_;
@@ -67,7 +73,8 @@ class Trainer {
   std::vector<int32_t> tokens_, targets_;
 };
 
-// What `harpe train` runs: preflight (memory estimate vs available RAM), the loop with a progress
+// What `harpe train` runs (under mpirun: data-parallel over the launched ranks; rank 0 alone
+// prints, writes metrics and checkpoints): preflight (memory estimate vs available RAM), the loop with a progress
 // line per step and OUT/metrics.jsonl, checkpoints in OUT/checkpoint every save_every steps and
 // at the end. A non-finite loss or gradient stops the run with an error naming the step and the
 // last good checkpoint (left intact).
@@ -78,6 +85,7 @@ struct RunOptions {
   long save_every = 0;  // 0: only at the end
   bool resume = false;
   int log_every = 1;
+  bool require_mpi = false;  // --distributed: fail unless MPI is available
 };
 void run_training(const RunOptions& run);
 
