@@ -82,12 +82,14 @@ WindowScorer model_window_scorer(const model::Model& m, const rope::PositionMap&
   }
   auto cache = std::make_shared<std::map<int64_t, std::unique_ptr<model::Workspace>>>();
   return [&m, cache](const int32_t* w, int64_t len, int64_t first) {
-    auto& ws = (*cache)[len];
-    if (!ws) {
+    auto it = cache->find(len);
+    if (it == cache->end()) {
       cache->clear();  // one length at a time: keep memory to one workspace
-      ws = std::make_unique<model::Workspace>(m.config, 1, static_cast<int>(len), model::Mode::infer);
+      it = cache->emplace(len, std::make_unique<model::Workspace>(m.config, 1, static_cast<int>(len),
+                                                                  model::Mode::infer))
+               .first;
     }
-    return forward_window(m, *ws, w, len, first);
+    return forward_window(m, *it->second, w, len, first);
   };
 }
 
