@@ -16,6 +16,8 @@ packages=(
   libopenmpi-dev openmpi-bin
   # plots (waveforms, heatmaps)
   gnuplot-nox
+  # reproduce.sh merges per-model results with jq
+  jq
   # the small default corpus (prose + math) used by the demo and CI
   bible-kjv bible-kjv-text pari-doc
 )
