@@ -221,6 +221,11 @@ std::string load_essay(const std::string& essay_file, const std::string& corpus_
 
 RunResults eval_ppl(const ModelArgs& m, const PplArgs& a) {
   const rope::PositionMap position = parse_self_extend(m.self_extend);
+  // Flag errors before the (slow) load.
+  parse_lengths(a.lengths, "--lengths");
+  check(a.stride >= 1, "--stride must be >= 1, got ", a.stride);
+  check(a.documents >= 0, "--documents must be >= 0, got ", a.documents);
+  check(a.corpus.empty() || a.shard.empty(), "give either --corpus or --shard, not both");
   Timer timer;
   const LoadedModel lm = load_model_and_tokenizer(m.model_dir, m.tokenizer);
   note(m.quiet, "model %s (%s), self-extend %s\n", m.model_dir.c_str(),
@@ -238,6 +243,8 @@ RunResults eval_ruler(const ModelArgs& m, const RulerArgs& a, bool allow_other) 
   const rope::PositionMap position = parse_self_extend(m.self_extend);
   parse_task_list(a.tasks, allow_other);  // flag errors before the (slow) load
   parse_lengths(a.lengths, "--lengths");
+  check(a.samples >= 1, "--samples must be >= 1, got ", a.samples);
+  check(a.jobs >= 1, "--jobs must be >= 1, got ", a.jobs);
   const LoadedModel lm = load_model_and_tokenizer(m.model_dir, m.tokenizer);
   note(m.quiet, "model %s (%s), self-extend %s\n", m.model_dir.c_str(),
        model::describe(lm.model.config).c_str(), self_extend_label(position).c_str());

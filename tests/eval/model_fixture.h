@@ -46,7 +46,7 @@ inline const TinyCheckpoint& tiny_checkpoint() {
     { std::ofstream(c.model_dir + "/tokenizer.model", std::ios::binary) << proto; }
     model::ModelConfig cfg = model::preset("micro");
     cfg.vocab_size = 360;
-    cfg.max_position_embeddings = 384;
+    cfg.max_position_embeddings = 1024;
     model::Model m(cfg);
     model::init_params(m, 11);
     model::save_model_dir(m, c.model_dir);

@@ -31,8 +31,12 @@ CliRun harpe(const std::string& args) {
 void expect_error(const std::string& args, const std::string& fragment) {
   const CliRun r = harpe(args);
   EXPECT_NE(r.code, 0) << args;
-  EXPECT_EQ(r.out.rfind("harpe: error:", 0), 0u) << args << "\n" << r.out;
-  EXPECT_NE(r.out.find(fragment), std::string::npos) << args << "\n" << r.out;
+  // Progress lines may come first; the error is the last line, and one line.
+  std::string last = r.out;
+  while (!last.empty() && last.back() == '\n') last.pop_back();
+  last = last.substr(last.rfind('\n') == std::string::npos ? 0 : last.rfind('\n') + 1);
+  EXPECT_EQ(last.rfind("harpe: error:", 0), 0u) << args << "\n" << r.out;
+  EXPECT_NE(last.find(fragment), std::string::npos) << args << "\n" << r.out;
 }
 
 TEST(EvalModelCli, NiahHelpListsTheEightTasks) {

@@ -130,7 +130,7 @@ TEST(RunRuler, TinyModelEndToEnd) {
   m.quiet = true;
   RulerArgs a;
   a.tasks = "all";
-  a.lengths = "600";
+  a.lengths = "900";
   a.samples = 1;
   a.essay = ck.essay_path;
   const RunResults run = eval_ruler(m, a, false);
@@ -141,10 +141,10 @@ TEST(RunRuler, TinyModelEndToEnd) {
   for (const auto& t : back.tasks) {
     EXPECT_GE(t.score, 0.0);
     EXPECT_LE(t.score, 100.0);
-    EXPECT_EQ(t.length, 600);
+    EXPECT_EQ(t.length, 900);
     ASSERT_EQ(t.predictions.size(), 1u);
-    EXPECT_LE(t.predictions[0].prompt_tokens, 600);
-    EXPECT_GT(t.predictions[0].prompt_tokens, 300);
+    EXPECT_LE(t.predictions[0].prompt_tokens, 900);
+    EXPECT_GT(t.predictions[0].prompt_tokens, 450);
   }
   EXPECT_EQ(back.meta.at("self_extend"), "none");
   const std::string md = io::read_file(m.out_dir + "/results.md");
@@ -160,7 +160,7 @@ TEST(RunRuler, TinyModelEndToEnd) {
   EXPECT_EQ(read_run(m.out_dir).meta.at("self_extend"), "64,4");
 
   NeedleArgs n;
-  n.lengths = "300,500";
+  n.lengths = "600,800";
   n.depths = "0,100";
   n.png = false;
   m.out_dir = ck.root + "/needle";
@@ -168,7 +168,7 @@ TEST(RunRuler, TinyModelEndToEnd) {
   ASSERT_TRUE(nr.has_needle);
   const RunResults nb = read_run(m.out_dir);
   ASSERT_TRUE(nb.has_needle);
-  EXPECT_EQ(nb.needle.lengths, (std::vector<int64_t>{300, 500}));
+  EXPECT_EQ(nb.needle.lengths, (std::vector<int64_t>{600, 800}));
   for (const auto& row : nb.needle.scores)
     for (double s : row) EXPECT_TRUE(s >= 0 && s <= 100);
   EXPECT_TRUE(fs::exists(m.out_dir + "/needle.svg"));
@@ -179,7 +179,7 @@ TEST(RunRuler, ShortUsesTheOriginalContext) {
   const auto& ck = testing::tiny_checkpoint();
   const model::ModelConfig cfg = model::read_hf_config(ck.model_dir + "/config.json");
   const OriginalContext c0 = original_context(ck.model_dir, cfg);
-  EXPECT_EQ(c0.tokens, 384);
+  EXPECT_EQ(c0.tokens, 1024);
   EXPECT_NE(c0.source.find("max_position_embeddings"), std::string::npos);
   ModelArgs m;
   m.model_dir = ck.model_dir;
@@ -192,13 +192,13 @@ TEST(RunRuler, ShortUsesTheOriginalContext) {
   r.samples = 1;
   const RunResults run = eval_short(m, p, r, 0);
   ASSERT_EQ(run.ppl.size(), 1u);
-  EXPECT_EQ(run.ppl[0].window, 384);
+  EXPECT_EQ(run.ppl[0].window, 1024);
   EXPECT_EQ(run.ppl[0].stride, 128);
-  EXPECT_EQ(run.ppl[0].tokens, 3 * 383);  // three long-enough documents cut to 384 tokens
+  EXPECT_EQ(run.ppl[0].tokens, 3 * 1023);  // three long-enough documents cut to 1024 tokens
   EXPECT_GT(run.ppl[0].perplexity(), 50.0);  // random model, vocabulary 360
   ASSERT_EQ(run.tasks.size(), 2u);
-  EXPECT_EQ(run.tasks[0].length, 384);
-  EXPECT_EQ(run.meta.at("original_context"), "384");
+  EXPECT_EQ(run.tasks[0].length, 1024);
+  EXPECT_EQ(run.meta.at("original_context"), "1024");
 }
 
 TEST(RunRuler, FlagParsing) {
