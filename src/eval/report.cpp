@@ -122,7 +122,8 @@ std::string html_escape(const std::string& s) {
   return out;
 }
 
-std::string table_html(const Table& t) {
+// Scores (0..100, higher is better) get the heatmap palette; other values (perplexities) do not.
+std::string table_html(const Table& t, bool score_colours = true) {
   std::ostringstream s;
   s << "<table>\n<tr>";
   for (const auto& h : t.header) s << "<th>" << html_escape(h) << "</th>";
@@ -132,6 +133,8 @@ std::string table_html(const Table& t) {
     for (double v : vals) {
       if (std::isnan(v))
         s << "<td>-</td>";
+      else if (!score_colours)
+        s << "<td>" << fmt2(v) << "</td>";
       else
         s << "<td style=\"background:" << hex_colour(rdylgn(v)) << "\">" << fmt2(v) << "</td>";
     }
@@ -436,7 +439,7 @@ std::string comparison_html(const std::vector<RunResults>& runs,
        "Summary: mean over the tasks each run has at each length.</p>\n";
   s << table_html(c.summary);
   for (const auto& [task, t] : c.per_task) s << "<h2>" << html_escape(task) << "</h2>\n" << table_html(t);
-  if (c.has_ppl) s << "<h2>Perplexity (sliding window)</h2>\n" << table_html(c.ppl);
+  if (c.has_ppl) s << "<h2>Perplexity (sliding window)</h2>\n" << table_html(c.ppl, false);
   for (size_t i = 0; i < runs.size(); ++i) {
     const RunResults& r = runs[i];
     if (!r.has_needle) continue;
