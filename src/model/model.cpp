@@ -75,6 +75,8 @@ Dims dims_of(const ModelConfig& c, int B, int T) {
   Dims d{};
   d.B = B;
   d.T = T;
+  check(static_cast<long long>(B) * T <= 2147483647LL, "batch x context = ", static_cast<long long>(B) * T,
+        " tokens per step is more than the engine supports (2^31 - 1)");
   d.N = B * T;
   d.C = c.hidden_size;
   d.H = c.num_attention_heads;

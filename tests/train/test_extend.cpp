@@ -343,7 +343,7 @@ TEST(Extend, RefusesWhatWouldNotFitAndBadInput) {
   Fixture& f = pretrained();
   ExtendOptions o = extend_options(f.base_run, f.shard, (f.dir / "huge").string(), "pi");
   o.context = 1 << 22;
-  o.batch = 512;
+  o.batch = 256;  // 2^30 tokens a step: still an int, far beyond memory
   try {
     run_extend(o);
     FAIL() << "expected a memory refusal";
