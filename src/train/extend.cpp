@@ -49,31 +49,6 @@ bool stop_requested() { return g_stop != 0; }
 
 namespace {
 
-std::string format_duration(double s) {
-  char buf[32];
-  const long t = static_cast<long>(s + 0.5);
-  if (t >= 3600)
-    std::snprintf(buf, sizeof buf, "%ldh%02ldm", t / 3600, (t / 60) % 60);
-  else
-    std::snprintf(buf, sizeof buf, "%ldm%02lds", t / 60, t % 60);
-  return buf;
-}
-
-// Keeps metrics lines with step <= `step` (a resumed run rewrites what came after).
-void truncate_metrics(const std::string& path, long step) {
-  std::ifstream in(path);
-  if (!in) return;
-  std::string line, kept;
-  while (std::getline(in, line)) {
-    const auto j = io::Json::parse(line, nullptr, false);
-    if (!j.is_discarded() && j.contains("step") && j["step"].is_number_integer() &&
-        j["step"].get<long>() <= step)
-      kept += line + "\n";
-  }
-  in.close();
-  io::write_text_atomic(path, kept);
-}
-
 void copy_tokenizer(const std::string& tokenizer, const std::string& dir) {
   if (tokenizer.empty()) return;
   const std::string dst = dir + "/tokenizer.model";

@@ -8,6 +8,7 @@
 
 #include "core/error.h"
 #include "core/timer.h"
+#include "io/atomic_file.h"
 #include "io/json_util.h"
 
 namespace harpe::train {
@@ -29,31 +30,6 @@ void check_options(const TrainOptions& o) {
         o.schedule.peak);
   check(o.schedule.warmup >= 0, "--warmup must be >= 0, got ", o.schedule.warmup);
   check(o.adamw.weight_decay >= 0, "--weight-decay must be >= 0, got ", o.adamw.weight_decay);
-}
-
-std::string format_duration(double s) {
-  char buf[32];
-  const long t = static_cast<long>(s + 0.5);
-  if (t >= 3600)
-    std::snprintf(buf, sizeof buf, "%ldh%02ldm", t / 3600, (t / 60) % 60);
-  else
-    std::snprintf(buf, sizeof buf, "%ldm%02lds", t / 60, t % 60);
-  return buf;
-}
-
-// Keeps the metrics lines of steps <= `step` (a resumed run rewrites what came after).
-void truncate_metrics(const std::string& path, long step) {
-  std::ifstream in(path);
-  if (!in) return;
-  std::string line, kept;
-  while (std::getline(in, line)) {
-    const auto j = io::Json::parse(line, nullptr, false);
-    if (!j.is_discarded() && j.contains("step") && j["step"].is_number_integer() &&
-        j["step"].get<long>() <= step)
-      kept += line + "\n";
-  }
-  in.close();
-  std::ofstream(path, std::ios::trunc) << kept;
 }
 
 }  // namespace
@@ -276,5 +252,31 @@ void run_training(const RunOptions& run) {
   // Nobody leaves before the final checkpoint is in place (a following --resume reads it).
   dist::barrier();
 }
+
+std::string format_duration(double s) {
+  char buf[32];
+  const long t = static_cast<long>(s + 0.5);
+  if (t >= 3600)
+    std::snprintf(buf, sizeof buf, "%ldh%02ldm", t / 3600, (t / 60) % 60);
+  else
+    std::snprintf(buf, sizeof buf, "%ldm%02lds", t / 60, t % 60);
+  return buf;
+}
+
+// Keeps the metrics lines of steps <= `step` (a resumed run rewrites what came after).
+void truncate_metrics(const std::string& path, long step) {
+  std::ifstream in(path);
+  if (!in) return;
+  std::string line, kept;
+  while (std::getline(in, line)) {
+    const auto j = io::Json::parse(line, nullptr, false);
+    if (!j.is_discarded() && j.contains("step") && j["step"].is_number_integer() &&
+        j["step"].get<long>() <= step)
+      kept += line + "\n";
+  }
+  in.close();
+  io::write_text_atomic(path, kept);
+}
+
 
 }  // namespace harpe::train

@@ -92,5 +92,9 @@ void run_training(const RunOptions& run);
 // Bytes of RAM available now (MemAvailable); 0 if unknown.
 std::size_t available_memory_bytes();
 std::string format_bytes(double bytes);
+// "1h02m" / "3m05s" for progress lines.
+std::string format_duration(double seconds);
+// Keeps the metrics lines of steps <= `step` (a resumed run rewrites what came after); atomic.
+void truncate_metrics(const std::string& path, long step);
 
 }  // namespace harpe::train
