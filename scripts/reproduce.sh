@@ -40,7 +40,7 @@ fi
 [[ -x "$harpe" ]] || { echo "reproduce: error: no harpe program (build it, or pass --harpe BIN)" >&2; exit 2; }
 harpe="$(cd "$(dirname "$harpe")" && pwd)/$(basename "$harpe")"
 
-MODEL_PRESET="" MODEL_CONFIG="" SELF_EXTEND=0 NEEDLE=0 SHORT=0 GENERATE=0 NEEDLE_DEPTHS=11 NEEDLE_SAMPLES=1
+MODEL_PRESET="" MODEL_CONFIG="" SYNTHETIC_DOCS=0 HAYSTACK_SOURCE="" SELF_EXTEND=0 NEEDLE=0 SHORT=0 GENERATE=0 NEEDLE_DEPTHS=11 NEEDLE_SAMPLES=1
 # shellcheck disable=SC1090
 source "$envfile"
 # Shared machines: without this, libgomp's spinning makes steps up to 12x slower (docs/engine.md).
@@ -90,7 +90,22 @@ resume_flag() { if [[ -d "$1/checkpoint" ]]; then echo --resume; fi; }
 log "preset $preset ($envfile), C0 $C0 -> L $L, harpe $harpe, out $out, load $(cut -d' ' -f1-3 /proc/loadavg)"
 "$harpe" --version || true
 
-step data "$harpe" data prepare --out "$D" --sources "$SOURCES" --vocab "$VOCAB"
+syn_flag=()
+if [[ ",$SOURCES," == *,synthetic,* ]]; then syn_flag=(--synthetic-docs "$SYNTHETIC_DOCS"); fi
+step data "$harpe" data prepare --out "$D" --sources "$SOURCES" --vocab "$VOCAB" "${syn_flag[@]}"
+
+# The essay haystack of the NIAH tasks: the held-out documents of one source (prose, as RULER's
+# essays), so synthetic training records or formulas never end up in a haystack.
+haystack_flag() {
+  if [[ -n "$HAYSTACK_SOURCE" ]]; then echo "--essay $out/haystack-$HAYSTACK_SOURCE.txt";
+  else echo "--haystack-corpus $D/corpus"; fi
+}
+haystack() {
+  jq -r --arg s "$HAYSTACK_SOURCE" 'select(.source == $s) | .text + "\n"' "$D/corpus/test.jsonl" \
+    >"$out/haystack-$HAYSTACK_SOURCE.txt.tmp" && [[ -s "$out/haystack-$HAYSTACK_SOURCE.txt.tmp" ]] &&
+    mv "$out/haystack-$HAYSTACK_SOURCE.txt.tmp" "$out/haystack-$HAYSTACK_SOURCE.txt"
+}
+if [[ -n "$HAYSTACK_SOURCE" ]]; then step "haystack-$HAYSTACK_SOURCE" haystack; fi
 
 model_flag=()
 if [[ -n "$MODEL_CONFIG" ]]; then model_flag=(--config "$ROOT/$MODEL_CONFIG"); else model_flag=(--preset "$MODEL_PRESET"); fi
@@ -155,7 +170,7 @@ eval_ppl() {  # MODEL SOURCE: one window length at a time (stride = length / PPL
 eval_niah() {
 
   "$harpe" eval niah --model "$(ckpt "$1")" $(se_flag "$1") --tasks "$NIAH_TASKS" --lengths "$niah_csv" \
-    -n "$NIAH_SAMPLES" --jobs "$jobs" --haystack-corpus "$D/corpus" --out "$out/eval/$1/niah" --name "$1"
+    -n "$NIAH_SAMPLES" --jobs "$jobs" $(haystack_flag) --out "$out/eval/$1/niah" --name "$1"
 }
 eval_needle() {
 
@@ -166,7 +181,7 @@ eval_short() {
 
   "$harpe" eval short --model "$(ckpt "$1")" $(se_flag "$1") --context "$C0" --corpus "$D/corpus" \
     --stride $((C0 / PPL_STRIDE_DIV)) \
-    --documents "$PPL_DOCS" -n "$NIAH_SAMPLES" --jobs "$jobs" --haystack-corpus "$D/corpus" \
+    --documents "$PPL_DOCS" -n "$NIAH_SAMPLES" --jobs "$jobs" $(haystack_flag) \
     --out "$out/eval-short/$1" --name "$1"
 }
 gen() {
