@@ -8,6 +8,7 @@
 #include "core/error.h"
 #include "kernels/attention.h"
 #include "kernels/cached_attention.h"
+#include "kernels/decode.h"
 #include "kernels/gemm.h"
 #include "kernels/ops.h"
 
@@ -39,6 +40,27 @@ Session::Session(const model::Model& m, const SessionOptions& opts)
   k_ = Buffer<float>(total);
   v_ = Buffer<float>(total);
   if (pos_map_.self_extend()) kg_ = Buffer<float>(total);
+  rope::validate_table(table_);  // rope_row relies on equal rows within each KV group
+
+  lean_ = opts.lean_decode;
+  if (lean_) {
+    const std::size_t C = static_cast<std::size_t>(c.hidden_size), HD = c.q_dim(),
+                      F = static_cast<std::size_t>(c.intermediate_size);
+    const std::size_t S = static_cast<std::size_t>(c.num_attention_heads / c.kv_heads()) * capacity_;
+    const std::size_t CS = 2 * static_cast<std::size_t>(table_.n_kv_heads) * table_.pairs();
+    // Each piece starts on a 64-byte boundary (16 floats).
+    const auto round16 = [](std::size_t n) { return (n + 15) / 16 * 16; };
+    const std::size_t sizes[] = {C, C, HD, HD, HD, F, F, S, 3 * CS};
+    std::size_t sum = 0;
+    for (std::size_t n : sizes) sum += round16(n);
+    scratch_ = Buffer<float>(sum);
+    float* p = scratch_.data();
+    float** views[] = {&x_, &ln_, &q_, &qg_, &att_, &gate_, &up_, &scores_, &cs_};
+    for (int i = 0; i < 9; ++i) {
+      *views[i] = p;
+      p += round16(sizes[i]);
+    }
+  }
 }
 
 void Session::append(const int32_t* tokens, int n, float* logits, float* all_logits) {
@@ -48,7 +70,70 @@ void Session::append(const int32_t* tokens, int n, float* logits, float* all_log
   for (int i = 0; i < n; ++i)
     check(tokens[i] >= 0 && tokens[i] < m_.config.vocab_size, "token id ", tokens[i],
           " is outside the vocabulary [0, ", m_.config.vocab_size, ")");
+  if (lean_ && n <= kLeanTokens) {
+    const std::size_t V = static_cast<std::size_t>(m_.config.vocab_size);
+    for (int i = 0; i < n; ++i) {
+      float* row = all_logits ? all_logits + i * V : (i == n - 1 ? logits : nullptr);
+      decode_token(tokens[i], row);
+    }
+    if (all_logits && logits) std::memcpy(logits, all_logits + (n - 1) * V, V * sizeof(float));
+    return;
+  }
   run_chunk(tokens, n, logits, all_logits);
+}
+
+void Session::decode_token(int32_t token, float* logits) {
+  const model::ModelConfig& c = m_.config;
+  const int C = c.hidden_size, H = c.num_attention_heads, KV = c.kv_heads(), D = c.head_size();
+  const int HD = c.q_dim(), KVD = c.kv_dim(), F = c.intermediate_size, V = c.vocab_size;
+  const float eps = static_cast<float>(c.rms_norm_eps);
+  const bool se = pos_map_.self_extend();
+  const int p = length_;
+  const std::size_t CS = 2 * static_cast<std::size_t>(table_.n_kv_heads) * table_.pairs();
+  float* cs = cs_;            // cos/sin at p (shared by every layer)
+  float* cs_q = cs_ + CS;     // at the grouped query position (Self-Extend)
+  float* cs_k = cs_ + 2 * CS;  // at the grouped key position
+  kernels::rope_cos_sin(cs, table_, p);
+  if (se) {
+    kernels::rope_cos_sin(cs_q, table_, pos_map_.grouped_query(p));
+    kernels::rope_cos_sin(cs_k, table_, pos_map_.grouped_key(p));
+  }
+
+  std::memcpy(x_, m_.w.embed + static_cast<std::size_t>(token) * C, C * sizeof(float));
+  for (int l = 0; l < c.num_hidden_layers; ++l) {
+    const model::LayerWeights& w = m_.w.layers[static_cast<std::size_t>(l)];
+    float* kc = k_.data() + l * layer_kv_;
+    float* vc = v_.data() + l * layer_kv_;
+    float* knew = kc + static_cast<std::size_t>(p) * KVD;
+    kernels::rmsnorm_row(ln_, x_, w.ln1, C, eps);
+    kernels::gemv(q_, ln_, w.wq, HD, C);
+    kernels::gemv(knew, ln_, w.wk, KVD, C);
+    kernels::gemv(vc + static_cast<std::size_t>(p) * KVD, ln_, w.wv, KVD, C);
+    float* kgc = nullptr;
+    if (se) {
+      kgc = kg_.data() + l * layer_kv_;
+      float* kgnew = kgc + static_cast<std::size_t>(p) * KVD;
+      std::memcpy(qg_, q_, static_cast<std::size_t>(HD) * sizeof(float));
+      std::memcpy(kgnew, knew, static_cast<std::size_t>(KVD) * sizeof(float));
+      kernels::rope_row(qg_, cs_q, table_, false);
+      kernels::rope_row(kgnew, cs_k, table_, true);
+    }
+    kernels::rope_row(q_, cs, table_, false);
+    kernels::rope_row(knew, cs, table_, true);
+    kernels::cached_attention_row(att_, q_, kc, vc, se ? qg_ : nullptr, kgc,
+                                  {1, p, H, KV, D, 0.f, pos_map_.window}, scores_);
+    kernels::gemv(x_, att_, w.wo, C, HD, true);
+    kernels::rmsnorm_row(ln_, x_, w.ln2, C, eps);
+    kernels::gemv(gate_, ln_, w.wg, F, C);
+    kernels::gemv(up_, ln_, w.wu, F, C);
+    kernels::swiglu_row(gate_, up_, F);
+    kernels::gemv(x_, gate_, w.wd, C, F, true);
+  }
+  if (logits) {
+    kernels::rmsnorm_row(ln_, x_, m_.w.norm, C, eps);
+    kernels::gemv(logits, ln_, m_.w.lm_head, V, C);
+  }
+  length_ += 1;
 }
 
 void Session::run_chunk(const int32_t* tokens, int n, float* logits, float* all_logits) {

@@ -17,10 +17,17 @@ namespace harpe::infer {
 struct SessionOptions {
   int capacity = 0;            // maximum sequence length (prompt + generated)
   rope::PositionMap position;  // identity, or Self-Extend (window, group)
+  // Appends of at most kLeanTokens tokens run token by token through serial single-row kernels
+  // (kernels/decode.h: GEMV, fused norms, cached_attention_row): no GEMM call, no OpenMP region,
+  // no allocation per token. false sends every append through the batched GEMM path (the
+  // reference the lean path is tested and benchmarked against).
+  bool lean_decode = true;
 };
 
 class Session {
  public:
+  static constexpr int kLeanTokens = 4;  // largest append that takes the lean path
+
   Session(const model::Model& m, const SessionOptions& opts);
 
   // Appends n tokens and runs them through the model. If logits is non-null it receives the
@@ -35,6 +42,7 @@ class Session {
 
  private:
   void run_chunk(const int32_t* tokens, int n, float* logits, float* all_logits);
+  void decode_token(int32_t token, float* logits);  // the lean path, one token
 
   const model::Model& m_;
   int capacity_;
@@ -42,6 +50,12 @@ class Session {
   rope::RopeTable table_;
   std::size_t layer_kv_ = 0;      // floats per layer in one of k/v/kg: capacity * KV * D
   Buffer<float> k_, v_, kg_;      // [L][capacity][KV][D]
+  bool lean_ = true;
+  // Lean-path scratch, allocated once: x, ln [C]; q, qg, att [H*D]; gate, up [F];
+  // scores [(H/KV) * capacity]; cos/sin of the token's position(s) [3][2 * KV * pairs].
+  Buffer<float> scratch_;
+  float *x_ = nullptr, *ln_ = nullptr, *q_ = nullptr, *qg_ = nullptr, *att_ = nullptr,
+        *gate_ = nullptr, *up_ = nullptr, *scores_ = nullptr, *cs_ = nullptr;
   int length_ = 0;
 };
 

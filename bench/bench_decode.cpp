@@ -1,0 +1,133 @@
+// Decode throughput of infer::Session on a randomly initialised preset: prefill a context of T
+// random tokens, then append one token at a time (logits computed each time, as generation does)
+// and report tokens/s, achieved GFLOP/s and its ratio to the sgemm GFLOP/s measured in the same
+// process (kernels::measure_sgemm_gflops, the `harpe bench train` convention). Both paths are
+// timed: the lean single-row path (SessionOptions::lean_decode, the default) and the batched GEMM
+// path it replaces.
+//
+// FLOPs per decoded token at context t: 2 * (matmul parameters, LM head once) + 4 * L * t * H * D
+// (q.k and p.v over t keys per head).
+//
+//   bench_decode [--preset tiny] [--contexts 512,4096] [--tokens 128] [--self-extend W,G]
+//                [--paths lean,gemm]
+// Threads: OMP_NUM_THREADS (the lean path itself never opens a parallel region).
+#include <omp.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <random>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "core/error.h"
+#include "core/timer.h"
+#include "infer/session.h"
+#include "kernels/gemm.h"
+#include "model/config.h"
+#include "model/model.h"
+
+namespace {
+
+using namespace harpe;
+
+std::vector<int> parse_ints(const std::string& text) {
+  std::vector<int> out;
+  std::stringstream ss(text);
+  std::string item;
+  while (std::getline(ss, item, ',')) out.push_back(std::stoi(item));
+  return out;
+}
+
+double decode_flops(const model::Model& m, int t) {
+  const model::ModelConfig& c = m.config;
+  return 2.0 * static_cast<double>(m.layout.matmul_count) +
+         4.0 * c.num_hidden_layers * static_cast<double>(t) * c.num_attention_heads * c.head_size();
+}
+
+struct Result {
+  double tok_s = 0, gflops = 0, prefill_s = 0;
+};
+
+Result run(const model::Model& m, int T, int tokens, rope::PositionMap pos, bool lean) {
+  const int V = m.config.vocab_size;
+  std::mt19937 gen(11);
+  std::uniform_int_distribution<int> tok(0, V - 1);
+  std::vector<int32_t> prompt(static_cast<std::size_t>(T));
+  for (auto& t : prompt) t = tok(gen);
+  infer::SessionOptions so;
+  so.capacity = T + tokens;
+  so.position = pos;
+  so.lean_decode = lean;
+  infer::Session s(m, so);
+  std::vector<float> logits(static_cast<std::size_t>(V));
+  Result r;
+  Timer pre;
+  s.append(prompt.data(), T, logits.data());
+  r.prefill_s = pre.seconds();
+  double flops = 0;
+  Timer t;
+  for (int i = 0; i < tokens; ++i) {
+    const int32_t next = tok(gen);
+    flops += decode_flops(m, s.length() + 1);
+    s.append(&next, 1, logits.data());
+  }
+  const double secs = t.seconds();
+  r.tok_s = tokens / secs;
+  r.gflops = flops / secs * 1e-9;
+  return r;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  try {
+    std::string preset = "tiny", contexts = "512,4096", paths = "lean,gemm", se;
+    int tokens = 128;
+    for (int i = 1; i < argc; ++i) {
+      const std::string a = argv[i];
+      const auto value = [&]() -> std::string {
+        check(i + 1 < argc, a, " needs a value");
+        return argv[++i];
+      };
+      if (a == "--preset") preset = value();
+      else if (a == "--contexts") contexts = value();
+      else if (a == "--tokens") tokens = std::stoi(value());
+      else if (a == "--self-extend") se = value();
+      else if (a == "--paths") paths = value();
+      else fail("unknown flag ", a, " (flags: --preset --contexts --tokens --self-extend --paths)");
+    }
+    check(tokens >= 1, "--tokens must be >= 1");
+    rope::PositionMap pos;
+    if (!se.empty()) {
+      const std::vector<int> wg = parse_ints(se);
+      check(wg.size() == 2, "--self-extend needs W,G");
+      pos = {wg[0], wg[1]};
+    }
+    model::Model m(model::preset(preset));
+    model::init_params(m, 1);
+    std::printf("preset %s (%s), %d decoded tokens per run, OpenMP max threads %d, self-extend %s\n",
+                preset.c_str(), model::describe(m.config).c_str(), tokens, omp_get_max_threads(),
+                se.empty() ? "off" : se.c_str());
+    const double sgemm = kernels::measure_sgemm_gflops(2048);
+    std::printf("sgemm 2048^3 GFLOP/s (%s, same process): %.2f\n", kernels::gemm_backend(), sgemm);
+    std::printf("%-5s %8s %10s %10s %10s %10s\n", "path", "context", "prefill_s", "tok/s",
+                "GFLOP/s", "vs_sgemm");
+    for (int T : parse_ints(contexts)) {
+      check(T >= 1, "--contexts: lengths must be >= 1");
+      std::stringstream ps(paths);
+      std::string path;
+      while (std::getline(ps, path, ',')) {
+        check(path == "lean" || path == "gemm", "--paths: lean or gemm, got '", path, "'");
+        const Result r = run(m, T, tokens, pos, path == "lean");
+        std::printf("%-5s %8d %10.2f %10.1f %10.2f %10.3f\n", path.c_str(), T, r.prefill_s, r.tok_s,
+                    r.gflops, r.gflops / sgemm);
+        std::fflush(stdout);
+      }
+    }
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "bench_decode: error: %s\n", e.what());
+    return 1;
+  }
+  return 0;
+}
