@@ -10,8 +10,11 @@
 //
 //   bench_decode [--preset tiny] [--contexts 512,4096] [--tokens 128] [--self-extend W,G]
 //                [--paths lean,gemm]
+// tok/s is wall clock; tok/cpu_s divides by the process CPU time (robust to a shared machine for
+// one thread; with N threads it counts every thread's time, spinning included).
 // Threads: OMP_NUM_THREADS (the lean path itself never opens a parallel region).
 #include <omp.h>
+#include <time.h>
 
 #include <cstdio>
 #include <cstdlib>
@@ -39,6 +42,26 @@ std::vector<int> parse_ints(const std::string& text) {
   return out;
 }
 
+// CPU seconds of the whole process: the machine is shared, so wall-clock rates move with the
+// load; tokens per CPU second (single-threaded runs) do much less.
+double cpu_seconds() {
+  timespec ts{};
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+  return static_cast<double>(ts.tv_sec) + 1e-9 * static_cast<double>(ts.tv_nsec);
+}
+
+// AnonHugePages of this process (Linux), in MiB; -1 when unknown.
+double huge_pages_mib() {
+  std::FILE* f = std::fopen("/proc/self/smaps_rollup", "r");
+  if (!f) return -1;
+  char line[256];
+  double kb = -1;
+  while (std::fgets(line, sizeof line, f))
+    if (std::sscanf(line, "AnonHugePages: %lf kB", &kb) == 1) break;
+  std::fclose(f);
+  return kb < 0 ? -1 : kb / 1024;
+}
+
 double decode_flops(const model::Model& m, int t) {
   const model::ModelConfig& c = m.config;
   return 2.0 * static_cast<double>(m.layout.matmul_count) +
@@ -46,7 +69,7 @@ double decode_flops(const model::Model& m, int t) {
 }
 
 struct Result {
-  double tok_s = 0, gflops = 0, prefill_s = 0;
+  double tok_s = 0, tok_cpu_s = 0, gflops = 0, prefill_s = 0, huge_mib = 0;
 };
 
 Result run(const model::Model& m, int T, int tokens, rope::PositionMap pos, bool lean) {
@@ -67,13 +90,16 @@ Result run(const model::Model& m, int T, int tokens, rope::PositionMap pos, bool
   r.prefill_s = pre.seconds();
   double flops = 0;
   Timer t;
+  const double cpu0 = cpu_seconds();
   for (int i = 0; i < tokens; ++i) {
     const int32_t next = tok(gen);
     flops += decode_flops(m, s.length() + 1);
     s.append(&next, 1, logits.data());
   }
   const double secs = t.seconds();
+  r.tok_cpu_s = tokens / (cpu_seconds() - cpu0);
   r.tok_s = tokens / secs;
+  r.huge_mib = huge_pages_mib();
   r.gflops = flops / secs * 1e-9;
   return r;
 }
@@ -111,8 +137,8 @@ int main(int argc, char** argv) {
                 se.empty() ? "off" : se.c_str());
     const double sgemm = kernels::measure_sgemm_gflops(2048);
     std::printf("sgemm 2048^3 GFLOP/s (%s, same process): %.2f\n", kernels::gemm_backend(), sgemm);
-    std::printf("%-5s %8s %10s %10s %10s %10s\n", "path", "context", "prefill_s", "tok/s",
-                "GFLOP/s", "vs_sgemm");
+    std::printf("%-5s %8s %10s %10s %12s %10s %10s %9s\n", "path", "context", "prefill_s", "tok/s",
+                "tok/cpu_s", "GFLOP/s", "vs_sgemm", "huge_MiB");
     for (int T : parse_ints(contexts)) {
       check(T >= 1, "--contexts: lengths must be >= 1");
       std::stringstream ps(paths);
@@ -120,8 +146,8 @@ int main(int argc, char** argv) {
       while (std::getline(ps, path, ',')) {
         check(path == "lean" || path == "gemm", "--paths: lean or gemm, got '", path, "'");
         const Result r = run(m, T, tokens, pos, path == "lean");
-        std::printf("%-5s %8d %10.2f %10.1f %10.2f %10.3f\n", path.c_str(), T, r.prefill_s, r.tok_s,
-                    r.gflops, r.gflops / sgemm);
+        std::printf("%-5s %8d %10.2f %10.1f %12.1f %10.2f %10.3f %9.0f\n", path.c_str(), T,
+                    r.prefill_s, r.tok_s, r.tok_cpu_s, r.gflops, r.gflops / sgemm, r.huge_mib);
         std::fflush(stdout);
       }
     }

@@ -6,6 +6,7 @@
 #include <numeric>
 
 #include "core/error.h"
+#include "infer/huge_pages.h"
 #include "kernels/attention.h"
 #include "kernels/cached_attention.h"
 #include "kernels/decode.h"
@@ -44,9 +45,12 @@ Session::Session(const model::Model& m, const SessionOptions& opts)
 
   lean_ = opts.lean_decode;
   if (lean_) {
+    // Each decoded token streams all weights and the whole cache: ask for 2 MiB pages.
+    advise_huge_pages(m.params.data(), m.params.size() * sizeof(float));
+    for (const Buffer<float>* b : {&k_, &v_, &kg_}) advise_huge_pages(b->data(), b->size() * sizeof(float));
     const std::size_t C = static_cast<std::size_t>(c.hidden_size), HD = c.q_dim(),
                       F = static_cast<std::size_t>(c.intermediate_size);
-    const std::size_t S = static_cast<std::size_t>(c.num_attention_heads / c.kv_heads()) * capacity_;
+    const std::size_t S = static_cast<std::size_t>(c.num_attention_heads) * (capacity_ + 1);
     const std::size_t CS = 2 * static_cast<std::size_t>(table_.n_kv_heads) * table_.pairs();
     // Each piece starts on a 64-byte boundary (16 floats).
     const auto round16 = [](std::size_t n) { return (n + 15) / 16 * 16; };

@@ -52,7 +52,7 @@ class Session {
   Buffer<float> k_, v_, kg_;      // [L][capacity][KV][D]
   bool lean_ = true;
   // Lean-path scratch, allocated once: x, ln [C]; q, qg, att [H*D]; gate, up [F];
-  // scores [(H/KV) * capacity]; cos/sin of the token's position(s) [3][2 * KV * pairs].
+  // scores [H * (capacity + 1)]; cos/sin of the token's position(s) [3][2 * KV * pairs].
   Buffer<float> scratch_;
   float *x_ = nullptr, *ln_ = nullptr, *q_ = nullptr, *qg_ = nullptr, *att_ = nullptr,
         *gate_ = nullptr, *up_ = nullptr, *scores_ = nullptr, *cs_ = nullptr;

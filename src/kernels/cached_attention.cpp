@@ -88,75 +88,76 @@ void cached_attention(float* out, const float* q, const float* k, const float* v
 
 namespace {
 
-// Scores of one query head against keys [j0, j1) of KV head g: sc[j] = scale * q.k[j].
-void row_scores(float* sc, const float* qh, const float* k, long k_stride, int j0, int j1, int D,
-                float scale) {
+// Keys ahead of the current one whose rows the single-query kernels prefetch.
+constexpr int kPrefetchKeys = 32;
+
+// sc[h * ld + j] = scale * q_h . k[j, h / group] for keys j in [j0, j1) and every head h. Keys
+// outer, heads inner: the cache is read row after row, in address order, which the hardware
+// prefetcher streams (a head-by-head walk reads D floats every KV * D and runs at memory latency).
+void scores_all_heads(float* sc, long ld, const float* q, const float* k, long k_stride, int j0,
+                      int j1, int H, int group, int D, float scale) {
+  int j = j0;
 #if defined(__AVX512F__)
   if (D % 16 == 0) {
-    int j = j0;
     const __m128 sv = _mm_set1_ps(scale);
-    // Four keys per step: four independent FMA chains, one transposing reduction.
+    // Four keys per step: four independent FMA chains per head, one transposing reduction.
     for (; j + 4 <= j1; j += 4) {
       const float* k0 = k + j * k_stride;
-      const float* k1 = k0 + k_stride;
-      const float* k2 = k1 + k_stride;
-      const float* k3 = k2 + k_stride;
-      __m512 a0 = _mm512_setzero_ps(), a1 = _mm512_setzero_ps(), a2 = _mm512_setzero_ps(),
-             a3 = _mm512_setzero_ps();
-      for (int d = 0; d < D; d += 16) {
-        const __m512 qv = _mm512_loadu_ps(qh + d);
-        a0 = _mm512_fmadd_ps(_mm512_loadu_ps(k0 + d), qv, a0);
-        a1 = _mm512_fmadd_ps(_mm512_loadu_ps(k1 + d), qv, a1);
-        a2 = _mm512_fmadd_ps(_mm512_loadu_ps(k2 + d), qv, a2);
-        a3 = _mm512_fmadd_ps(_mm512_loadu_ps(k3 + d), qv, a3);
+      // The rows kPrefetchKeys ahead (4 rows per step, whole lines).
+      const char* ahead = reinterpret_cast<const char*>(k0 + kPrefetchKeys * k_stride);
+      for (long b = 0; b < 4 * k_stride * static_cast<long>(sizeof(float)); b += 64)
+        _mm_prefetch(ahead + b, _MM_HINT_T0);
+      for (int h = 0; h < H; ++h) {
+        const float* qh = q + static_cast<long>(h) * D;
+        const float* kh = k0 + static_cast<long>(h / group) * D;
+        __m512 a0 = _mm512_setzero_ps(), a1 = _mm512_setzero_ps(), a2 = _mm512_setzero_ps(),
+               a3 = _mm512_setzero_ps();
+        for (int d = 0; d < D; d += 16) {
+          const __m512 qv = _mm512_loadu_ps(qh + d);
+          a0 = _mm512_fmadd_ps(_mm512_loadu_ps(kh + d), qv, a0);
+          a1 = _mm512_fmadd_ps(_mm512_loadu_ps(kh + k_stride + d), qv, a1);
+          a2 = _mm512_fmadd_ps(_mm512_loadu_ps(kh + 2 * k_stride + d), qv, a2);
+          a3 = _mm512_fmadd_ps(_mm512_loadu_ps(kh + 3 * k_stride + d), qv, a3);
+        }
+        _mm_storeu_ps(sc + h * ld + j, _mm_mul_ps(detail::reduce4(a0, a1, a2, a3), sv));
       }
-      const __m128 h = detail::reduce4(a0, a1, a2, a3);
-      _mm_storeu_ps(sc + j, _mm_mul_ps(h, sv));
     }
-    for (; j < j1; ++j) sc[j] = scale * dot(qh, k + j * k_stride, D);
-    return;
   }
 #endif
-  for (int j = j0; j < j1; ++j) sc[j] = scale * dot(qh, k + j * k_stride, D);
+  for (; j < j1; ++j)
+    for (int h = 0; h < H; ++h)
+      sc[h * ld + j] =
+          scale * dot(q + static_cast<long>(h) * D, k + j * k_stride + static_cast<long>(h / group) * D, D);
 }
 
-// o = sum_j p[j] v[j] / l over keys [0, n).
-void row_values(float* o, const float* p, const float* v, long v_stride, int n, int D, float inv_l) {
+// out[h] += sum_j p[h * ld + j] v[j, h / group] over keys [0, n), rows in address order.
+void values_all_heads(float* out, const float* p, long ld, const float* v, long v_stride, int n,
+                      int H, int group, int D) {
+  int j = 0;
+  for (; j + 2 <= n; j += 2) {
+    const float* v0 = v + j * v_stride;
 #if defined(__AVX512F__)
-  if (D % 16 == 0 && D <= 128) {
-    // Two keys per step into two accumulator sets: two FMA chains per 16 lanes.
-    __m512 acc[2][8];
-    const int nv = D / 16;
-    for (int c = 0; c < nv; ++c) acc[0][c] = acc[1][c] = _mm512_setzero_ps();
-    int j = 0;
-    for (; j + 2 <= n; j += 2) {
-      const float* v0 = v + j * v_stride;
-      const float* v1 = v0 + v_stride;
-      const __m512 p0 = _mm512_set1_ps(p[j]), p1 = _mm512_set1_ps(p[j + 1]);
-      for (int c = 0; c < nv; ++c) {
-        acc[0][c] = _mm512_fmadd_ps(p0, _mm512_loadu_ps(v0 + 16 * c), acc[0][c]);
-        acc[1][c] = _mm512_fmadd_ps(p1, _mm512_loadu_ps(v1 + 16 * c), acc[1][c]);
-      }
-    }
-    if (j < n) {
-      const __m512 p0 = _mm512_set1_ps(p[j]);
-      for (int c = 0; c < nv; ++c)
-        acc[0][c] = _mm512_fmadd_ps(p0, _mm512_loadu_ps(v + j * v_stride + 16 * c), acc[0][c]);
-    }
-    const __m512 il = _mm512_set1_ps(inv_l);
-    for (int c = 0; c < nv; ++c)
-      _mm512_storeu_ps(o + 16 * c, _mm512_mul_ps(_mm512_add_ps(acc[0][c], acc[1][c]), il));
-    return;
-  }
+    const char* ahead = reinterpret_cast<const char*>(v0 + kPrefetchKeys * v_stride);
+    for (long b = 0; b < 2 * v_stride * static_cast<long>(sizeof(float)); b += 64)
+      _mm_prefetch(ahead + b, _MM_HINT_T0);
 #endif
-  for (int d = 0; d < D; ++d) o[d] = 0.f;
-  for (int j = 0; j < n; ++j) {
-    const float* vj = v + j * v_stride;
-    const float pj = p[j];
+    for (int h = 0; h < H; ++h) {
+      const float p0 = p[h * ld + j], p1 = p[h * ld + j + 1];
+      const float* a = v0 + static_cast<long>(h / group) * D;
+      const float* b = a + v_stride;
+      float* o = out + static_cast<long>(h) * D;
 #pragma omp simd
-    for (int d = 0; d < D; ++d) o[d] += pj * vj[d];
+      for (int d = 0; d < D; ++d) o[d] += p0 * a[d] + p1 * b[d];
+    }
   }
-  for (int d = 0; d < D; ++d) o[d] *= inv_l;
+  for (; j < n; ++j)
+    for (int h = 0; h < H; ++h) {
+      const float pj = p[h * ld + j];
+      const float* a = v + j * v_stride + static_cast<long>(h / group) * D;
+      float* o = out + static_cast<long>(h) * D;
+#pragma omp simd
+      for (int d = 0; d < D; ++d) o[d] += pj * a[d];
+    }
 }
 
 }  // namespace
@@ -174,27 +175,30 @@ void cached_attention_row(float* out, const float* q, const float* k, const floa
   const int i = s.p0, T = i + 1;
   // Keys j with i - j >= W (j < far_end) pair the grouped vectors; the rest the ordinary ones.
   const int far_end = s.window > 0 ? std::max(0, i - s.window + 1) : 0;
-  for (int g = 0; g < KV; ++g) {
-    const long koff = static_cast<long>(g) * D;
-    for (int hh = 0; hh < group; ++hh) {
-      const int h = g * group + hh;
-      float* sc = scratch + static_cast<long>(hh) * T;
-      if (far_end > 0)
-        row_scores(sc, qg + static_cast<long>(h) * D, kg + koff, k_stride, 0, far_end, D, scale);
-      row_scores(sc, q + static_cast<long>(h) * D, k + koff, k_stride, far_end, T, D, scale);
-      float m = -std::numeric_limits<float>::infinity();
+  // Pass 1: all scores; sc_h[j] = scratch[h * T + j].
+  if (far_end > 0) scores_all_heads(scratch, T, qg, kg, k_stride, 0, far_end, H, group, D, scale);
+  scores_all_heads(scratch, T, q, k, k_stride, far_end, T, H, group, D, scale);
+  // Pass 2: softmax weights (unnormalised) and their sums.
+  float* inv_l = scratch + static_cast<long>(H) * T;
+  for (int h = 0; h < H; ++h) {
+    float* sc = scratch + static_cast<long>(h) * T;
+    float m = -std::numeric_limits<float>::infinity();
 #pragma omp simd reduction(max : m)
-      for (int j = 0; j < T; ++j) m = std::max(m, sc[j]);
-      float l = 0.f;
+    for (int j = 0; j < T; ++j) m = std::max(m, sc[j]);
+    float l = 0.f;
 #pragma omp simd reduction(+ : l)
-      for (int j = 0; j < T; ++j) {
-        const float p = detail::fast_exp(sc[j] - m);
-        sc[j] = p;
-        l += p;
-      }
-      row_values(out + static_cast<long>(h) * D, sc, v + koff, k_stride, T, D, 1.0f / l);
+    for (int j = 0; j < T; ++j) {
+      const float p = detail::fast_exp(sc[j] - m);
+      sc[j] = p;
+      l += p;
     }
+    inv_l[h] = 1.0f / l;
   }
+  // Pass 3: weighted values, then the normalisation.
+  std::fill(out, out + static_cast<long>(H) * D, 0.f);
+  values_all_heads(out, scratch, T, v, k_stride, T, H, group, D);
+  for (int h = 0; h < H; ++h)
+    for (int d = 0; d < D; ++d) out[static_cast<long>(h) * D + d] *= inv_l[h];
 }
 
 }  // namespace harpe::kernels

@@ -26,10 +26,10 @@ void cached_attention(float* out, const float* q, const float* k, const float* v
                       const float* kg, const CachedAttentionShape& s);
 
 // The same for ONE query (s.Tq == 1) at position s.p0, for token-by-token decoding: serial, no
-// allocation (scratch: at least (H / KV) * (p0 + 1) floats), the H / KV query heads of a KV group
-// share one pass over its keys and values; AVX-512 when compiled for it and D % 16 == 0. Exact
-// two-pass softmax (all scores, then one exponential each), so it equals cached_attention up to
-// float round-off.
+// allocation (scratch: at least H * (p0 + 1) + H floats). Keys, then values, are read once, row
+// after row in address order, every head served from each row; AVX-512 when compiled for it and
+// D % 16 == 0. Exact softmax (all scores, then one exponential each), so it equals
+// cached_attention up to float round-off.
 void cached_attention_row(float* out, const float* q, const float* k, const float* v,
                           const float* qg, const float* kg, const CachedAttentionShape& s,
                           float* scratch);
