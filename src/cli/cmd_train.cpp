@@ -10,7 +10,7 @@ namespace {
 
 struct Flags {
   std::string preset, config, data, out, schedule = "cosine";
-  int context = 256, batch = 8, grad_accum = 1, log_every = 1;
+  int context = 256, batch = 8, grad_accum = 1, log_every = 1, context_parallel = 1;
   long steps = 100, warmup = 20, save_every = 0;
   double lr = 3e-4, min_lr_ratio = 0.1, clip = 1.0, weight_decay = 0.1;
   bool recompute = false, resume = false, distributed = false;
@@ -55,6 +55,12 @@ void setup(CLI::App& parent) {
                 "each rank takes batch/R sequences of every micro-batch (batch must divide by R),\n"
                 "gradients are summed over ranks, rank 0 alone prints and writes. Without this flag\n"
                 "an mpirun launch is detected anyway; a build without MPI refuses both");
+  cmd->add_option("--context-parallel", f->context_parallel,
+                  "Split every sequence over C ranks (ring attention; implies --distributed):\n"
+                  "rank r of a group holds chunks r and 2C-1-r of the 2C chunks of each sequence;\n"
+                  "C must divide the rank count (R = data-parallel x C) and --context must divide\n"
+                  "by 2C")
+      ->capture_default_str();
   cmd->add_option("--log-every", f->log_every, "Print a progress line every n steps")
       ->capture_default_str();
   cmd->callback([f] {
@@ -87,7 +93,8 @@ void setup(CLI::App& parent) {
     run.save_every = f->save_every;
     run.resume = f->resume;
     run.log_every = f->log_every;
-    run.require_mpi = f->distributed;
+    t.context_parallel = f->context_parallel;
+    run.require_mpi = f->distributed || f->context_parallel > 1;
     train::run_training(run);
   });
 }

@@ -255,11 +255,11 @@ MemoryEstimate estimate_training_memory(const ModelConfig& cfg, int B, int T, bo
   return e;
 }
 
-Workspace::Workspace(const ModelConfig& cfg, int B, int T, Mode mode)
+Workspace::Workspace(const ModelConfig& cfg, int B, int T, Mode mode, int rope_seq_len)
     : plan(plan_activations(cfg, B, T, mode)),
       arena(plan.total_floats),
       default_positions(plan.int_count),
-      rope(rope::build_table(cfg.rope, cfg.table_shape(), T)),
+      rope(rope::build_table(cfg.rope, cfg.table_shape(), rope_seq_len > 0 ? rope_seq_len : T)),
       hidden_(cfg.hidden_size),
       layers_(cfg.num_hidden_layers) {
   const Dims d = dims_of(cfg, B, T);
@@ -309,7 +309,8 @@ kernels::AttentionShape attention_shape(const Dims& d) {
 // One layer forward from x_in; writes x_out unless it is null (recomputation needs only the saved
 // activations, not the layer output, which is already kept).
 void layer_forward(const Dims& d, const LayerWeights& w, const LayerActs& a, const float* x_in,
-                   float* x_out, const int32_t* pos, const rope::RopeTable& rope) {
+                   float* x_out, const int32_t* pos, const rope::RopeTable& rope,
+                   AttentionOverride* att) {
   const std::size_t N = static_cast<std::size_t>(d.N);
   kernels::rmsnorm_forward(a.ln1, a.rstd1, x_in, w.ln1, d.N, d.C, d.eps);
   linear(a.q, a.ln1, w.wq, d.N, d.HD, d.C);
@@ -317,7 +318,10 @@ void layer_forward(const Dims& d, const LayerWeights& w, const LayerActs& a, con
   linear(a.v, a.ln1, w.wv, d.N, d.KVD, d.C);
   kernels::rope_apply(a.q, pos, rope, d.N, false);
   kernels::rope_apply(a.k, pos, rope, d.N, true);
-  kernels::attention_forward(a.att, a.lse, a.q, a.k, a.v, attention_shape(d));
+  if (att)
+    att->forward(a.att, a.lse, a.q, a.k, a.v, attention_shape(d));
+  else
+    kernels::attention_forward(a.att, a.lse, a.q, a.k, a.v, attention_shape(d));
   copy_floats(a.xmid, x_in, N * d.C);
   linear(a.xmid, a.att, w.wo, d.N, d.C, d.HD, 1.0f);
   kernels::rmsnorm_forward(a.ln2, a.rstd2, a.xmid, w.ln2, d.N, d.C, d.eps);
@@ -333,7 +337,7 @@ void layer_forward(const Dims& d, const LayerWeights& w, const LayerActs& a, con
 // dres holds dL/d(layer output) on entry and dL/d(layer input) on return.
 void layer_backward(const Dims& d, const LayerWeights& w, const LayerWeights& g, const LayerActs& a,
                     const float* x_in, float* dres, float* scratch, const ScratchLayout& sl,
-                    const int32_t* pos, const rope::RopeTable& rope) {
+                    const int32_t* pos, const rope::RopeTable& rope, AttentionOverride* att) {
   const std::size_t N = static_cast<std::size_t>(d.N);
   float* dln = scratch + sl.dln;
   float* shared = scratch + sl.shared;
@@ -356,7 +360,10 @@ void layer_backward(const Dims& d, const LayerWeights& w, const LayerWeights& g,
   float* dv = shared + sl.dv;
   linear_dx(datt, dres, w.wo, d.N, d.C, d.HD, 0.0f);
   linear_dw(g.wo, dres, a.att, d.N, d.C, d.HD);
-  kernels::attention_backward(dq, dk, dv, datt, a.q, a.k, a.v, a.att, a.lse, attention_shape(d));
+  if (att)
+    att->backward(dq, dk, dv, datt, a.q, a.k, a.v, a.att, a.lse, attention_shape(d));
+  else
+    kernels::attention_backward(dq, dk, dv, datt, a.q, a.k, a.v, a.att, a.lse, attention_shape(d));
   // q and k were rotated in place; the gradient w.r.t. the unrotated ones is the inverse rotation.
   kernels::rope_apply(dq, pos, rope, d.N, false, true);
   kernels::rope_apply(dk, pos, rope, d.N, true, true);
@@ -382,7 +389,7 @@ void forward_layers(const Model& m, Workspace& ws, const Dims& d, const int32_t*
   kernels::embedding_forward(ws.resid(0), tokens, m.w.embed, d.N, d.C);
   for (int l = 0; l < d.L; ++l)
     layer_forward(d, m.w.layers[static_cast<std::size_t>(l)], ws.layer(l), ws.resid(l),
-                  ws.resid(l + 1), pos, ws.rope);
+                  ws.resid(l + 1), pos, ws.rope, ws.attention);
 }
 
 long count_scored(const int32_t* targets, std::size_t n, int V) {
@@ -421,9 +428,10 @@ LossSum forward_backward(Model& m, Workspace& ws, const int32_t* tokens, const i
   for (int l = d.L - 1; l >= 0; --l) {
     const std::size_t li = static_cast<std::size_t>(l);
     if (ws.plan.mode == Mode::train_recompute)
-      layer_forward(d, m.w.layers[li], ws.layer(l), ws.resid(l), nullptr, pos, ws.rope);
+      layer_forward(d, m.w.layers[li], ws.layer(l), ws.resid(l), nullptr, pos, ws.rope,
+                    ws.attention);
     layer_backward(d, m.w.layers[li], m.g.layers[li], ws.layer(l), ws.resid(l), dres, scratch, sl,
-                   pos, ws.rope);
+                   pos, ws.rope, ws.attention);
   }
   kernels::embedding_backward(m.g.embed, dres, tokens, d.N, d.C);
   return loss;

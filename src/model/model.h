@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "core/buffer.h"
+#include "kernels/attention.h"
 #include "model/config.h"
 #include "rope/rope_table.h"
 
@@ -111,12 +112,27 @@ struct LayerActs {
   float *ln1, *rstd1, *q, *k, *v, *att, *lse, *xmid, *ln2, *rstd2, *gate, *up, *h;
 };
 
+// Replaces every layer's causal attention kernel pair (same contract as kernels/attention.h).
+// Context-parallel training installs one that runs ring attention over the ranks
+// (train/context_parallel.h); null, the default, is the local kernel.
+struct AttentionOverride {
+  virtual ~AttentionOverride() = default;
+  virtual void forward(float* out, float* lse, const float* q, const float* k, const float* v,
+                       const kernels::AttentionShape& s) = 0;
+  virtual void backward(float* dq, float* dk, float* dv, const float* dout, const float* q,
+                        const float* k, const float* v, const float* out, const float* lse,
+                        const kernels::AttentionShape& s) = 0;
+};
+
 struct Workspace {
   ActivationPlan plan;
   Buffer<float> arena;
   Buffer<int32_t> default_positions;  // [B, T]: 0..T-1 in every row
-  rope::RopeTable rope;               // built from the config for this T
-  Workspace(const ModelConfig& cfg, int B, int T, Mode mode);
+  rope::RopeTable rope;               // built from the config for this T (or rope_seq_len)
+  AttentionOverride* attention = nullptr;  // not owned; null: local causal attention
+  // rope_seq_len (0: T) is the sequence length the RoPE table is built for (only `dynamic`
+  // depends on it): a context-parallel rank holds T/C rows of a longer sequence.
+  Workspace(const ModelConfig& cfg, int B, int T, Mode mode, int rope_seq_len = 0);
 
   std::size_t n() const { return static_cast<std::size_t>(plan.B) * plan.T; }
   float* resid(int l);  // residual stream input of layer l (l == L: input of the final norm)

@@ -5,9 +5,12 @@
 
 #include "core/error.h"
 
+#include <cstring>
+
 #ifdef HARPE_HAVE_MPI
 #include <mpi.h>
 #include <algorithm>
+#include <vector>
 #endif
 
 namespace harpe::train::dist {
@@ -17,6 +20,22 @@ Comm g_world;
 bool g_init = false;
 
 #ifdef HARPE_HAVE_MPI
+std::vector<MPI_Comm> g_comms;  // communicators of split_consecutive(); Comm::id - 1 indexes it
+MPI_Request g_shift[2] = {MPI_REQUEST_NULL, MPI_REQUEST_NULL};
+
+MPI_Comm mpi_comm(const Comm& c) {
+  if (c.id == 0) return MPI_COMM_WORLD;
+  check(c.id > 0 && static_cast<std::size_t>(c.id) <= g_comms.size(), "dist: unknown communicator ",
+        c.id);
+  return g_comms[static_cast<std::size_t>(c.id) - 1];
+}
+
+int shift_count(std::size_t n) {
+  check(n <= static_cast<std::size_t>(1) << 30, "dist: ring shift of ", n,
+        " floats is larger than one MPI message supports here");
+  return static_cast<int>(n);
+}
+
 void finalize_at_exit() {
   int finalized = 0;
   MPI_Finalized(&finalized);
@@ -107,6 +126,56 @@ void barrier() {
 #ifdef HARPE_HAVE_MPI
   if (g_world.size > 1) MPI_Barrier(MPI_COMM_WORLD);
 #endif
+}
+
+Comm split_consecutive(int group_size) {
+  check(group_size >= 1 && g_world.size % group_size == 0, "dist: group size ", group_size,
+        " does not divide the ", g_world.size, " ranks");
+  if (group_size == 1 || g_world.size == 1) return Comm{};
+#ifdef HARPE_HAVE_MPI
+  MPI_Comm sub = MPI_COMM_NULL;
+  const int rc = MPI_Comm_split(MPI_COMM_WORLD, g_world.rank / group_size, g_world.rank, &sub);
+  check(rc == MPI_SUCCESS, "MPI_Comm_split failed (code ", rc, ")");
+  g_comms.push_back(sub);
+  Comm c;
+  MPI_Comm_rank(sub, &c.rank);
+  MPI_Comm_size(sub, &c.size);
+  c.id = static_cast<int>(g_comms.size());
+  return c;
+#else
+  return Comm{};
+#endif
+}
+
+void ring_shift_start(const Comm& c, const float* send, float* recv, std::size_t n) {
+  if (c.size == 1) {
+    std::memcpy(recv, send, n * sizeof(float));
+    return;
+  }
+#ifdef HARPE_HAVE_MPI
+  check(g_shift[0] == MPI_REQUEST_NULL && g_shift[1] == MPI_REQUEST_NULL,
+        "dist: a ring shift is already in flight");
+  const MPI_Comm comm = mpi_comm(c);
+  const int count = shift_count(n);
+  const int next = (c.rank + 1) % c.size, prev = (c.rank - 1 + c.size) % c.size;
+  int rc = MPI_Irecv(recv, count, MPI_FLOAT, prev, 77, comm, &g_shift[0]);
+  check(rc == MPI_SUCCESS, "MPI_Irecv failed (code ", rc, ")");
+  rc = MPI_Isend(send, count, MPI_FLOAT, next, 77, comm, &g_shift[1]);
+  check(rc == MPI_SUCCESS, "MPI_Isend failed (code ", rc, ")");
+#endif
+}
+
+void ring_shift_wait() {
+#ifdef HARPE_HAVE_MPI
+  if (g_shift[0] == MPI_REQUEST_NULL && g_shift[1] == MPI_REQUEST_NULL) return;
+  const int rc = MPI_Waitall(2, g_shift, MPI_STATUSES_IGNORE);
+  check(rc == MPI_SUCCESS, "MPI_Waitall failed (code ", rc, ")");
+#endif
+}
+
+void ring_shift(const Comm& c, const float* send, float* recv, std::size_t n) {
+  ring_shift_start(c, send, recv, n);
+  ring_shift_wait();
 }
 
 void abort_all(int code) {

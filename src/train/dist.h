@@ -11,6 +11,7 @@ namespace harpe::train::dist {
 struct Comm {
   int rank = 0;
   int size = 1;
+  int id = 0;  // which MPI communicator: 0 the world, >0 one made by split_consecutive()
   bool is_root() const { return rank == 0; }
 };
 
@@ -32,6 +33,19 @@ const Comm& world();
 void allreduce_sum(float* data, std::size_t n);
 void allreduce_sum(double* data, std::size_t n);
 void barrier();
+
+// Context parallel: the world cut into groups of `group_size` consecutive ranks (world ranks
+// [g * group_size, (g + 1) * group_size) form group g); returns this rank's group. Collective
+// over the world. On one rank (or group_size 1) it returns a single-rank group.
+Comm split_consecutive(int group_size);
+
+// Ring shift inside `c`: sends n floats from `send` to rank (rank + 1) % size and receives n
+// floats from rank (rank - 1 + size) % size into `recv` (distinct buffers). On one rank it
+// copies send to recv. shift_start/shift_wait are the non-blocking pair, so that the transfer
+// can run while the caller computes; at most one shift is in flight.
+void ring_shift(const Comm& c, const float* send, float* recv, std::size_t n);
+void ring_shift_start(const Comm& c, const float* send, float* recv, std::size_t n);
+void ring_shift_wait();
 // Ends the whole job with exit code `code` (MPI_Abort on several ranks; std::exit otherwise).
 [[noreturn]] void abort_all(int code);
 

@@ -82,14 +82,36 @@ Trainer::Trainer(const TrainOptions& opts, TokenWindows data, const std::string&
 
 void Trainer::setup() {
   comm_ = opts_.data_parallel ? dist::world() : dist::Comm{};
-  check(opts_.batch % comm_.size == 0, "--batch ", opts_.batch, " must be a multiple of the ",
-        comm_.size, " data-parallel ranks");
-  local_batch_ = opts_.batch / comm_.size;
+  const int cp = opts_.context_parallel;
+  check(cp >= 1, "--context-parallel must be >= 1, got ", cp);
+  check(cp == 1 || comm_.size > 1, "--context-parallel ", cp,
+        " needs that many MPI ranks (start with mpirun -np ", cp, " ... --distributed)");
+  check(comm_.size % cp == 0, "--context-parallel ", cp, " must divide the ", comm_.size,
+        " ranks (mpirun -np)");
+  check(opts_.context % (2 * cp) == 0, "--context ", opts_.context,
+        " must be a multiple of 2 x --context-parallel = ", 2 * cp,
+        " (each rank holds two equal chunks)");
+  dp_size_ = comm_.size / cp;
+  dp_rank_ = comm_.rank / cp;
+  check(opts_.batch % dp_size_ == 0, "--batch ", opts_.batch, " must be a multiple of the ",
+        dp_size_, " data-parallel ranks");
+  local_batch_ = opts_.batch / dp_size_;
+  local_context_ = opts_.context / cp;
   model_->enable_grads();
-  ws_ = std::make_unique<model::Workspace>(opts_.config, local_batch_, opts_.context,
-                                           train_mode(opts_.recompute));
+  ws_ = std::make_unique<model::Workspace>(opts_.config, local_batch_, local_context_,
+                                           train_mode(opts_.recompute), opts_.context);
+  if (cp > 1) {
+    cp_comm_ = dist::split_consecutive(cp);
+    ring_ = std::make_unique<RingAttention>(cp_comm_);
+    ws_->attention = ring_.get();
+    const std::size_t full = static_cast<std::size_t>(local_batch_) * opts_.context;
+    full_tokens_.resize(full);
+    full_targets_.resize(full);
+    positions_.resize(static_cast<std::size_t>(local_batch_) * local_context_);
+    cp_positions(positions_.data(), local_batch_, opts_.context, cp, cp_comm_.rank);
+  }
   opt_ = std::make_unique<AdamWState>(model_->layout.total);
-  tokens_.resize(static_cast<std::size_t>(local_batch_) * opts_.context);
+  tokens_.resize(static_cast<std::size_t>(local_batch_) * local_context_);
   targets_.resize(tokens_.size());
   state_.batch = opts_.batch;
   state_.context = opts_.context;
@@ -100,6 +122,23 @@ void Trainer::setup() {
   state_.data = data_.name();
 }
 
+model::LossSum Trainer::local_forward_backward(float scale) {
+  data_.next_batch_part(opts_.batch, opts_.context, dp_rank_ * local_batch_, local_batch_,
+                        tokens_.data(), targets_.data());
+  return model::forward_backward(*model_, *ws_, tokens_.data(), targets_.data(), scale);
+}
+
+// Every rank of a CP group reads the same sequences and keeps its two chunks of each.
+model::LossSum Trainer::cp_forward_backward(float scale) {
+  const int cp = opts_.context_parallel;
+  data_.next_batch_part(opts_.batch, opts_.context, dp_rank_ * local_batch_, local_batch_,
+                        full_tokens_.data(), full_targets_.data());
+  cp_slice(tokens_.data(), full_tokens_.data(), local_batch_, opts_.context, cp, cp_comm_.rank);
+  cp_slice(targets_.data(), full_targets_.data(), local_batch_, opts_.context, cp, cp_comm_.rank);
+  return model::forward_backward(*model_, *ws_, tokens_.data(), targets_.data(), scale,
+                                 positions_.data());
+}
+
 StepResult Trainer::step() {
   Timer timer;
   StepResult r;
@@ -108,9 +147,8 @@ StepResult Trainer::step() {
   double sum = 0;
   long count = 0;
   for (int a = 0; a < opts_.grad_accum; ++a) {
-    data_.next_batch_part(opts_.batch, opts_.context, comm_.rank * local_batch_, local_batch_,
-                          tokens_.data(), targets_.data());
-    const model::LossSum l = model::forward_backward(*model_, *ws_, tokens_.data(), targets_.data(), scale);
+    const model::LossSum l = opts_.context_parallel > 1 ? cp_forward_backward(scale)
+                                                         : local_forward_backward(scale);
     sum += l.sum;
     count += l.count;
   }
@@ -147,8 +185,19 @@ void run_training(const RunOptions& run) {
   const dist::Comm comm = dist::init(run.require_mpi);
   const bool root = comm.is_root();
   opts.data_parallel = true;
-  check(opts.batch % comm.size == 0, "--batch ", opts.batch, " must be a multiple of the ",
-        comm.size, " data-parallel ranks (mpirun -np)");
+  const int cp = opts.context_parallel;
+  check(cp >= 1, "--context-parallel must be >= 1, got ", cp);
+  check(cp == 1 || comm.size > 1, "--context-parallel ", cp, " needs ", cp,
+        " MPI ranks per sequence, but this run has 1 (start it with mpirun -np ", cp,
+        " harpe train ... --distributed)");
+  check(comm.size % cp == 0, "--context-parallel ", cp, " must divide the ", comm.size,
+        " ranks (mpirun -np)");
+  check(opts.context % (2 * cp) == 0, "--context ", opts.context,
+        " must be a multiple of 2 x --context-parallel = ", 2 * cp,
+        " (each rank holds two equal chunks of every sequence)");
+  const int dp = comm.size / cp;
+  check(opts.batch % dp == 0, "--batch ", opts.batch, " must be a multiple of the ", dp,
+        " data-parallel ranks (mpirun -np", cp > 1 ? " / --context-parallel" : "", ")");
   const std::string ckpt = run.out_dir + "/checkpoint";
   const std::string metrics_path = run.out_dir + "/metrics.jsonl";
   if (run.resume) {
@@ -166,10 +215,14 @@ void run_training(const RunOptions& run) {
 
   // Preflight: the estimate comes from the same sizing function that allocates.
   const model::MemoryEstimate mem = model::estimate_training_memory(
-      opts.config, opts.batch / comm.size, opts.context, opts.recompute);
+      opts.config, opts.batch / dp, opts.context / cp, opts.recompute);
   const std::size_t avail = available_memory_bytes();
   if (root) {
-    if (comm.size > 1)
+    if (cp > 1)
+      std::printf("context parallel: %d ranks per sequence (%d tokens each) x %d data-parallel "
+                  "groups of %d sequences per micro-batch (memory below is per rank)\n",
+                  cp, opts.context / cp, dp, opts.batch / dp);
+    else if (comm.size > 1)
       std::printf("data parallel: %d ranks, %d sequences each per micro-batch (memory below is per "
                   "rank)\n", comm.size, opts.batch / comm.size);
     std::printf("model: %s\n", model::describe(opts.config).c_str());

@@ -10,6 +10,7 @@
 
 #include "model/model.h"
 #include "train/checkpoint.h"
+#include "train/context_parallel.h"
 #include "train/data.h"
 #include "train/dist.h"
 #include "train/optimizer.h"
@@ -30,6 +31,10 @@ struct TrainOptions {
   // Split every micro-batch over dist::world()'s ranks (batch / ranks sequences each) and sum the
   // gradients over ranks. Off: this process trains alone whatever the world is.
   bool data_parallel = false;
+  // Context parallel: every sequence split over groups of this many consecutive ranks (ring
+  // attention, train/context_parallel.h); the world is DP x CP. 1: off. Needs data_parallel and
+  // a world size divisible by it, and context divisible by 2 * context_parallel.
+  int context_parallel = 1;
 };
 
 struct StepResult {
@@ -62,15 +67,22 @@ class Trainer {
 
  private:
   void setup();
+  model::LossSum local_forward_backward(float scale);
+  model::LossSum cp_forward_backward(float scale);
   TrainOptions opts_;
-  dist::Comm comm_;  // the data-parallel group (one rank unless opts_.data_parallel)
+  dist::Comm comm_;  // all ranks that sum gradients (one rank unless opts_.data_parallel)
+  dist::Comm cp_comm_;  // this rank's context-parallel group (one rank unless CP)
+  int dp_rank_ = 0, dp_size_ = 1;  // data-parallel index / count (groups of CP ranks)
   int local_batch_ = 0;  // this rank's sequences per micro-batch
+  int local_context_ = 0;  // this rank's tokens per sequence (context / CP)
   TokenWindows data_;
   std::unique_ptr<model::Model> model_;
   std::unique_ptr<model::Workspace> ws_;
   std::unique_ptr<AdamWState> opt_;
   TrainerState state_;
   std::vector<int32_t> tokens_, targets_;
+  std::vector<int32_t> full_tokens_, full_targets_, positions_;  // CP only
+  std::unique_ptr<RingAttention> ring_;  // CP only; installed in ws_
 };
 
 // What `harpe train` runs (under mpirun: data-parallel over the launched ranks; rank 0 alone
