@@ -5,6 +5,7 @@
 #include <filesystem>
 
 #include "cli/command.h"
+#include "cli/train_flags.h"
 #include "core/error.h"
 #include "model/config.h"
 #include "rope/scaling.h"
@@ -121,6 +122,7 @@ void setup(CLI::App& parent) {
   cmd->add_flag("--print-settings", f->print_settings,
                 "Print the scaled-settings rule for C0/L/head dim (paper vs scaled) and exit");
   cmd->add_flag("--quiet", o.hooks.quiet, "No progress lines");
+  cmd->add_flag("--distributed", o.hooks.distributed, harpe::cli::kDistributedHelp);
   cmd->callback([f] {
     using namespace harpe;
     if (f->print_settings) {

@@ -13,6 +13,7 @@
 #include "io/json_util.h"
 #include "model/weights_io.h"
 #include "rope/bases.h"
+#include "train/dist.h"
 
 namespace harpe::train {
 
@@ -87,9 +88,29 @@ struct LoopState {
   long last_saved = -1;
 };
 
+// Rank 0 writes checkpoints; the others wait until it is in place (they may read it next).
+void save_on_root(const Trainer& t, const std::string& ckpt, const std::string& tokenizer) {
+  if (dist::world().is_root()) save_with_tokenizer(t, ckpt, tokenizer);
+  dist::barrier();
+}
+
+// Every rank must leave the loop at the same step (the next step's all-reduce would hang
+// otherwise), so a signal seen by any rank stops all of them.
+bool stop_agreed() {
+  if (dist::world().size == 1) return stop_requested();
+  double flag = stop_requested() ? 1.0 : 0.0;
+  dist::allreduce_sum(&flag, 1);
+  return flag > 0;
+}
+
 RunEnd train_loop(Trainer& t, LoopState& ls, const LoopHooks& hooks) {
-  std::ofstream metrics(ls.metrics_path, std::ios::app);
-  check(static_cast<bool>(metrics), "cannot write ", ls.metrics_path);
+  const bool root = dist::world().is_root();
+  const bool quiet = hooks.quiet || !root;
+  std::ofstream metrics;
+  if (root) {
+    metrics.open(ls.metrics_path, std::ios::app);
+    check(static_cast<bool>(metrics), "cannot write ", ls.metrics_path);
+  }
   const long first = t.steps_done();
   Timer wall;
   while (t.steps_done() < ls.end_step) {
@@ -111,7 +132,7 @@ RunEnd train_loop(Trainer& t, LoopState& ls, const LoopHooks& hooks) {
     const double done = static_cast<double>(r.step - first);
     const double tok_s = done * static_cast<double>(t.tokens_per_step()) / elapsed;
     const double eta = elapsed / done * static_cast<double>(ls.total_steps - r.step);
-    if (!hooks.quiet && (r.step % hooks.log_every == 0 || r.step == ls.end_step)) {
+    if (!quiet && (r.step % hooks.log_every == 0 || r.step == ls.end_step)) {
       std::printf("%sstep %ld/%ld | loss %.4f | lr %.3e | norm %.3f | %.0f tok/s | %s | ETA %s\n",
                   ls.stage >= 0 ? ("stage " + std::to_string(ls.stage + 1) + " | ").c_str() : "",
                   r.step, ls.total_steps, r.loss, r.lr, r.grad_norm, tok_s,
@@ -128,24 +149,25 @@ RunEnd train_loop(Trainer& t, LoopState& ls, const LoopHooks& hooks) {
                      {"context", t.options().context},
                      {"elapsed_s", elapsed}};
     if (ls.stage >= 0) line["stage"] = ls.stage + 1;
-    metrics << line.dump() << "\n" << std::flush;
+    if (root) metrics << line.dump() << "\n" << std::flush;
     if (hooks.on_step) hooks.on_step(r.step);
-    if (stop_requested() && r.step < ls.end_step) {
-      save_with_tokenizer(t, ls.ckpt, hooks.tokenizer);
+    if (stop_agreed() && r.step < ls.end_step) {
+      save_on_root(t, ls.ckpt, hooks.tokenizer);
       ls.last_saved = r.step;
-      std::printf("interrupted: saved %s at step %ld; rerun the same command with --resume to "
-                  "continue\n",
-                  ls.ckpt.c_str(), r.step);
+      if (root)
+        std::printf("interrupted: saved %s at step %ld; rerun the same command with --resume to "
+                    "continue\n",
+                    ls.ckpt.c_str(), r.step);
       std::fflush(stdout);
       return RunEnd::interrupted;
     }
     if (hooks.save_every > 0 && r.step % hooks.save_every == 0 && r.step != ls.end_step) {
-      save_with_tokenizer(t, ls.ckpt, hooks.tokenizer);
+      save_on_root(t, ls.ckpt, hooks.tokenizer);
       ls.last_saved = r.step;
     }
   }
   if (ls.last_saved != t.steps_done()) {
-    save_with_tokenizer(t, ls.ckpt, hooks.tokenizer);
+    save_on_root(t, ls.ckpt, hooks.tokenizer);
     ls.last_saved = t.steps_done();
   }
   return RunEnd::finished;
@@ -170,14 +192,32 @@ io::Json train_options_json(const TrainOptions& o) {
           {"seed", o.seed}};
 }
 
-}  // namespace
-
 // ---------------------------------------------------------------------------------------------
 // pretrain
 
-RunEnd run_pretrain(const PretrainOptions& po) {
-  check(!po.out_dir.empty(), "--out is required");
+// Starts MPI when launched by mpirun (or fails when --distributed cannot be honoured); the
+// returned hooks are quiet on every rank but 0.
+LoopHooks start_data_parallel(int batch, const LoopHooks& hooks) {
+  const dist::Comm& comm = dist::init(hooks.distributed);
+  check(batch % comm.size == 0, "--batch ", batch, " must be a multiple of the ", comm.size,
+        " data-parallel ranks (mpirun -np)");
+  LoopHooks h = hooks;
+  h.quiet = hooks.quiet || !comm.is_root();
+  if (comm.size > 1 && !h.quiet)
+    std::printf("data parallel: %d ranks, %d sequences each per micro-batch (memory below is per "
+                "rank)\n", comm.size, batch / comm.size);
+  return h;
+}
+
+}  // namespace
+
+RunEnd run_pretrain(const PretrainOptions& po_in) {
+  check(!po_in.out_dir.empty(), "--out is required");
+  PretrainOptions po = po_in;
   TrainOptions opts = po.train;
+  opts.data_parallel = true;
+  po.hooks = start_data_parallel(opts.batch, po.hooks);
+  const bool root = dist::world().is_root();
   const std::string ckpt = po.out_dir + "/checkpoint";
   const std::string metrics_path = po.out_dir + "/metrics.jsonl";
   if (po.resume) {
@@ -196,10 +236,11 @@ RunEnd run_pretrain(const PretrainOptions& po) {
         ": the shard's vocabulary (", data.vocab_size(), ") is larger than the model's (",
         opts.config.vocab_size, ")");
   if (!po.hooks.quiet) std::printf("model: %s\n", model::describe(opts.config).c_str());
-  preflight(opts.config, opts.batch, opts.context, opts.recompute, po.hooks.quiet);
+  preflight(opts.config, opts.batch / dist::world().size, opts.context, opts.recompute,
+            po.hooks.quiet);
 
-  fs::create_directories(po.out_dir);
-  if (!po.resume) {
+  if (root) fs::create_directories(po.out_dir);
+  if (!po.resume && root) {
     io::Json rc = {{"command", "pretrain"},
                    {"data", po.data_path},
                    {"tokenizer", po.hooks.tokenizer},
@@ -216,10 +257,10 @@ RunEnd run_pretrain(const PretrainOptions& po) {
   ls.end_step = ls.total_steps = opts.steps;
   if (po.resume) {
     ls.last_saved = trainer->steps_done();
-    truncate_metrics(metrics_path, trainer->steps_done());
+    if (root) truncate_metrics(metrics_path, trainer->steps_done());
     if (!po.hooks.quiet)
       std::printf("resumed %s at step %ld\n", ckpt.c_str(), trainer->steps_done());
-  } else if (fs::exists(metrics_path)) {
+  } else if (root && fs::exists(metrics_path)) {
     fs::remove(metrics_path);
   }
   if (!po.hooks.quiet) {
@@ -625,9 +666,10 @@ RunEnd run_extend(const ExtendOptions& o) {
   const std::string ckpt = o.out_dir + "/checkpoint";
   const std::string metrics_path = o.out_dir + "/metrics.jsonl";
   const std::string rc_path = o.out_dir + "/run_config.json";
-  const bool quiet = o.hooks.quiet;
-  LoopHooks hooks = o.hooks;
+  LoopHooks hooks = start_data_parallel(o.batch, o.hooks);
   hooks.tokenizer = plan.tokenizer;
+  const bool quiet = hooks.quiet;
+  const bool root = dist::world().is_root();
 
   long resume_step = -1;
   if (o.resume) {
@@ -650,15 +692,17 @@ RunEnd run_extend(const ExtendOptions& o) {
     std::printf("run config (%s):\n%s", rc_path.c_str(), plan.run_config.c_str());
   }
   // Preflight at the longest stage before anything is written.
-  preflight(stage_config(plan, static_cast<int>(plan.stages.size()) - 1), o.batch, plan.context,
-            o.recompute, quiet);
+  preflight(stage_config(plan, static_cast<int>(plan.stages.size()) - 1),
+            o.batch / dist::world().size, plan.context, o.recompute, quiet);
 
-  fs::create_directories(o.out_dir);
-  if (!o.resume) {
-    io::write_text_atomic(rc_path, plan.run_config);
-    if (fs::exists(metrics_path)) fs::remove(metrics_path);
-  } else {
-    truncate_metrics(metrics_path, resume_step);
+  if (root) {
+    fs::create_directories(o.out_dir);
+    if (!o.resume) {
+      io::write_text_atomic(rc_path, plan.run_config);
+      if (fs::exists(metrics_path)) fs::remove(metrics_path);
+    } else {
+      truncate_metrics(metrics_path, resume_step);
+    }
   }
 
   StopGuard guard;
@@ -671,13 +715,15 @@ RunEnd run_extend(const ExtendOptions& o) {
     const ExtendStage& st = plan.stages[k];
     const long begin = k == 0 ? 0 : plan.stages[k - 1].end_step;
     if (resume_step >= st.end_step) continue;  // stage already done
-    const TrainOptions t = stage_train_options(o, plan, static_cast<int>(k));
+    TrainOptions t = stage_train_options(o, plan, static_cast<int>(k));
+    t.data_parallel = true;
     // A checkpoint at exactly this stage's first step (or none yet) needs the stage's seed.
-    if (resume_step < 0 || resume_step == begin) {
+    if ((resume_step < 0 || resume_step == begin) && root) {
       write_seed_checkpoint(t, static_cast<int>(k), k == 0 ? plan.source_dir : resolve_checkpoint(ckpt),
                             ckpt, o.data_path);
       copy_tokenizer(plan.tokenizer, ckpt);
     }
+    dist::barrier();  // every rank loads the seed checkpoint next
     if (!quiet) {
       const model::ModelConfig c = stage_config(plan, static_cast<int>(k));
       std::printf("stage %zu/%zu: context %d, steps %ld..%ld, %s\n", k + 1, plan.stages.size(), st.context, begin + 1, st.end_step,
@@ -694,14 +740,14 @@ RunEnd run_extend(const ExtendOptions& o) {
     ls.last_saved = trainer.steps_done();
     if (train_loop(trainer, ls, hooks) == RunEnd::interrupted) return RunEnd::interrupted;
     resume_step = st.end_step;
-    if (staged) {
+    if (staged && root) {
       // Each stage's final model, for evaluating the schedule stage by stage.
       const std::string dir = o.out_dir + "/stage" + std::to_string(k + 1);
       fs::create_directories(dir);
       model::save_model_dir(trainer.model(), dir);
       copy_tokenizer(plan.tokenizer, dir);
     }
-    if (stop_requested() && k + 1 < plan.stages.size()) {
+    if (stop_agreed() && k + 1 < plan.stages.size()) {
       if (!quiet)
         std::printf("interrupted after stage %zu: %s is saved; rerun with --resume to continue\n",
                     k + 1, ckpt.c_str());

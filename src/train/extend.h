@@ -42,6 +42,10 @@ struct LoopHooks {
   // Called after each step (tests: raise SIGINT here to exercise the handler).
   std::function<void(long step)> on_step;
   bool quiet = false;  // no progress lines
+  // Data parallel over MPI (train/dist.h): under mpirun every rank takes batch/R sequences of each
+  // micro-batch and gradients are summed; rank 0 alone prints and writes. `distributed` makes a
+  // build or launch without MPI an error instead of a single-rank run.
+  bool distributed = false;
 };
 
 // ---------------------------------------------------------------------------------------------

@@ -130,4 +130,56 @@ TEST(TrainMpi, TwoRanksMatchOneRankAndResumeAcrossRankCounts) {
   fs::remove_all(dir);
 }
 
+// `harpe pretrain` and `harpe extend` (single stage and ABF's three stages, whose seed checkpoints
+// rank 0 writes between stages) run data-parallel the same way.
+TEST(TrainMpi, PretrainAndExtendTwoRanksMatchOneRank) {
+  const fs::path dir = fs::temp_directory_path() / ("harpe_test_mpi_ext_" + std::to_string(::getpid()));
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  const std::string shard = (dir / "train.bin").string();
+  {
+    harpe::data::ShardWriter w(shard, 256);
+    std::vector<int32_t> t(6000);
+    uint32_t s = 7;
+    for (std::size_t i = 0; i < t.size(); ++i) {
+      s = s * 1664525u + 1013904223u;
+      t[i] = static_cast<int32_t>((s >> 8) % (3u + 29u * static_cast<uint32_t>((i / 64) % 8)));
+    }
+    w.add_document(t);
+    w.finish();
+  }
+  const std::string pre = " pretrain --preset micro --data " + shard +
+                          " --context 16 --batch 4 --steps 4 --warmup 1 --lr 1e-3 --out ";
+  CliResult r = run(kOne + pre + (dir / "p1").string());
+  ASSERT_EQ(r.code, 0) << r.out;
+  r = run(kTwo + pre + (dir / "p2").string() + " --distributed");
+  ASSERT_EQ(r.code, 0) << r.out;
+  EXPECT_NE(r.out.find("data parallel: 2 ranks, 2 sequences each"), std::string::npos) << r.out;
+  EXPECT_EQ(r.out.find("step 4/4"), r.out.rfind("step 4/4")) << r.out;  // rank 0 alone prints
+  expect_same_run(read_metrics(dir / "p1" / "metrics.jsonl"),
+                  read_metrics(dir / "p2" / "metrics.jsonl"), true);
+
+  const std::string from = (dir / "p1").string();
+  for (const std::string method : {"--method harpe --bases uniform", "--method abf --stages scaled"}) {
+    const std::string ext = " extend --from " + from + " --data " + shard + " " + method +
+                            " --context 128 --steps 2 --batch 2 --lr 1e-3 --out ";
+    const fs::path e1 = dir / "e1", e2 = dir / "e2";
+    fs::remove_all(e1);
+    fs::remove_all(e2);
+    r = run(kOne + ext + e1.string());
+    ASSERT_EQ(r.code, 0) << method << "\n" << r.out;
+    r = run(kTwo + ext + e2.string() + " --distributed");
+    ASSERT_EQ(r.code, 0) << method << "\n" << r.out;
+    // Split, not two copies of the whole batch (which would give the same losses).
+    EXPECT_NE(r.out.find("data parallel: 2 ranks, 1 sequences each"), std::string::npos) << r.out;
+    EXPECT_EQ(r.out.find("saved " + e2.string() + "/checkpoint"),
+              r.out.rfind("saved " + e2.string() + "/checkpoint")) << r.out;
+    const std::vector<Line> a = read_metrics(e1 / "metrics.jsonl");
+    ASSERT_GE(a.size(), 2u) << method;
+    expect_same_run(a, read_metrics(e2 / "metrics.jsonl"), true);
+    EXPECT_EQ(fs::exists(e1 / "stage3"), fs::exists(e2 / "stage3")) << method;
+  }
+  fs::remove_all(dir);
+}
+
 }  // namespace
