@@ -30,4 +30,20 @@ inline void add_haystack_flags(CLI::App* cmd, std::string& corpus, std::string& 
   cmd->add_option("--essay", essay, "Text file used as the essay haystack instead of a corpus");
 }
 
+// The flags of the RULER-task commands (`harpe eval niah` and `harpe eval ruler`).
+inline void add_ruler_flags(CLI::App* cmd, harpe::eval::RulerArgs& r, const std::string& tasks_help) {
+  cmd->add_option("--tasks", r.tasks, tasks_help)->capture_default_str();
+  cmd->add_option("--lengths", r.lengths, "Context lengths, comma-separated (4096 or 4k)")
+      ->capture_default_str();
+  cmd->add_option("--samples,-n", r.samples, "Samples per task and length")->capture_default_str();
+  cmd->add_option("--jobs,-j", r.jobs,
+                  "Samples decoded at once (each then single-threaded); 1 = one at a time, "
+                  "kernels on all cores")
+      ->capture_default_str();
+  cmd->add_option("--seed", r.seed, "Sample seed (same seed, same prompts)")->capture_default_str();
+  add_haystack_flags(cmd, r.haystack_corpus, r.haystack_split, r.essay);
+  cmd->add_flag("!--no-predictions", r.keep_predictions,
+                "Leave the per-sample predictions out of results.json");
+}
+
 }  // namespace harpe::cli
