@@ -236,6 +236,8 @@ rm -f "$out/.done/report"  # the report always reflects the runs present now
 mkdir -p "$out/report"
 step report report
 ((dry)) || cat "$out/report/comparison.md"
+# The paper's tables (3, 4, 5, 6, 8) side by side: RUN_DIR/report/tables.md.
+((dry)) || bash "$ROOT/scripts/results_tables.sh" "$out" >"$out/report/tables.md" || true
 
 log "timings ($timings):"
 column -t -s $'\t' "$timings" 2>/dev/null || cat "$timings"
