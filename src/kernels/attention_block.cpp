@@ -1,8 +1,9 @@
-// Block attention for ring (context-parallel) attention. Tiles of 64 query rows x 64 keys; the
-// key tile is stored transposed ([D][64], scaled) so the score products run with keys in the
-// vector lanes, and the per-row softmax bookkeeping and the P V / dS K products run with the head
-// dimension in the lanes. The causal mask of a tile is a per-row prefix: row r sees the first
-// `visible(r)` keys of the tile, so masking is a loop bound, not a select.
+// Block attention for ring (context-parallel) attention. Tiles of 128 query rows x 128 keys;
+// the five tile products (S = Q K^T, O += P V; backward dP = dO V^T, dV += P^T dO,
+// dK += dS^T Q, dQ += dS K) go through kernels::gemm (single-threaded inside the OpenMP tasks),
+// the softmax bookkeeping runs row by row with keys in the vector lanes. The causal mask of a tile
+// is a per-row prefix: row r sees the first `visible(r)` keys of the tile; the rest of its P and
+// dS row is set to exactly 0, so the products need no mask.
 #include "kernels/attention_block.h"
 
 #include <omp.h>
@@ -14,12 +15,13 @@
 
 #include "core/buffer.h"
 #include "core/error.h"
+#include "kernels/gemm.h"
 #include "kernels/vec_math.h"
 
 namespace harpe::kernels {
 namespace {
 
-constexpr int kTile = 64;
+constexpr int kTile = 128;
 constexpr float kNegInf = -std::numeric_limits<float>::infinity();
 
 struct Dims {
@@ -62,31 +64,6 @@ int threads_for(double work, long tasks) {
   return static_cast<int>(std::max(1L, std::min<long>(omp_get_max_threads(), tasks)));
 }
 
-// kt[d][c] = scale * src[c][d] for c < nc, 0 beyond (tile columns padded to 64).
-void load_transposed(float* kt, const float* src, long ld, int nc, int D, float scale) {
-  for (int d = 0; d < D; ++d) {
-    float* row = kt + static_cast<std::size_t>(d) * kTile;
-    for (int c = 0; c < nc; ++c) row[c] = src[c * ld + d] * scale;
-    for (int c = nc; c < kTile; ++c) row[c] = 0.0f;
-  }
-}
-
-// s[r][0:64] = sum_d a[r][d] * bt[d][0:64] for r < nr (a rows with stride lda).
-void scores(float* s, const float* a, long lda, int nr, const float* bt, int D) {
-  for (int r = 0; r < nr; ++r) {
-    float* sr = s + static_cast<std::size_t>(r) * kTile;
-    const float* ar = a + r * lda;
-#pragma omp simd
-    for (int c = 0; c < kTile; ++c) sr[c] = 0.0f;
-    for (int d = 0; d < D; ++d) {
-      const float x = ar[d];
-      const float* b = bt + static_cast<std::size_t>(d) * kTile;
-#pragma omp simd
-      for (int c = 0; c < kTile; ++c) sr[c] += x * b[c];
-    }
-  }
-}
-
 }  // namespace
 
 BlockMask block_mask(const BlockShape& s) {
@@ -101,8 +78,7 @@ void attention_block_forward(float* out, float* lse, const float* q, const float
   const int D = d.D;
   const int nt = (d.Tq + kTile - 1) / kTile;
   const long tasks = static_cast<long>(d.B) * d.H * nt;
-  const std::size_t per_thread =
-      static_cast<std::size_t>(D) * kTile * 2 + kTile * kTile + 2 * kTile;
+  const std::size_t per_thread = static_cast<std::size_t>(D) * kTile + kTile * kTile + 2 * kTile;
   const int nthreads = threads_for(2.0 * d.B * d.H * d.Tq * static_cast<double>(d.Tk) * D, tasks);
   Buffer<float> scratch(per_thread * nthreads);
 
@@ -112,9 +88,8 @@ void attention_block_forward(float* out, float* lse, const float* q, const float
     const long bh = task / nt;
     const long b = bh / d.H;
     const int h = static_cast<int>(bh % d.H), kvh = h / d.G;
-    float* kt = scratch.data() + per_thread * omp_get_thread_num();  // [D][64]
-    float* acc = kt + static_cast<std::size_t>(D) * kTile;              // [64][D]
-    float* st = acc + static_cast<std::size_t>(D) * kTile;              // [64][64]
+    float* acc = scratch.data() + per_thread * omp_get_thread_num();  // [128][D], unnormalised O
+    float* st = acc + static_cast<std::size_t>(D) * kTile;             // [128 q][128 k]: S, then P
     float* m = st + kTile * kTile;
     float* l = m + kTile;
     const int r0 = i * kTile, nr = std::min(kTile, d.Tq - r0);
@@ -130,12 +105,13 @@ void attention_block_forward(float* out, float* lse, const float* q, const float
       const int nc = std::min(kTile, d.Tk - c0);
       const long kfirst = s.k0 + c0;
       if (kfirst > qlast) break;  // this and every later key tile is masked for the whole tile
-      load_transposed(kt, kb + c0 * d.ldk, d.ldk, nc, D, d.scale);
-      scores(st, qi, d.ldq, nr, kt, D);
+      gemm(false, true, nr, nc, D, d.scale, qi, static_cast<int>(d.ldq), kb + c0 * d.ldk,
+           static_cast<int>(d.ldk), 0.0f, st, kTile);  // S = scale Q K^T
       for (int r = 0; r < nr; ++r) {
         const int lim = visible(qfirst + r, kfirst, nc);
-        if (lim == 0) continue;
         float* sr = st + static_cast<std::size_t>(r) * kTile;
+        std::fill(sr + lim, sr + nc, 0.0f);  // masked keys: P = 0
+        if (lim == 0) continue;
         float mx = m[r];
         for (int c = 0; c < lim; ++c) mx = std::max(mx, sr[c]);
         // m[r] = -inf (nothing seen yet): alpha only multiplies zeros.
@@ -151,13 +127,9 @@ void attention_block_forward(float* out, float* lse, const float* q, const float
         float* ar = acc + static_cast<std::size_t>(r) * D;
 #pragma omp simd
         for (int e = 0; e < D; ++e) ar[e] *= alpha;
-        for (int c = 0; c < lim; ++c) {
-          const float p = sr[c];
-          const float* vr = vb + (c0 + c) * d.ldk;
-#pragma omp simd
-          for (int e = 0; e < D; ++e) ar[e] += p * vr[e];
-        }
       }
+      gemm(false, false, nr, D, nc, 1.0f, st, kTile, vb + c0 * d.ldk, static_cast<int>(d.ldk),
+           1.0f, acc, D);  // O += P V
     }
     float* oi = out + (b * d.qr + r0) * d.ldq + static_cast<long>(h) * D;
     float* li = lse + bh * d.qr + r0;
@@ -218,10 +190,11 @@ void attention_block_backward(float* dq, float* dk, float* dv, const float* dout
   const Dims d = dims_of(s, "attention_block_backward");
   if (block_mask(s) == BlockMask::none_visible) return;
   const int D = d.D;
+  const int ldq = static_cast<int>(d.ldq), ldk = static_cast<int>(d.ldk);
   // One task per (batch, K/V head): it owns dK/dV of that head and dQ of its G query heads.
   const long pairs = static_cast<long>(d.B) * d.KV;
   const std::size_t tile = static_cast<std::size_t>(D) * kTile;
-  const std::size_t per_thread = 4 * tile + 2 * kTile * kTile;
+  const std::size_t per_thread = 2 * tile + 2 * kTile * kTile;
   const int nthreads = threads_for(5.0 * d.B * d.H * d.Tq * static_cast<double>(d.Tk) * D, pairs);
   Buffer<float> scratch(per_thread * nthreads);
 
@@ -229,20 +202,18 @@ void attention_block_backward(float* dq, float* dk, float* dv, const float* dout
   for (long pair = 0; pair < pairs; ++pair) {
     const long b = pair / d.KV;
     const int kvh = static_cast<int>(pair % d.KV);
-    float* kt = scratch.data() + per_thread * omp_get_thread_num();  // [D][64] scaled K^T
-    float* vt = kt + tile;                                              // [D][64] V^T
-    float* dkt = vt + tile;                                             // [64][D] dK tile
-    float* dvt = dkt + tile;                                            // [64][D] dV tile
-    float* p = dvt + tile;                                              // [64 q][64 k]
-    float* ds = p + kTile * kTile;                                      // [64 q][64 k]
+    float* dkt = scratch.data() + per_thread * omp_get_thread_num();  // [128][D] dK tile / scale
+    float* dvt = dkt + tile;                                            // [128][D] dV tile
+    float* p = dvt + tile;                                              // [128 q][128 k]
+    float* ds = p + kTile * kTile;                                      // [128 q][128 k]
     const float* kb = k + b * d.kr * d.ldk + static_cast<long>(kvh) * D;
     const float* vb = v + b * d.kr * d.ldk + static_cast<long>(kvh) * D;
     for (int c0 = 0; c0 < d.Tk; c0 += kTile) {
       const int nc = std::min(kTile, d.Tk - c0);
       const long kfirst = s.k0 + c0;
       if (kfirst > s.q0 + d.Tq - 1) break;
-      load_transposed(kt, kb + c0 * d.ldk, d.ldk, nc, D, d.scale);
-      load_transposed(vt, vb + c0 * d.ldk, d.ldk, nc, D, 1.0f);
+      const float* kc = kb + c0 * d.ldk;
+      const float* vc = vb + c0 * d.ldk;
       std::fill(dkt, dkt + 2 * tile, 0.0f);
       for (int g = 0; g < d.G; ++g) {
         const int h = kvh * d.G + g;
@@ -255,12 +226,11 @@ void attention_block_backward(float* dq, float* dk, float* dv, const float* dout
           const float* qi = q + (b * d.qr + r0) * d.ldq + static_cast<long>(h) * D;
           const float* doi = dout + (b * d.qr + r0) * d.ldq + static_cast<long>(h) * D;
           float* dqi = dq + (b * d.qr + r0) * d.ldq + static_cast<long>(h) * D;
-          scores(p, qi, d.ldq, nr, kt, D);    // S = scale Q K^T
-          scores(ds, doi, d.ldq, nr, vt, D);  // dP = dO V^T
+          gemm(false, true, nr, nc, D, d.scale, qi, ldq, kc, ldk, 0.0f, p, kTile);  // S
+          gemm(false, true, nr, nc, D, 1.0f, doi, ldq, vc, ldk, 0.0f, ds, kTile);   // dP = dO V^T
           for (int r = 0; r < nr; ++r) {
-            const int lim = visible(s.q0 + r0 + r, kfirst, nc);
             const float L = lrow[r0 + r];
-            if (lim == 0 || L == kNegInf) continue;
+            const int lim = L == kNegInf ? 0 : visible(s.q0 + r0 + r, kfirst, nc);
             const float Dr = drow[r0 + r];
             float* pr = p + static_cast<std::size_t>(r) * kTile;
             float* dsr = ds + static_cast<std::size_t>(r) * kTile;
@@ -269,22 +239,12 @@ void attention_block_backward(float* dq, float* dk, float* dv, const float* dout
               pr[c] = detail::fast_exp(pr[c] - L);
               dsr[c] = pr[c] * (dsr[c] - Dr);
             }
-            const float* qr = qi + r * d.ldq;
-            const float* dor = doi + r * d.ldq;
-            float* dqr = dqi + r * d.ldq;
-            for (int c = 0; c < lim; ++c) {
-              const float pc = pr[c], dc = dsr[c];
-              float* dvr = dvt + static_cast<std::size_t>(c) * D;
-              float* dkr = dkt + static_cast<std::size_t>(c) * D;
-              const float* kr = kb + (c0 + c) * d.ldk;
-#pragma omp simd
-              for (int e = 0; e < D; ++e) {
-                dvr[e] += pc * dor[e];
-                dkr[e] += dc * qr[e];
-                dqr[e] += dc * d.scale * kr[e];
-              }
-            }
+            std::fill(pr + lim, pr + nc, 0.0f);
+            std::fill(dsr + lim, dsr + nc, 0.0f);
           }
+          gemm(true, false, nc, D, nr, 1.0f, p, kTile, doi, ldq, 1.0f, dvt, D);       // dV += P^T dO
+          gemm(true, false, nc, D, nr, 1.0f, ds, kTile, qi, ldq, 1.0f, dkt, D);       // dK += dS^T Q
+          gemm(false, false, nr, D, nc, d.scale, ds, kTile, kc, ldk, 1.0f, dqi, ldq);  // dQ += dS K
         }
       }
       float* dkj = dk + (b * d.kr + c0) * d.ldk + static_cast<long>(kvh) * D;

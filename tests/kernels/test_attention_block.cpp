@@ -129,6 +129,12 @@ TEST(AttentionBlock, OddChunksBatchAndGqa) {
   check_chunked({1, 37, 3, 3, 8, {0, 17, 37}});
 }
 
+TEST(AttentionBlock, ChunksSpanningSeveralTiles) {
+  // Chunks longer than one 128-row tile, with offsets that are not tile multiples, so a block
+  // holds fully visible, diagonal and fully masked tile pairs at once.
+  check_chunked({1, 520, 2, 1, 16, {0, 77, 300, 430, 520}});
+}
+
 TEST(AttentionBlock, FullyMaskedBlockIsNeutral) {
   const int Tq = 5, Tk = 7, H = 2, KV = 1, D = 8;
   const auto q = randn(Tq * H * D, 7), k = randn(Tk * KV * D, 8), v = randn(Tk * KV * D, 9);
