@@ -99,6 +99,28 @@ void scores_all_heads(float* sc, long ld, const float* q, const float* k, long k
   int j = j0;
 #if defined(__AVX512F__)
   if (D % 16 == 0) {
+    // Sixteen keys per step: one partial-sum vector per key, then one transposing reduction
+    // that leaves key j's score in lane j (a quarter of the shuffles of per-key sums).
+    const __m512 sv16 = _mm512_set1_ps(scale);
+    for (; j + 16 <= j1; j += 16) {
+      const float* k0 = k + j * k_stride;
+      // The 16 rows kPrefetchKeys ahead, their lines spread over the heads' steps.
+      const char* ahead = reinterpret_cast<const char*>(k0 + kPrefetchKeys * k_stride);
+      const long lines = 16 * k_stride * static_cast<long>(sizeof(float)) / 64;
+      for (int h = 0; h < H; ++h) {
+        for (long b = lines * h / H; b < lines * (h + 1) / H; ++b) _mm_prefetch(ahead + 64 * b, _MM_HINT_T0);
+        const float* qh = q + static_cast<long>(h) * D;
+        const float* kh = k0 + static_cast<long>(h / group) * D;
+        __m512 t[16];
+        for (int r = 0; r < 16; ++r) t[r] = _mm512_setzero_ps();
+        for (int d = 0; d < D; d += 16) {
+          const __m512 qv = _mm512_loadu_ps(qh + d);
+          for (int r = 0; r < 16; ++r)
+            t[r] = _mm512_fmadd_ps(_mm512_loadu_ps(kh + r * k_stride + d), qv, t[r]);
+        }
+        _mm512_storeu_ps(sc + h * ld + j, _mm512_mul_ps(detail::transpose_sum16(t), sv16));
+      }
+    }
     const __m128 sv = _mm_set1_ps(scale);
     // Four keys per step: four independent FMA chains per head, one transposing reduction.
     for (; j + 4 <= j1; j += 4) {

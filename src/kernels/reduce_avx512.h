@@ -31,6 +31,30 @@ inline float reduce1(__m512 a) {
   return _mm_cvtss_f32(_mm_hadd_ps(h, h));
 }
 
+// One level of a 16-vector transposing reduction: lanes selected by the level's mask come from b,
+// the others from a, each added to its neighbour at the level's distance (1, 2, 4, 8 lanes).
+template <int Level>
+inline __m512 combine_level(__m512 a, __m512 b) {
+  constexpr __mmask16 kMask = Level == 1 ? 0xAAAA : Level == 2 ? 0xCCCC : Level == 3 ? 0xF0F0 : 0xFF00;
+  const __mmask16 all = 0xFFFF;
+  const __m512 mine = _mm512_mask_blend_ps(kMask, a, b);
+  const __m512 other = _mm512_mask_blend_ps(kMask, b, a);
+  __m512 swapped;
+  if constexpr (Level == 1) swapped = _mm512_maskz_permute_ps(all, other, 0xB1);
+  else if constexpr (Level == 2) swapped = _mm512_maskz_permute_ps(all, other, 0x4E);
+  else if constexpr (Level == 3) swapped = _mm512_maskz_shuffle_f32x4(all, other, other, 0xB1);
+  else swapped = _mm512_maskz_shuffle_f32x4(all, other, other, 0x4E);
+  return _mm512_add_ps(mine, swapped);
+}
+
+// t[0..15] -> one vector whose lane j is the horizontal sum of t[j] (t is overwritten).
+inline __m512 transpose_sum16(__m512* t) {
+  for (int i = 0; i < 8; ++i) t[i] = combine_level<1>(t[2 * i], t[2 * i + 1]);
+  for (int i = 0; i < 4; ++i) t[i] = combine_level<2>(t[2 * i], t[2 * i + 1]);
+  for (int i = 0; i < 2; ++i) t[i] = combine_level<3>(t[2 * i], t[2 * i + 1]);
+  return combine_level<4>(t[0], t[1]);
+}
+
 }  // namespace harpe::kernels::detail
 
 #endif
