@@ -44,6 +44,13 @@ const std::string kTwo = "OMP_NUM_THREADS=1 OMPI_MCA_rmaps_base_oversubscribe=1 
                          " --allow-run-as-root --oversubscribe -x OMP_NUM_THREADS -x ASAN_OPTIONS -np 2 " +
                          std::string(HARPE_BINARY);
 
+// Four ranks on two cores: only to exercise a ring of more than one shift and the 2-D layout.
+const std::string kFour = "OMP_NUM_THREADS=1 OMPI_MCA_rmaps_base_oversubscribe=1 "
+                          "ASAN_OPTIONS=detect_leaks=0 " +
+                          std::string(HARPE_MPIEXEC) +
+                          " --allow-run-as-root --oversubscribe -x OMP_NUM_THREADS -x ASAN_OPTIONS -np 4 " +
+                          std::string(HARPE_BINARY);
+
 struct Line {
   long step;
   double loss, grad_norm;
@@ -82,7 +89,7 @@ void expect_same_run(const std::vector<Line>& a, const std::vector<Line>& b) {
   }
 }
 
-TEST(TrainMpiContextParallel, TwoRanksOnOneSequenceMatchOneRank) {
+TEST(TrainMpiContextParallel, SplitSequencesMatchOneRank) {
   const fs::path dir = fs::temp_directory_path() / ("harpe_test_cp_" + std::to_string(::getpid()));
   fs::remove_all(dir);
   fs::create_directories(dir);
@@ -128,6 +135,17 @@ TEST(TrainMpiContextParallel, TwoRanksOnOneSequenceMatchOneRank) {
   r = run(kTwo + common + cp_dp.string() + " --context 64 --batch 2 --grad-accum 2 --context-parallel 2");
   ASSERT_EQ(r.code, 0) << r.out;
   expect_same_run(read_metrics(one_b / "metrics.jsonl"), read_metrics(cp_dp / "metrics.jsonl"));
+
+  // A ring of 4 (three K/V shifts, dK/dV travelling three hops home) and the 2-D layout
+  // DP=2 x CP=2, both against the same 1-rank run (2 sequences, accumulation 2).
+  const fs::path cp4 = dir / "cp4", dp2cp2 = dir / "dp2cp2";
+  r = run(kFour + common + cp4.string() + " --context 64 --batch 2 --grad-accum 2 --context-parallel 4");
+  ASSERT_EQ(r.code, 0) << r.out;
+  expect_same_run(read_metrics(one_b / "metrics.jsonl"), read_metrics(cp4 / "metrics.jsonl"));
+  r = run(kFour + common + dp2cp2.string() + " --context 64 --batch 2 --grad-accum 2 --context-parallel 2");
+  ASSERT_EQ(r.code, 0) << r.out;
+  EXPECT_NE(r.out.find("x 2 data-parallel groups of 1 sequences"), std::string::npos) << r.out;
+  expect_same_run(read_metrics(one_b / "metrics.jsonl"), read_metrics(dp2cp2 / "metrics.jsonl"));
 
   // Clear refusals: a context that does not split into 2C equal chunks, a CP size that does not
   // divide the ranks, and CP on a single rank.
