@@ -116,12 +116,18 @@ int main(int argc, char** argv) {
         check(i + 1 < argc, a, " needs a value");
         return argv[++i];
       };
-      if (a == "--preset") preset = value();
-      else if (a == "--contexts") contexts = value();
-      else if (a == "--tokens") tokens = std::stoi(value());
-      else if (a == "--self-extend") se = value();
-      else if (a == "--paths") paths = value();
-      else fail("unknown flag ", a, " (flags: --preset --contexts --tokens --self-extend --paths)");
+      if (a == "--preset")
+        preset = value();
+      else if (a == "--contexts")
+        contexts = value();
+      else if (a == "--tokens")
+        tokens = std::stoi(value());
+      else if (a == "--self-extend")
+        se = value();
+      else if (a == "--paths")
+        paths = value();
+      else
+        fail("unknown flag ", a, " (flags: --preset --contexts --tokens --self-extend --paths)");
     }
     check(tokens >= 1, "--tokens must be >= 1");
     rope::PositionMap pos;
@@ -132,9 +138,10 @@ int main(int argc, char** argv) {
     }
     model::Model m(model::preset(preset));
     model::init_params(m, 1);
-    std::printf("preset %s (%s), %d decoded tokens per run, OpenMP max threads %d, self-extend %s\n",
-                preset.c_str(), model::describe(m.config).c_str(), tokens, omp_get_max_threads(),
-                se.empty() ? "off" : se.c_str());
+    std::printf(
+        "preset %s (%s), %d decoded tokens per run, OpenMP max threads %d, self-extend %s\n",
+        preset.c_str(), model::describe(m.config).c_str(), tokens, omp_get_max_threads(),
+        se.empty() ? "off" : se.c_str());
     const double sgemm = kernels::measure_sgemm_gflops(2048);
     std::printf("sgemm 2048^3 GFLOP/s (%s, same process): %.2f\n", kernels::gemm_backend(), sgemm);
     std::printf("%-5s %8s %10s %10s %12s %10s %10s %9s\n", "path", "context", "prefill_s", "tok/s",

@@ -47,7 +47,8 @@ Session::Session(const model::Model& m, const SessionOptions& opts)
   if (lean_) {
     // Each decoded token streams all weights and the whole cache: ask for 2 MiB pages.
     advise_huge_pages(m.params.data(), m.params.size() * sizeof(float));
-    for (const Buffer<float>* b : {&k_, &v_, &kg_}) advise_huge_pages(b->data(), b->size() * sizeof(float));
+    for (const Buffer<float>* b : {&k_, &v_, &kg_})
+      advise_huge_pages(b->data(), b->size() * sizeof(float));
     const std::size_t C = static_cast<std::size_t>(c.hidden_size), HD = c.q_dim(),
                       F = static_cast<std::size_t>(c.intermediate_size);
     const std::size_t S = static_cast<std::size_t>(c.num_attention_heads) * (capacity_ + 1);
@@ -94,8 +95,8 @@ void Session::decode_token(int32_t token, float* logits) {
   const bool se = pos_map_.self_extend();
   const int p = length_;
   const std::size_t CS = 2 * static_cast<std::size_t>(table_.n_kv_heads) * table_.pairs();
-  float* cs = cs_;            // cos/sin at p (shared by every layer)
-  float* cs_q = cs_ + CS;     // at the grouped query position (Self-Extend)
+  float* cs = cs_;             // cos/sin at p (shared by every layer)
+  float* cs_q = cs_ + CS;      // at the grouped query position (Self-Extend)
   float* cs_k = cs_ + 2 * CS;  // at the grouped key position
   kernels::rope_cos_sin(cs, table_, p);
   if (se) {

@@ -48,8 +48,8 @@ class Session {
   int capacity_;
   rope::PositionMap pos_map_;
   rope::RopeTable table_;
-  std::size_t layer_kv_ = 0;      // floats per layer in one of k/v/kg: capacity * KV * D
-  Buffer<float> k_, v_, kg_;      // [L][capacity][KV][D]
+  std::size_t layer_kv_ = 0;  // floats per layer in one of k/v/kg: capacity * KV * D
+  Buffer<float> k_, v_, kg_;  // [L][capacity][KV][D]
   bool lean_ = true;
   // Lean-path scratch, allocated once: x, ln [C]; q, qg, att [H*D]; gate, up [F];
   // scores [H * (capacity + 1)]; cos/sin of the token's position(s) [3][2 * KV * pairs].

@@ -108,7 +108,8 @@ void scores_all_heads(float* sc, long ld, const float* q, const float* k, long k
       const char* ahead = reinterpret_cast<const char*>(k0 + kPrefetchKeys * k_stride);
       const long lines = 16 * k_stride * static_cast<long>(sizeof(float)) / 64;
       for (int h = 0; h < H; ++h) {
-        for (long b = lines * h / H; b < lines * (h + 1) / H; ++b) _mm_prefetch(ahead + 64 * b, _MM_HINT_T0);
+        for (long b = lines * h / H; b < lines * (h + 1) / H; ++b)
+          _mm_prefetch(ahead + 64 * b, _MM_HINT_T0);
         const float* qh = q + static_cast<long>(h) * D;
         const float* kh = k0 + static_cast<long>(h / group) * D;
         __m512 t[16];
@@ -148,8 +149,8 @@ void scores_all_heads(float* sc, long ld, const float* q, const float* k, long k
 #endif
   for (; j < j1; ++j)
     for (int h = 0; h < H; ++h)
-      sc[h * ld + j] =
-          scale * dot(q + static_cast<long>(h) * D, k + j * k_stride + static_cast<long>(h / group) * D, D);
+      sc[h * ld + j] = scale * dot(q + static_cast<long>(h) * D,
+                                   k + j * k_stride + static_cast<long>(h / group) * D, D);
 }
 
 // out[h] += sum_j p[h * ld + j] v[j, h / group] over keys [0, n), rows in address order.

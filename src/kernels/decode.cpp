@@ -67,9 +67,11 @@ void gemv(float* y, const float* x, const float* W, int out, int in, bool accumu
     const float* w = W + static_cast<std::size_t>(o) * ld;
     __m512 a = _mm512_setzero_ps();
     int k = 0;
-    for (; k < full; k += 16) a = _mm512_fmadd_ps(_mm512_loadu_ps(w + k), _mm512_loadu_ps(x + k), a);
+    for (; k < full; k += 16)
+      a = _mm512_fmadd_ps(_mm512_loadu_ps(w + k), _mm512_loadu_ps(x + k), a);
     if (k < in)
-      a = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(mask, w + k), _mm512_maskz_loadu_ps(mask, x + k), a);
+      a = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(mask, w + k), _mm512_maskz_loadu_ps(mask, x + k),
+                          a);
     const float s = detail::reduce1(a);
     y[o] = accumulate ? y[o] + s : s;
   }

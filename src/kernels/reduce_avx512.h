@@ -35,15 +35,22 @@ inline float reduce1(__m512 a) {
 // the others from a, each added to its neighbour at the level's distance (1, 2, 4, 8 lanes).
 template <int Level>
 inline __m512 combine_level(__m512 a, __m512 b) {
-  constexpr __mmask16 kMask = Level == 1 ? 0xAAAA : Level == 2 ? 0xCCCC : Level == 3 ? 0xF0F0 : 0xFF00;
+  constexpr __mmask16 kMask = Level == 1   ? 0xAAAA
+                              : Level == 2 ? 0xCCCC
+                              : Level == 3 ? 0xF0F0
+                                           : 0xFF00;
   const __mmask16 all = 0xFFFF;
   const __m512 mine = _mm512_mask_blend_ps(kMask, a, b);
   const __m512 other = _mm512_mask_blend_ps(kMask, b, a);
   __m512 swapped;
-  if constexpr (Level == 1) swapped = _mm512_maskz_permute_ps(all, other, 0xB1);
-  else if constexpr (Level == 2) swapped = _mm512_maskz_permute_ps(all, other, 0x4E);
-  else if constexpr (Level == 3) swapped = _mm512_maskz_shuffle_f32x4(all, other, other, 0xB1);
-  else swapped = _mm512_maskz_shuffle_f32x4(all, other, other, 0x4E);
+  if constexpr (Level == 1)
+    swapped = _mm512_maskz_permute_ps(all, other, 0xB1);
+  else if constexpr (Level == 2)
+    swapped = _mm512_maskz_permute_ps(all, other, 0x4E);
+  else if constexpr (Level == 3)
+    swapped = _mm512_maskz_shuffle_f32x4(all, other, other, 0xB1);
+  else
+    swapped = _mm512_maskz_shuffle_f32x4(all, other, other, 0x4E);
   return _mm512_add_ps(mine, swapped);
 }
 

@@ -48,8 +48,8 @@ TEST(DecodeKernels, GemvMatchesDoubleReference) {
             mag += std::fabs(static_cast<double>(W[static_cast<std::size_t>(o) * in + i]) * x[i]);
           }
           // float summation of `in` terms: error bounded by ~in * eps * sum |terms|
-          ASSERT_NEAR(y[o], ref, 1e-6 * mag + 1e-7) << "out=" << out << " in=" << in << " o=" << o
-                                                    << " accumulate=" << acc;
+          ASSERT_NEAR(y[o], ref, 1e-6 * mag + 1e-7)
+              << "out=" << out << " in=" << in << " o=" << o << " accumulate=" << acc;
         }
       }
     }
@@ -104,7 +104,8 @@ TEST(DecodeKernels, RopeRowMatchesRopeApply) {
   yarn.original_context = 512;
   for (int pos : {0, 1, 77, 5003}) {
     expect_rope_row_matches(harpe, {6, 2, 16, 0, rope::Layout::half_split}, pos);
-    expect_rope_row_matches(harpe, {6, 2, 16, 10, rope::Layout::interleaved}, pos);  // partial rotation
+    expect_rope_row_matches(harpe, {6, 2, 16, 10, rope::Layout::interleaved},
+                            pos);  // partial rotation
     expect_rope_row_matches(yarn, {4, 4, 32, 0, rope::Layout::half_split}, pos);
   }
 }
@@ -144,9 +145,9 @@ TEST(DecodeKernels, CachedAttentionRowMatchesReferenceAndBatchedKernel) {
   struct Case {
     int H, KV, D, i, W;
   };
-  for (const Case c : {Case{4, 4, 16, 0, 0}, Case{6, 2, 32, 36, 0}, Case{6, 3, 20, 41, 0},
-                       Case{8, 4, 32, 130, 0}, Case{6, 2, 32, 36, 8}, Case{4, 2, 20, 50, 5},
-                       Case{4, 1, 16, 3, 2}}) {
+  for (const Case c :
+       {Case{4, 4, 16, 0, 0}, Case{6, 2, 32, 36, 0}, Case{6, 3, 20, 41, 0}, Case{8, 4, 32, 130, 0},
+        Case{6, 2, 32, 36, 8}, Case{4, 2, 20, 50, 5}, Case{4, 1, 16, 3, 2}}) {
     const int T = c.i + 1;
     const std::size_t nq = static_cast<std::size_t>(c.H) * c.D,
                       nk = static_cast<std::size_t>(T) * c.KV * c.D;
@@ -158,7 +159,8 @@ TEST(DecodeKernels, CachedAttentionRowMatchesReferenceAndBatchedKernel) {
     const k::CachedAttentionShape shape{1, c.i, c.H, c.KV, c.D, 0.f, c.W};
     const float* qgp = c.W ? qg.data() : nullptr;
     const float* kgp = c.W ? kg.data() : nullptr;
-    k::cached_attention_row(out.data(), q.data(), kc.data(), v.data(), qgp, kgp, shape, scratch.data());
+    k::cached_attention_row(out.data(), q.data(), kc.data(), v.data(), qgp, kgp, shape,
+                            scratch.data());
     k::cached_attention(batched.data(), q.data(), kc.data(), v.data(), qgp, kgp, shape);
     for (std::size_t e = 0; e < nq; ++e) {
       ASSERT_NEAR(out[e], ref[e], 2e-6) << "H=" << c.H << " KV=" << c.KV << " D=" << c.D
@@ -208,6 +210,8 @@ void expect_lean_matches_gemm(harpe::rope::PositionMap map) {
 
 TEST(DecodeKernels, SessionLeanPathMatchesGemmPath) { expect_lean_matches_gemm({}); }
 
-TEST(DecodeKernels, SessionLeanPathMatchesGemmPathWithSelfExtend) { expect_lean_matches_gemm({6, 3}); }
+TEST(DecodeKernels, SessionLeanPathMatchesGemmPathWithSelfExtend) {
+  expect_lean_matches_gemm({6, 3});
+}
 
 }  // namespace
