@@ -22,6 +22,7 @@ struct CachedAttentionShape {
   int window = 0;   // Self-Extend neighbour window; 0 = off (qg, kg unused and may be null)
 };
 
+// Threads (OpenMP) split the queries; each query is cached_attention_row's computation.
 void cached_attention(float* out, const float* q, const float* k, const float* v, const float* qg,
                       const float* kg, const CachedAttentionShape& s);
 
