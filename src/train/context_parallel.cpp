@@ -27,6 +27,13 @@ void cp_positions(int32_t* pos, int B, int T, int C, int r) {
         pos[(static_cast<std::size_t>(b) * 2 + half) * c + t] = cp_chunk_index(C, r, half) * c + t;
 }
 
+std::size_t cp_ring_bytes(const model::ModelConfig& cfg, int B, int local_T) {
+  const std::size_t rows = static_cast<std::size_t>(B) * local_T;
+  const std::size_t floats = 2 * 4 * rows * cfg.kv_dim() + rows * cfg.q_dim() +
+                             3 * rows * cfg.num_attention_heads;
+  return floats * sizeof(float);
+}
+
 namespace {
 
 // The block of local query half qh against the key half kh of the chunk pair owned by CP rank

@@ -23,6 +23,11 @@ void cp_slice(int32_t* local, const int32_t* full, int B, int T, int C, int r);
 // Global positions of rank r's local tokens, [B, T / C].
 void cp_positions(int32_t* pos, int B, int T, int C, int r);
 
+// Bytes of RingAttention's buffers for a local batch of B sequences of local_T = T / C tokens
+// (K/V/dK/dV in transit twice, a partial output, three [B, H, local_T] rows); the preflight
+// adds them to the activations.
+std::size_t cp_ring_bytes(const model::ModelConfig& cfg, int B, int local_T);
+
 // The ring attention of one CP group, installed as the workspace's attention override. Forward:
 // the local causal kernel on the two diagonal chunk pairs, the block kernel for chunk 2C-1-r
 // against chunk r, then C-1 ring steps, each passing the packed K/V of the local chunks to the

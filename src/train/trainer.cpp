@@ -214,8 +214,9 @@ void run_training(const RunOptions& run) {
         opts.config.vocab_size, ")");
 
   // Preflight: the estimate comes from the same sizing function that allocates.
-  const model::MemoryEstimate mem = model::estimate_training_memory(
+  model::MemoryEstimate mem = model::estimate_training_memory(
       opts.config, opts.batch / dp, opts.context / cp, opts.recompute);
+  if (cp > 1) mem.activations += cp_ring_bytes(opts.config, opts.batch / dp, opts.context / cp);
   const std::size_t avail = available_memory_bytes();
   if (root) {
     if (cp > 1)
