@@ -3,7 +3,8 @@
 // and report tokens/s, achieved GFLOP/s and its ratio to the sgemm GFLOP/s measured in the same
 // process (kernels::measure_sgemm_gflops, the `harpe bench train` convention). Both paths are
 // timed: the lean single-row path (SessionOptions::lean_decode, the default) and the batched GEMM
-// path it replaces.
+// path it replaces (oneDNN projections and LM head, OpenMP kernels; its attention, through
+// cached_attention, is now the same per-query kernel as the lean path's).
 //
 // FLOPs per decoded token at context t: 2 * (matmul parameters, LM head once) + 4 * L * t * H * D
 // (q.k and p.v over t keys per head).
