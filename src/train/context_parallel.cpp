@@ -29,7 +29,7 @@ void cp_positions(int32_t* pos, int B, int T, int C, int r) {
 
 std::size_t cp_ring_bytes(const model::ModelConfig& cfg, int B, int local_T) {
   const std::size_t rows = static_cast<std::size_t>(B) * local_T;
-  const std::size_t floats = 2 * 4 * rows * cfg.kv_dim() + rows * cfg.q_dim() +
+  const std::size_t floats = (2 + 3) * 2 * rows * cfg.kv_dim() + rows * cfg.q_dim() +
                              3 * rows * cfg.num_attention_heads;
   return floats * sizeof(float);
 }
@@ -89,8 +89,9 @@ void RingAttention::reserve(const kernels::AttentionShape& s) {
   const std::size_t nq = static_cast<std::size_t>(s.B) * s.T * s.H * s.D;
   const std::size_t nk = static_cast<std::size_t>(s.B) * s.T * s.KV * s.D;
   const std::size_t nl = static_cast<std::size_t>(s.B) * s.H * s.T;
-  if (part_out_.size() == nq && ring_[0].size() == 4 * nk) return;
-  for (Buffer<float>& b : ring_) b = Buffer<float>(4 * nk);
+  if (part_out_.size() == nq && kv_[0].size() == 2 * nk) return;
+  for (Buffer<float>& b : kv_) b = Buffer<float>(2 * nk);
+  for (Buffer<float>& b : dkv_) b = Buffer<float>(2 * nk);
   part_out_ = Buffer<float>(nq);
   part_lse_ = Buffer<float>(nl);
   lse_pairs_ = Buffer<float>(nl);
@@ -120,15 +121,15 @@ void RingAttention::forward(float* out, float* lse, const float* q, const float*
   if (C == 1) return;
   // Ring: at step t this rank holds the K/V of rank r - t. Each pair is sent on while the blocks
   // against it are computed (both only read it), so the transfer overlaps the compute.
-  float* cur = ring_[0].data();
-  float* nxt = ring_[1].data();
+  float* cur = kv_[0].data();
+  float* nxt = kv_[1].data();
   std::memcpy(cur, k, nk * sizeof(float));
   std::memcpy(cur + nk, v, nk * sizeof(float));
-  dist::ring_shift_start(group_, cur, nxt, 2 * nk);
+  dist::Shift shift = dist::ring_shift_start(group_, cur, nxt, 2 * nk);
   for (int t = 1; t < C; ++t) {
-    dist::ring_shift_wait();
+    dist::ring_shift_wait(shift);
     std::swap(cur, nxt);
-    if (t + 1 < C) dist::ring_shift_start(group_, cur, nxt, 2 * nk);
+    if (t + 1 < C) shift = dist::ring_shift_start(group_, cur, nxt, 2 * nk);
     const int owner = (r - t + C) % C;
     for (int qh = 0; qh < 2; ++qh)
       for (int kh = 0; kh < 2; ++kh) merge_block(qh, owner, kh, cur, cur + nk);
@@ -161,28 +162,37 @@ void RingAttention::backward(float* dq, float* dk, float* dv, const float* dout,
   };
   block(1, r, 0, k, v, dk, dv);
   if (C == 1) return;
-  // Ring K/V again, with the dK/dV they have collected so far: [k | v | dk | dv].
-  float* cur = ring_[0].data();
-  float* nxt = ring_[1].data();
+  // Ring K/V again as in forward. The dK/dV sum of the pair of rank r - t was last added to by
+  // rank r - 1 at step t - 1: it arrives while this rank computes its own contribution into a
+  // fresh buffer, then the two are added and sent on (one hop behind the K/V).
+  float* cur = kv_[0].data();
+  float* nxt = kv_[1].data();
+  float* arrived = dkv_[2].data();
   std::memcpy(cur, k, nk * sizeof(float));
   std::memcpy(cur + nk, v, nk * sizeof(float));
-  std::fill(cur + 2 * nk, cur + 4 * nk, 0.0f);
+  dist::Shift kv_shift = dist::ring_shift_start(group_, cur, nxt, 2 * nk);
+  dist::Shift dkv_shift;
   for (int t = 1; t < C; ++t) {
-    dist::ring_shift(group_, cur, nxt, 4 * nk);
+    dist::ring_shift_wait(kv_shift);
     std::swap(cur, nxt);
+    if (t + 1 < C) kv_shift = dist::ring_shift_start(group_, cur, nxt, 2 * nk);
+    // Alternate: the previous step's sum may still be in flight from the other buffer.
+    float* mine = dkv_[t % 2].data();
+    std::fill(mine, mine + 2 * nk, 0.0f);
     const int owner = (r - t + C) % C;
     for (int qh = 0; qh < 2; ++qh)
-      for (int kh = 0; kh < 2; ++kh)
-        block(qh, owner, kh, cur, cur + nk, cur + 2 * nk, cur + 3 * nk);
+      for (int kh = 0; kh < 2; ++kh) block(qh, owner, kh, cur, cur + nk, mine, mine + nk);
+    if (t > 1) {
+      dist::ring_shift_wait(dkv_shift);
+      for (std::size_t i = 0; i < 2 * nk; ++i) mine[i] += arrived[i];
+    }
+    // At t = C - 1 this rank holds rank r + 1's pair, so this last hop takes every sum home.
+    dkv_shift = dist::ring_shift_start(group_, mine, arrived, 2 * nk);
   }
-  // After C-1 steps this rank holds rank r+1's pair with everyone else's contributions: one
-  // more shift takes every rank's dK/dV home.
-  dist::ring_shift(group_, cur + 2 * nk, nxt + 2 * nk, 2 * nk);
-  const float* hk = nxt + 2 * nk;
-  const float* hv = nxt + 3 * nk;
+  dist::ring_shift_wait(dkv_shift);
   for (std::size_t i = 0; i < nk; ++i) {
-    dk[i] += hk[i];
-    dv[i] += hv[i];
+    dk[i] += arrived[i];
+    dv[i] += arrived[nk + i];
   }
 }
 

@@ -24,8 +24,8 @@ void cp_slice(int32_t* local, const int32_t* full, int B, int T, int C, int r);
 void cp_positions(int32_t* pos, int B, int T, int C, int r);
 
 // Bytes of RingAttention's buffers for a local batch of B sequences of local_T = T / C tokens
-// (K/V/dK/dV in transit twice, a partial output, three [B, H, local_T] rows); the preflight
-// adds them to the activations.
+// (two packed K/V pairs, three packed dK/dV pairs, a partial output, three [B, H, local_T]
+// rows); the preflight adds them to the activations.
 std::size_t cp_ring_bytes(const model::ModelConfig& cfg, int B, int local_T);
 
 // The ring attention of one CP group, installed as the workspace's attention override. Forward:
@@ -33,8 +33,10 @@ std::size_t cp_ring_bytes(const model::ModelConfig& cfg, int B, int local_T);
 // against chunk r, then C-1 ring steps, each passing the packed K/V of the local chunks to the
 // next rank (non-blocking, overlapped with the block compute of the current step) and merging
 // the visible blocks by log-sum-exp. Backward: the same blocks with the saved final lse; K/V
-// ring again and their dK/dV contributions travel with them, one extra shift brings each
-// rank's dK/dV home. All ranks of the group must call every layer in the same order.
+// ring again (overlapped likewise) and each pair's dK/dV sum travels one hop behind it: a rank
+// computes its contribution while the sum so far arrives, adds the two and sends the result on;
+// the last hop brings every rank's dK/dV home. All ranks of the group must call every layer in
+// the same order.
 class RingAttention : public model::AttentionOverride {
  public:
   explicit RingAttention(const dist::Comm& group) : group_(group) {}
@@ -47,7 +49,8 @@ class RingAttention : public model::AttentionOverride {
  private:
   void reserve(const kernels::AttentionShape& s);
   dist::Comm group_;
-  Buffer<float> ring_[2];    // packed [k | v | dk | dv] of the chunk pair in transit
+  Buffer<float> kv_[2];      // packed [k | v] of a chunk pair: the one in use, the one arriving
+  Buffer<float> dkv_[3];     // packed [dk | dv]: this step's sum (two, alternating) and the arrival
   Buffer<float> part_out_;   // [B, 2c, H, D] a block's partial output
   Buffer<float> part_lse_;   // [B, H, 2c]
   Buffer<float> lse_pairs_;  // [2B, H, c]: lse in the causal kernel's layout

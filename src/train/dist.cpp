@@ -21,7 +21,11 @@ bool g_init = false;
 
 #ifdef HARPE_HAVE_MPI
 std::vector<MPI_Comm> g_comms;  // communicators of split_consecutive(); Comm::id - 1 indexes it
-MPI_Request g_shift[2] = {MPI_REQUEST_NULL, MPI_REQUEST_NULL};
+constexpr int kShiftSlots = 4;
+MPI_Request g_shift[kShiftSlots][2] = {{MPI_REQUEST_NULL, MPI_REQUEST_NULL},
+                                       {MPI_REQUEST_NULL, MPI_REQUEST_NULL},
+                                       {MPI_REQUEST_NULL, MPI_REQUEST_NULL},
+                                       {MPI_REQUEST_NULL, MPI_REQUEST_NULL}};
 
 MPI_Comm mpi_comm(const Comm& c) {
   if (c.id == 0) return MPI_COMM_WORLD;
@@ -147,35 +151,46 @@ Comm split_consecutive(int group_size) {
 #endif
 }
 
-void ring_shift_start(const Comm& c, const float* send, float* recv, std::size_t n) {
+Shift ring_shift_start(const Comm& c, const float* send, float* recv, std::size_t n) {
   if (c.size == 1) {
     std::memcpy(recv, send, n * sizeof(float));
-    return;
+    return Shift{};
   }
+  Shift s;
 #ifdef HARPE_HAVE_MPI
-  check(g_shift[0] == MPI_REQUEST_NULL && g_shift[1] == MPI_REQUEST_NULL,
-        "dist: a ring shift is already in flight");
+  for (int i = 0; i < kShiftSlots && s.slot < 0; ++i)
+    if (g_shift[i][0] == MPI_REQUEST_NULL && g_shift[i][1] == MPI_REQUEST_NULL) s.slot = i;
+  check(s.slot >= 0, "dist: more than ", kShiftSlots, " ring shifts in flight");
   const MPI_Comm comm = mpi_comm(c);
   const int count = shift_count(n);
   const int next = (c.rank + 1) % c.size, prev = (c.rank - 1 + c.size) % c.size;
-  int rc = MPI_Irecv(recv, count, MPI_FLOAT, prev, 77, comm, &g_shift[0]);
+  // Every rank starts and waits its shifts in the same order, so a stream gets the same slot on
+  // every rank; the slot's tag keeps concurrent streams apart.
+  const int tag = 77 + s.slot;
+  int rc = MPI_Irecv(recv, count, MPI_FLOAT, prev, tag, comm, &g_shift[s.slot][0]);
   check(rc == MPI_SUCCESS, "MPI_Irecv failed (code ", rc, ")");
-  rc = MPI_Isend(send, count, MPI_FLOAT, next, 77, comm, &g_shift[1]);
+  rc = MPI_Isend(send, count, MPI_FLOAT, next, tag, comm, &g_shift[s.slot][1]);
   check(rc == MPI_SUCCESS, "MPI_Isend failed (code ", rc, ")");
+#else
+  (void)send;
+  (void)recv;
+  (void)n;
 #endif
+  return s;
 }
 
-void ring_shift_wait() {
+void ring_shift_wait(Shift& s) {
+  if (s.slot < 0) return;
 #ifdef HARPE_HAVE_MPI
-  if (g_shift[0] == MPI_REQUEST_NULL && g_shift[1] == MPI_REQUEST_NULL) return;
-  const int rc = MPI_Waitall(2, g_shift, MPI_STATUSES_IGNORE);
+  const int rc = MPI_Waitall(2, g_shift[s.slot], MPI_STATUSES_IGNORE);
   check(rc == MPI_SUCCESS, "MPI_Waitall failed (code ", rc, ")");
 #endif
+  s.slot = -1;
 }
 
 void ring_shift(const Comm& c, const float* send, float* recv, std::size_t n) {
-  ring_shift_start(c, send, recv, n);
-  ring_shift_wait();
+  Shift s = ring_shift_start(c, send, recv, n);
+  ring_shift_wait(s);
 }
 
 void abort_all(int code) {

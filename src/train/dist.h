@@ -41,11 +41,15 @@ Comm split_consecutive(int group_size);
 
 // Ring shift inside `c`: sends n floats from `send` to rank (rank + 1) % size and receives n
 // floats from rank (rank - 1 + size) % size into `recv` (distinct buffers). On one rank it
-// copies send to recv. shift_start/shift_wait are the non-blocking pair, so that the transfer
-// can run while the caller computes; at most one shift is in flight.
+// copies send to recv. ring_shift_start/ring_shift_wait are the non-blocking pair, so that the
+// transfer runs while the caller computes; up to 4 shifts may be in flight at once (each its
+// own stream, in the same order on every rank). Neither buffer may be touched until the wait.
+struct Shift {
+  int slot = -1;  // -1: nothing in flight
+};
 void ring_shift(const Comm& c, const float* send, float* recv, std::size_t n);
-void ring_shift_start(const Comm& c, const float* send, float* recv, std::size_t n);
-void ring_shift_wait();
+Shift ring_shift_start(const Comm& c, const float* send, float* recv, std::size_t n);
+void ring_shift_wait(Shift& s);
 // Ends the whole job with exit code `code` (MPI_Abort on several ranks; std::exit otherwise).
 [[noreturn]] void abort_all(int code);
 
