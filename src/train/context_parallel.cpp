@@ -104,6 +104,17 @@ void RingAttention::forward(float* out, float* lse, const float* q, const float*
   const int C = group_.size, r = group_.rank, c = s.T / 2;
   const std::size_t nk = static_cast<std::size_t>(s.B) * s.T * s.KV * s.D;
   const std::size_t rq = static_cast<std::size_t>(s.H) * s.D;
+  // Ring: at step t this rank holds the K/V of rank r - t. Each pair is sent on while the blocks
+  // against it are computed (both only read it), so every transfer overlaps a step's compute,
+  // starting with step 0 on the own chunks.
+  float* cur = kv_[0].data();
+  float* nxt = kv_[1].data();
+  dist::Shift shift;
+  if (C > 1) {
+    std::memcpy(cur, k, nk * sizeof(float));
+    std::memcpy(cur + nk, v, nk * sizeof(float));
+    shift = dist::ring_shift_start(group_, cur, nxt, 2 * nk);
+  }
   // Step 0, own chunks: both diagonal pairs by the causal kernel, then late queries x early keys.
   kernels::attention_forward(out, lse_pairs_.data(), q, k, v, pairs_shape(s));
   lse_from_pairs(lse, lse_pairs_.data(), s.B, s.H, c);
@@ -118,14 +129,6 @@ void RingAttention::forward(float* out, float* lse, const float* q, const float*
                              part_lse_.data() + q_off, b);
   };
   merge_block(1, r, 0, k, v);
-  if (C == 1) return;
-  // Ring: at step t this rank holds the K/V of rank r - t. Each pair is sent on while the blocks
-  // against it are computed (both only read it), so the transfer overlaps the compute.
-  float* cur = kv_[0].data();
-  float* nxt = kv_[1].data();
-  std::memcpy(cur, k, nk * sizeof(float));
-  std::memcpy(cur + nk, v, nk * sizeof(float));
-  dist::Shift shift = dist::ring_shift_start(group_, cur, nxt, 2 * nk);
   for (int t = 1; t < C; ++t) {
     dist::ring_shift_wait(shift);
     std::swap(cur, nxt);
@@ -143,6 +146,18 @@ void RingAttention::backward(float* dq, float* dk, float* dv, const float* dout,
   const int C = group_.size, r = group_.rank, c = s.T / 2;
   const std::size_t nk = static_cast<std::size_t>(s.B) * s.T * s.KV * s.D;
   const std::size_t rq = static_cast<std::size_t>(s.H) * s.D;
+  // Ring K/V again as in forward. The dK/dV sum of the pair of rank r - t was last added to by
+  // rank r - 1 at step t - 1: it arrives while this rank computes its own contribution into a
+  // fresh buffer, then the two are added and sent on (one hop behind the K/V).
+  float* cur = kv_[0].data();
+  float* nxt = kv_[1].data();
+  float* arrived = dkv_[2].data();
+  dist::Shift kv_shift, dkv_shift;
+  if (C > 1) {
+    std::memcpy(cur, k, nk * sizeof(float));
+    std::memcpy(cur + nk, v, nk * sizeof(float));
+    kv_shift = dist::ring_shift_start(group_, cur, nxt, 2 * nk);
+  }
   kernels::BlockShape all = block_of(s, C, r, 0, r, 0);
   all.Tq = s.T;
   kernels::attention_row_dot(delta_.data(), dout, out, all);
@@ -162,16 +177,6 @@ void RingAttention::backward(float* dq, float* dk, float* dv, const float* dout,
   };
   block(1, r, 0, k, v, dk, dv);
   if (C == 1) return;
-  // Ring K/V again as in forward. The dK/dV sum of the pair of rank r - t was last added to by
-  // rank r - 1 at step t - 1: it arrives while this rank computes its own contribution into a
-  // fresh buffer, then the two are added and sent on (one hop behind the K/V).
-  float* cur = kv_[0].data();
-  float* nxt = kv_[1].data();
-  float* arrived = dkv_[2].data();
-  std::memcpy(cur, k, nk * sizeof(float));
-  std::memcpy(cur + nk, v, nk * sizeof(float));
-  dist::Shift kv_shift = dist::ring_shift_start(group_, cur, nxt, 2 * nk);
-  dist::Shift dkv_shift;
   for (int t = 1; t < C; ++t) {
     dist::ring_shift_wait(kv_shift);
     std::swap(cur, nxt);
