@@ -9,25 +9,15 @@
 #include <string>
 
 #include "data/shard.h"
+#include "support/run_program.h"
 
 namespace fs = std::filesystem;
 
 namespace {
 
-struct CliResult {
-  int code;
-  std::string out;
-};
+using CliResult = harpe::testing::ProgramResult;
 
-CliResult run(const std::string& args) {
-  std::string cmd = std::string(HARPE_BINARY) + " " + args + " 2>&1";
-  FILE* p = ::popen(cmd.c_str(), "r");
-  std::string out;
-  std::array<char, 4096> buf{};
-  while (p && std::fgets(buf.data(), buf.size(), p)) out += buf.data();
-  int status = p ? ::pclose(p) : -1;
-  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
-}
+CliResult run(const std::string& args) { return harpe::testing::run_harpe(args); }
 
 std::string slurp(const fs::path& p) {
   std::ifstream f(p, std::ios::binary);

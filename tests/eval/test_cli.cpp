@@ -8,26 +8,15 @@
 #include <string>
 
 #include "eval/report.h"
+#include "support/run_program.h"
 
 namespace {
 
 namespace fs = std::filesystem;
 
-struct CliRun {
-  int code;
-  std::string out;
-};
+using CliRun = harpe::testing::ProgramResult;
 
-CliRun harpe_run(const std::string& args) {
-  const std::string cmd = std::string(HARPE_BINARY) + " " + args + " 2>&1";
-  FILE* p = popen(cmd.c_str(), "r");
-  std::string out;
-  char buf[4096];
-  size_t n;
-  while ((n = fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
-  const int status = pclose(p);
-  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
-}
+CliRun harpe_run(const std::string& args) { return harpe::testing::run_harpe(args); }
 
 TEST(Cli, EvalTasksJsonFitsTheBudget) {
   const CliRun r = harpe_run("eval tasks --task niah_multikey_3 --task vt --length 1024 2048 -n 2 --json");

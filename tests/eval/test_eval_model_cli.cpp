@@ -9,24 +9,13 @@
 #include "eval/report.h"
 #include "io/atomic_file.h"
 #include "model_fixture.h"
+#include "support/run_program.h"
 
 namespace {
 
-struct CliRun {
-  int code;
-  std::string out;
-};
+using CliRun = harpe::testing::ProgramResult;
 
-CliRun harpe(const std::string& args) {
-  const std::string cmd = std::string(HARPE_BINARY) + " " + args + " 2>&1";
-  FILE* p = popen(cmd.c_str(), "r");
-  std::string out;
-  char buf[4096];
-  size_t n;
-  while ((n = fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
-  const int status = pclose(p);
-  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, out};
-}
+CliRun harpe(const std::string& args) { return harpe::testing::run_harpe(args); }
 
 void expect_error(const std::string& args, const std::string& fragment) {
   const CliRun r = harpe(args);

@@ -14,29 +14,16 @@
 #include "io/json_util.h"
 #include "model/config.h"
 #include "train/checkpoint.h"
+#include "support/run_program.h"
 
 namespace harpe::train {
 namespace {
 
 namespace fs = std::filesystem;
 
-struct Cli {
-  int code;
-  std::string out;
-};
+using Cli = harpe::testing::ProgramResult;
 
-Cli run(const std::string& args) {
-  const std::string cmd = std::string(HARPE_BINARY) + " " + args + " 2>&1";
-  FILE* p = popen(cmd.c_str(), "r");
-  Cli r{-1, ""};
-  if (!p) return r;
-  char buf[4096];
-  std::size_t n;
-  while ((n = fread(buf, 1, sizeof buf, p)) > 0) r.out.append(buf, n);
-  const int status = pclose(p);
-  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return r;
-}
+Cli run(const std::string& args) { return harpe::testing::run_harpe(args); }
 
 TEST(ExtendCli, HelpDocumentsEveryMethodAndFlag) {
   const Cli r = run("extend --help");

@@ -17,6 +17,7 @@
 #include "model/weights_io.h"
 #include "train/checkpoint.h"
 #include "train/trainer.h"
+#include "support/run_program.h"
 
 namespace harpe::train {
 namespace {
@@ -263,23 +264,9 @@ TEST(Trainer, NonFiniteLossStopsWithoutUpdating) {
 
 // ---- CLI -------------------------------------------------------------------------------------
 
-struct CliResult {
-  int code;
-  std::string out;
-};
+using CliResult = harpe::testing::ProgramResult;
 
-CliResult run_cli(const std::string& args) {
-  const std::string cmd = std::string(HARPE_BINARY) + " " + args + " 2>&1";
-  FILE* p = popen(cmd.c_str(), "r");
-  CliResult r{-1, ""};
-  if (!p) return r;
-  char buf[4096];
-  std::size_t n;
-  while ((n = fread(buf, 1, sizeof buf, p)) > 0) r.out.append(buf, n);
-  const int status = pclose(p);
-  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return r;
-}
+CliResult run_cli(const std::string& args) { return harpe::testing::run_harpe(args); }
 
 std::string write_shard(const fs::path& dir) {
   const std::string path = (dir / "train.bin").string();

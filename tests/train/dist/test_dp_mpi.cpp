@@ -14,27 +14,15 @@
 #include <vector>
 
 #include "data/shard.h"
+#include "support/run_program.h"
 
 namespace {
 
 namespace fs = std::filesystem;
 
-struct CliResult {
-  int code;
-  std::string out;
-};
+using CliResult = harpe::testing::ProgramResult;
 
-CliResult run(const std::string& cmd) {
-  FILE* p = popen((cmd + " 2>&1").c_str(), "r");
-  CliResult r{-1, ""};
-  if (!p) return r;
-  char buf[4096];
-  std::size_t n;
-  while ((n = fread(buf, 1, sizeof buf, p)) > 0) r.out.append(buf, n);
-  const int status = pclose(p);
-  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return r;
-}
+CliResult run(const std::string& cmd) { return harpe::testing::run_shell(cmd); }
 
 // One thread per rank; as root OpenMPI needs --allow-run-as-root; 2 ranks may exceed the cores.
 const std::string kOne = "OMP_NUM_THREADS=1 " + std::string(HARPE_BINARY);
