@@ -6,12 +6,36 @@
 
 namespace harpe::train {
 
-TokenWindows TokenWindows::from_shard(const std::string& path) {
+TokenWindows TokenWindows::from_shard(const std::string& path, bool shuffle, uint64_t seed) {
   TokenWindows w;
   w.shard_ = std::make_shared<data::Shard>(data::Shard::open(path));
   w.n_ = w.shard_->n_tokens();
   w.name_ = path;
+  w.shuffle_ = shuffle && w.shard_->n_documents() > 1;
+  w.seed_ = seed;
+  if (w.shuffle_) w.plan_epoch();
   return w;
+}
+
+namespace {
+uint64_t splitmix64(uint64_t& state) {
+  uint64_t z = (state += 0x9e3779b97f4a7c15ull);
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+  return z ^ (z >> 31);
+}
+}  // namespace
+
+void TokenWindows::plan_epoch() {
+  const uint64_t docs = shard_->n_documents();
+  order_.resize(docs);
+  for (uint64_t d = 0; d < docs; ++d) order_[d] = d;
+  // Fisher-Yates with our own generator: the same order on every platform and standard library.
+  uint64_t state = seed_ * 0x2545f4914f6cdd1dull + epoch_ + 1;
+  for (uint64_t i = docs - 1; i > 0; --i) std::swap(order_[i], order_[splitmix64(state) % (i + 1)]);
+  starts_.resize(docs + 1);
+  starts_[0] = 0;
+  for (uint64_t i = 0; i < docs; ++i) starts_[i + 1] = starts_[i] + shard_->document(order_[i]).length;
 }
 
 TokenWindows TokenWindows::from_tokens(std::vector<int32_t> tokens, std::string name) {
@@ -27,11 +51,29 @@ uint32_t TokenWindows::vocab_size() const { return shard_ ? shard_->vocab_size()
 void TokenWindows::seek(uint64_t position, uint64_t epoch) {
   check(position < n_, name_, ": data position ", position, " is past the end (", n_, " tokens)");
   pos_ = position;
+  if (shuffle_ && epoch != epoch_) {
+    epoch_ = epoch;
+    plan_epoch();
+  }
   epoch_ = epoch;
 }
 
 void TokenWindows::copy(uint64_t begin, uint64_t n, int32_t* out) const {
-  if (shard_) {
+  if (shuffle_) {
+    // Stream offset -> (k-th document of the order, offset inside it); a window may span several.
+    std::size_t k = static_cast<std::size_t>(std::upper_bound(starts_.begin(), starts_.end(), begin) -
+                                             starts_.begin()) - 1;
+    while (n > 0) {
+      const data::DocumentSpan doc = shard_->document(order_[k]);
+      const uint64_t inside = begin - starts_[k];
+      const uint64_t take = std::min(n, doc.length - inside);
+      shard_->copy_tokens(doc.offset + inside, take, out);
+      out += take;
+      begin += take;
+      n -= take;
+      ++k;
+    }
+  } else if (shard_) {
     shard_->copy_tokens(begin, n, out);
   } else {
     std::copy(memory_.begin() + static_cast<long>(begin), memory_.begin() + static_cast<long>(begin + n),
@@ -55,6 +97,7 @@ void TokenWindows::next_batch_part(int B, int T, int first, int count, int32_t* 
     if (pos_ + need > n_) {
       pos_ = 0;
       ++epoch_;
+      if (shuffle_) plan_epoch();
     }
     if (b >= first && b < first + count) {
       const std::size_t row = static_cast<std::size_t>(b - first) * T;

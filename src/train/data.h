@@ -1,7 +1,13 @@
 // Training batches: [B, T + 1] windows taken consecutively from a token stream (a shard, or
 // tokens in memory for tests). Window r of a batch starts at `position`; position advances by T
-// (the last token of one window is the first of the next) and wraps to 0 when the next window
-// would run past the end. The position is all the state there is: a checkpoint records it.
+// (the last token of one window is the first of the next) and wraps to 0, starting the next
+// epoch, when the next window would run past the end. (position, epoch) is all the state there
+// is: a checkpoint records it.
+//
+// A shard's stream is its documents in a seeded random order, a new order every epoch (a pure
+// function of the epoch), so training never sees one source after another as the corpus was
+// written (bible books, then manuals, ...) and resuming at (position, epoch) continues the same
+// stream on any rank count.
 #pragma once
 
 #include <cstdint>
@@ -15,7 +21,8 @@ namespace harpe::train {
 
 class TokenWindows {
  public:
-  static TokenWindows from_shard(const std::string& path);
+  // shuffle = false: the shard's documents in file order (every epoch the same).
+  static TokenWindows from_shard(const std::string& path, bool shuffle = true, uint64_t seed = 0);
   static TokenWindows from_tokens(std::vector<int32_t> tokens, std::string name = "tokens");
 
   uint64_t n_tokens() const { return n_; }
@@ -34,7 +41,12 @@ class TokenWindows {
 
  private:
   void copy(uint64_t begin, uint64_t n, int32_t* out) const;
+  void plan_epoch();  // order_ and starts_ for epoch_ (shuffled shards only)
   std::shared_ptr<data::Shard> shard_;
+  bool shuffle_ = false;
+  uint64_t seed_ = 0;
+  std::vector<uint64_t> order_;   // document indices in stream order
+  std::vector<uint64_t> starts_;  // stream offset of each, plus the total at the end
   std::vector<int32_t> memory_;
   std::string name_;
   uint64_t n_ = 0, pos_ = 0, epoch_ = 0;
