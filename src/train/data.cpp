@@ -50,12 +50,10 @@ uint32_t TokenWindows::vocab_size() const { return shard_ ? shard_->vocab_size()
 
 void TokenWindows::seek(uint64_t position, uint64_t epoch) {
   check(position < n_, name_, ": data position ", position, " is past the end (", n_, " tokens)");
+  const bool replan = shuffle_ && epoch != epoch_;
   pos_ = position;
-  if (shuffle_ && epoch != epoch_) {
-    epoch_ = epoch;
-    plan_epoch();
-  }
   epoch_ = epoch;
+  if (replan) plan_epoch();
 }
 
 void TokenWindows::copy(uint64_t begin, uint64_t n, int32_t* out) const {

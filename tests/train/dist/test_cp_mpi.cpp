@@ -15,47 +15,18 @@
 #include <vector>
 
 #include "data/shard.h"
-#include "support/run_program.h"
+#include "mpi_runs.h"
 
 namespace {
 
 namespace fs = std::filesystem;
 
-using CliResult = harpe::testing::ProgramResult;
+using namespace harpe::testing;
 
-CliResult run(const std::string& cmd) { return harpe::testing::run_shell(cmd); }
-
-const std::string kOne = "OMP_NUM_THREADS=1 " + std::string(HARPE_BINARY);
-const std::string kTwo = "OMP_NUM_THREADS=1 OMPI_MCA_rmaps_base_oversubscribe=1 "
-                         "ASAN_OPTIONS=detect_leaks=0 " +
-                         std::string(HARPE_MPIEXEC) +
-                         " --allow-run-as-root --oversubscribe -x OMP_NUM_THREADS -x ASAN_OPTIONS -np 2 " +
-                         std::string(HARPE_BINARY);
-
+const std::string kOne = on_ranks(1);
+const std::string kTwo = on_ranks(2);
 // Four ranks on two cores: only to exercise a ring of more than one shift and the 2-D layout.
-const std::string kFour = "OMP_NUM_THREADS=1 OMPI_MCA_rmaps_base_oversubscribe=1 "
-                          "ASAN_OPTIONS=detect_leaks=0 " +
-                          std::string(HARPE_MPIEXEC) +
-                          " --allow-run-as-root --oversubscribe -x OMP_NUM_THREADS -x ASAN_OPTIONS -np 4 " +
-                          std::string(HARPE_BINARY);
-
-struct Line {
-  long step;
-  double loss, grad_norm;
-  unsigned long long tokens_seen;
-};
-
-std::vector<Line> read_metrics(const fs::path& p) {
-  std::vector<Line> out;
-  std::ifstream in(p);
-  std::string s;
-  while (std::getline(in, s)) {
-    const auto j = nlohmann::json::parse(s);
-    out.push_back({j["step"].get<long>(), j["loss"].get<double>(), j["grad_norm"].get<double>(),
-                   j["tokens_seen"].get<unsigned long long>()});
-  }
-  return out;
-}
+const std::string kFour = on_ranks(4);
 
 // Step 1 sees the same parameters: only the summation order differs (the attention of a row is
 // merged from blocks, the gradient summed over ranks). Later steps follow AdamW, whose early

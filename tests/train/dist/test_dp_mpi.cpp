@@ -14,43 +14,16 @@
 #include <vector>
 
 #include "data/shard.h"
-#include "support/run_program.h"
+#include "mpi_runs.h"
 
 namespace {
 
 namespace fs = std::filesystem;
 
-using CliResult = harpe::testing::ProgramResult;
+using namespace harpe::testing;
 
-CliResult run(const std::string& cmd) { return harpe::testing::run_shell(cmd); }
-
-// One thread per rank; as root OpenMPI needs --allow-run-as-root; 2 ranks may exceed the cores.
-const std::string kOne = "OMP_NUM_THREADS=1 " + std::string(HARPE_BINARY);
-// OpenMPI's own allocations at exit would fail a sanitizer build's leak check (ours are checked
-// by the other tests), and -x passes the variables to the ranks.
-const std::string kTwo = "OMP_NUM_THREADS=1 OMPI_MCA_rmaps_base_oversubscribe=1 "
-                         "ASAN_OPTIONS=detect_leaks=0 " +
-                         std::string(HARPE_MPIEXEC) +
-                         " --allow-run-as-root --oversubscribe -x OMP_NUM_THREADS -x ASAN_OPTIONS -np 2 " +
-                         std::string(HARPE_BINARY);
-
-struct Line {
-  long step;
-  double loss, grad_norm;
-  unsigned long long tokens_seen;
-};
-
-std::vector<Line> read_metrics(const fs::path& p) {
-  std::vector<Line> out;
-  std::ifstream in(p);
-  std::string s;
-  while (std::getline(in, s)) {
-    const auto j = nlohmann::json::parse(s);
-    out.push_back({j["step"].get<long>(), j["loss"].get<double>(), j["grad_norm"].get<double>(),
-                   j["tokens_seen"].get<unsigned long long>()});
-  }
-  return out;
-}
+const std::string kOne = on_ranks(1);
+const std::string kTwo = on_ranks(2);
 
 // Step 1 sees the same parameters, so loss and gradient norm agree to float round-off (only the
 // summation order differs: per-rank partial gradients added by the all-reduce). Later steps
