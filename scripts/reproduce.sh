@@ -40,7 +40,7 @@ fi
 [[ -x "$harpe" ]] || { echo "reproduce: error: no harpe program (build it, or pass --harpe BIN)" >&2; exit 2; }
 harpe="$(cd "$(dirname "$harpe")" && pwd)/$(basename "$harpe")"
 
-MODEL_PRESET="" MODEL_CONFIG="" SYNTHETIC_DOCS=0 HAYSTACK_SOURCE="" SELF_EXTEND=0 NEEDLE=0 SHORT=0 GENERATE=0 NEEDLE_DEPTHS=11 NEEDLE_SAMPLES=1
+MODEL_PRESET="" MODEL_CONFIG="" SYNTHETIC_DOCS=0 NIAH_DOCS=0 NIAH_TOKENS="" EXT_NIAH_DOCS=0 EXT_NIAH_TOKENS="" NIAH_TTG="" HAYSTACK_SOURCE="" SELF_EXTEND=0 NEEDLE=0 SHORT=0 GENERATE=0 NEEDLE_DEPTHS=11 NEEDLE_SAMPLES=1
 # shellcheck disable=SC1090
 source "$envfile"
 # Shared machines: without this, libgomp's spinning makes steps up to 12x slower (docs/engine.md).
@@ -92,7 +92,21 @@ log "preset $preset ($envfile), C0 $C0 -> L $L, harpe $harpe, out $out, load $(c
 
 syn_flag=()
 if [[ ",$SOURCES," == *,synthetic,* ]]; then syn_flag=(--synthetic-docs "$SYNTHETIC_DOCS"); fi
-step data "$harpe" data prepare --out "$D" --sources "$SOURCES" --vocab "$VOCAB" "${syn_flag[@]}"
+niah_flag=() ext_niah_flag=()
+if [[ ",$SOURCES," == *,niah,* ]]; then
+  niah_flag=(--niah-haystack "${HAYSTACK_SOURCE:-bible}" --niah-docs "$NIAH_DOCS" --niah-tokens "$NIAH_TOKENS")
+  ext_niah_flag=(--niah-haystack "${HAYSTACK_SOURCE:-bible}" --niah-docs "$EXT_NIAH_DOCS" --niah-tokens "$EXT_NIAH_TOKENS" --niah-seed 8)
+fi
+step data "$harpe" data prepare --out "$D" --sources "$SOURCES" --vocab "$VOCAB" "${syn_flag[@]}" "${niah_flag[@]}"
+
+# The extension's data: the same sources with the tokenizer above, but NIAH-format documents as long
+# as 32*C0 (EXT_NIAH_DOCS of them, seed apart), when the preset asks for them; else the same shard.
+ext_data="$D/train.bin"
+if ((EXT_NIAH_DOCS > 0)); then
+  ext_data="$out/data-ext/train.bin"
+  step data-ext "$harpe" data prepare --out "$out/data-ext" --sources "$SOURCES" --tokenizer "$D/tokenizer.model" \
+    "${syn_flag[@]}" "${ext_niah_flag[@]}"
+fi
 
 # The essay haystack of the NIAH tasks: the held-out documents of one source (prose, as RULER's
 # essays), so synthetic training records or formulas never end up in a haystack.
@@ -143,7 +157,7 @@ extend_args() {
 extend() {
   local m="$1" args; args="$(extend_args "$m")"
   # shellcheck disable=SC2086
-  "$harpe" extend --from "$out/base" --data "$D/train.bin" --out "$out/ext/$m" $args --context "$L" \
+  "$harpe" extend --from "$out/base" --data "$ext_data" --out "$out/ext/$m" $args --context "$L" \
     --tokens "$EXT_TOKENS" --batch "$EXT_BATCH" --lr "$EXT_LR" --save-every 50 --log-every 10 \
     $(resume_flag "$out/ext/$m")
 }
@@ -157,6 +171,7 @@ for m in $METHODS; do models+=("$m"); done
 ckpt() { case "$1" in base|self-extend) echo "$out/base/checkpoint" ;; *) echo "$out/ext/$1/checkpoint" ;; esac; }
 se_flag() { if [[ "$1" == self-extend ]]; then echo "--self-extend $(setting 'self-extend window,group')"; fi; }
 niah_csv="$(echo "$NIAH_LENGTHS" | tr ' ' ',')"
+ttg_flag() { if [[ -n "$NIAH_TTG" ]]; then echo "--tokens-to-generate $NIAH_TTG"; fi; }
 
 eval_ppl() {  # MODEL SOURCE: one window length at a time (stride = length / PPL_STRIDE_DIV)
   local m="$1" src="$2"
@@ -170,12 +185,12 @@ eval_ppl() {  # MODEL SOURCE: one window length at a time (stride = length / PPL
 eval_niah() {
 
   "$harpe" eval niah --model "$(ckpt "$1")" $(se_flag "$1") --tasks "$NIAH_TASKS" --lengths "$niah_csv" \
-    -n "$NIAH_SAMPLES" --jobs "$jobs" $(haystack_flag) --out "$out/eval/$1/niah" --name "$1"
+    -n "$NIAH_SAMPLES" --jobs "$jobs" $(ttg_flag) $(haystack_flag) --out "$out/eval/$1/niah" --name "$1"
 }
 eval_needle() {
 
   "$harpe" eval needle --model "$(ckpt "$1")" $(se_flag "$1") --lengths "$niah_csv" \
-    --depth-count "$NEEDLE_DEPTHS" -n "$NEEDLE_SAMPLES" --jobs "$jobs" --out "$out/eval/$1/needle" --name "$1"
+    --depth-count "$NEEDLE_DEPTHS" -n "$NEEDLE_SAMPLES" --jobs "$jobs" $(ttg_flag) --out "$out/eval/$1/needle" --name "$1"
 }
 eval_short() {
 

@@ -33,6 +33,7 @@ label() {
     harpe-pv) echo "**HARPE** (peak-valley)" ;;
     harpe-uni) echo "HARPE uniform ascending" ;;
     harpe-desc) echo "HARPE uniform descending" ;;
+    harpe-pv-s*) echo "HARPE peak-valley, stride ~ paper's ${1#harpe-pv-s}" ;;
     *) echo "$1" ;;
   esac
 }
@@ -40,7 +41,7 @@ label() {
 # Windows and NIAH lengths present in the first model that has them.
 windows="$(jq -r "$F2"'[.ppl[].window] | unique | map(tostring) | join(" ")' "$(R "${models[0]}")")"
 lengths="$(for m in "${models[@]}"; do jq -r "$F2"'[.tasks[].length] | unique | map(tostring) | join(" ")' "$(R "$m")"; done | sort | tail -1)"
-tasks="$(jq -r "$F2"'[.tasks[].task] | unique | join(" ")' "$(R "${models[0]}")")"
+tasks="$(for m in "${models[@]}"; do jq -r '.tasks[].task' "$(R "$m")"; done | sort -u | tr '\n' ' ' | sed 's/ $//')"
 
 fmt_len() { awk -v n="$1" 'BEGIN { if (n >= 1024 && n % 1024 == 0) printf "%dK", n / 1024; else printf "%d", n }'; }
 header() {  # title cells...
@@ -93,6 +94,10 @@ for m in "${models[@]}"; do
   echo "$row"
 done
 echo
+# A length too short for a task's prompt (plus the generation budget) has no cell for that task.
+fit="$(jq -r '[.tasks[] | .length] | group_by(.) | map("\(.[0]): \(length)") | join(", ")' "$(R "${models[0]}")")"
+echo "Tasks per length (a task whose prompt cannot fit a length is left out there): $fit of $(echo "$tasks" | wc -w)."
+echo
 
 first_w="${windows%% *}"
 echo "### Table 5 analogue: short-context retention (perplexity at window C0 = $first_w; lower is better)"
@@ -126,3 +131,18 @@ for m in "${models[@]}"; do
   for t in $tasks; do row+=" $(task_cell "$m" "$t") ($(task_cell "$m" "$t" "$last_l")) |"; done
   echo "$row"
 done
+
+# Table 7 analogue (peak-valley stride ablation, the `full` preset), when those runs exist.
+strides=()
+for m in harpe-pv harpe-pv-s10k harpe-pv-s20k harpe-pv-s30k harpe-pv-s40k harpe-pv-s50k; do
+  [[ -f "$(R "$m")" ]] && [[ " ${models[*]} " == *" $m "* ]] && strides+=("$m")
+done
+if ((${#strides[@]} > 1)); then
+  echo
+  echo "### Table 7 analogue: HARPE peak-valley stride (the paper's 10k..50k mapped onto this run's base range)"
+  echo
+  header "run" "pari ppl @$(fmt_len "$last_w")" "bible ppl @$(fmt_len "$last_w")" "NIAH avg" "NIAH @$(fmt_len "$last_l")" "needle avg"
+  for m in "${strides[@]}"; do
+    echo "| $(label "$m") | $(ppl_cell "$m" pari "$last_w") | $(ppl_cell "$m" bible "$last_w") | $(niah_avg "$m") | $(niah_cell "$m" "$last_l") | $(needle_avg "$m") |"
+  done
+fi

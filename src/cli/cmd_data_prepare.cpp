@@ -6,6 +6,7 @@
 #include <sstream>
 
 #include "cli/command.h"
+#include "cli/niah_data_flags.h"
 #include "data/shard_build.h"
 
 namespace {
@@ -20,6 +21,7 @@ void setup(CLI::App& parent) {
   auto vocab = std::make_shared<int>(8192);
   auto tokenizer = std::make_shared<std::string>();
   auto opt0 = std::make_shared<harpe::data::CorpusOptions>();
+  auto niah = std::make_shared<harpe::cli::NiahDataArgs>();
   cmd->add_option("--out", *out, "Output directory")->capture_default_str();
   cmd->add_option("--sources", *sources, "Comma-separated sources (see `harpe data corpus --help`)")
       ->capture_default_str();
@@ -27,6 +29,7 @@ void setup(CLI::App& parent) {
   cmd->add_option("--tokenizer", *tokenizer, "Use this existing SentencePiece model instead of training one");
   cmd->add_option("--synthetic-docs", opt0->synthetic_documents, "Synthetic records when 'synthetic' is a source")
       ->capture_default_str();
+  harpe::cli::add_niah_data_flags(cmd, *niah);
   cmd->callback([=] {
     auto log = [](const std::string& line) { std::fprintf(stderr, "%s\n", line.c_str()); };
     namespace fs = std::filesystem;
@@ -37,6 +40,7 @@ void setup(CLI::App& parent) {
     for (std::string item; std::getline(ss, item, ',');)
       if (!item.empty()) copt.sources.push_back(item);
     copt.log = log;
+    harpe::cli::register_niah_source(copt, *niah);
     harpe::data::build_corpus(copt);
     std::string model = tokenizer->empty() ? (fs::path(*out) / "tokenizer.model").string() : *tokenizer;
     if (tokenizer->empty()) {

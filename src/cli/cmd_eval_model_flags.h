@@ -30,6 +30,13 @@ inline void add_haystack_flags(CLI::App* cmd, std::string& corpus, std::string& 
   cmd->add_option("--essay", essay, "Text file used as the essay haystack instead of a corpus");
 }
 
+inline void add_tokens_to_generate_flag(CLI::App* cmd, int& ttg) {
+  cmd->add_option("--tokens-to-generate", ttg,
+                  "Generated tokens per prompt, reserved inside each length (default: RULER's, 128 for "
+                  "NIAH; smaller lets short lengths hold a prompt)")
+      ->check(CLI::PositiveNumber);
+}
+
 // The flags of the RULER-task commands (`harpe eval niah` and `harpe eval ruler`).
 inline void add_ruler_flags(CLI::App* cmd, harpe::eval::RulerArgs& r, const std::string& tasks_help) {
   cmd->add_option("--tasks", r.tasks, tasks_help)->capture_default_str();
@@ -41,6 +48,7 @@ inline void add_ruler_flags(CLI::App* cmd, harpe::eval::RulerArgs& r, const std:
                   "kernels on all cores")
       ->capture_default_str();
   cmd->add_option("--seed", r.seed, "Sample seed (same seed, same prompts)")->capture_default_str();
+  add_tokens_to_generate_flag(cmd, r.tokens_to_generate);
   add_haystack_flags(cmd, r.haystack_corpus, r.haystack_split, r.essay);
   cmd->add_flag("!--no-predictions", r.keep_predictions,
                 "Leave the per-sample predictions out of results.json");

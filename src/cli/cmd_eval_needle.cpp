@@ -25,6 +25,7 @@ void setup(CLI::App& parent) {
   cmd->add_option("--jobs,-j", a->n.jobs, "Samples decoded at once (each then single-threaded)")
       ->capture_default_str();
   cmd->add_option("--seed", a->n.seed, "Sample seed")->capture_default_str();
+  harpe::cli::add_tokens_to_generate_flag(cmd, a->n.tokens_to_generate);
   cmd->add_option("--haystack", a->n.haystack, "noise (RULER's repeated filler) or essay")
       ->capture_default_str();
   harpe::cli::add_haystack_flags(cmd, a->n.haystack_corpus, a->n.haystack_split, a->n.essay);

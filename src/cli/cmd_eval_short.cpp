@@ -32,6 +32,7 @@ void setup(CLI::App& parent) {
   cmd->add_option("--samples,-n", a->r.samples, "NIAH samples per task")->capture_default_str();
   cmd->add_option("--jobs,-j", a->r.jobs, "NIAH samples decoded at once")->capture_default_str();
   cmd->add_option("--seed", a->r.seed, "NIAH sample seed")->capture_default_str();
+  harpe::cli::add_tokens_to_generate_flag(cmd, a->r.tokens_to_generate);
   harpe::cli::add_haystack_flags(cmd, a->r.haystack_corpus, a->r.haystack_split, a->r.essay);
   cmd->callback([a] { harpe::eval::eval_short(a->m, a->p, a->r, a->context); });
 }

@@ -123,6 +123,7 @@ struct Emitter {
   std::array<std::ofstream, 3>& out;
   std::map<std::string, SourceSummary>& summary;
   std::set<std::string> ids;
+  std::map<std::string, std::string>* train_text = nullptr;  // collected when generators need it
 
   void emit(const std::string& source, const std::string& license, std::string id, std::string text,
             const std::string& origin) {
@@ -145,6 +146,7 @@ struct Emitter {
     int k = static_cast<int>(sp);
     s.documents[k] += 1;
     s.bytes[k] += static_cast<std::int64_t>(text.size());
+    if (train_text && sp == Split::train) ((*train_text)[source] += text) += "\n";
     out[k] << record_to_json(Record{std::move(id), source, license, std::move(text)}) << '\n';
   }
 };
@@ -343,7 +345,9 @@ std::map<std::string, SourceSummary> build_corpus(const CorpusOptions& opt) {
   }
   std::map<std::string, SourceSummary> summary;
   Emitter em{opt, out, summary, {}};
-  std::vector<std::string> order;
+  std::map<std::string, std::string> train_text;
+  if (!opt.generators.empty()) em.train_text = &train_text;
+  std::vector<std::string> order, generated;
   auto cleanup = [&] {
     for (int k = 0; k < 3; ++k) {
       out[k].close();
@@ -358,6 +362,10 @@ std::map<std::string, SourceSummary> build_corpus(const CorpusOptions& opt) {
       check(std::find(order.begin(), order.end(), name) == order.end(), "--sources: ", name, " given twice");
       order.push_back(name);
       summary[name];
+      if (opt.generators.count(name)) {
+        generated.push_back(name);  // after the sources whose text it draws on
+        continue;
+      }
       opt.log("corpus: collecting " + name);
       if (eq != std::string::npos) {
         std::string dir = spec.substr(eq + 1);
@@ -391,6 +399,15 @@ std::map<std::string, SourceSummary> build_corpus(const CorpusOptions& opt) {
         names += ", synthetic";
         fail("--sources: unknown source '", name, "' (known: ", names, "; or NAME=DIR for a directory of text files)");
       }
+      const auto& s = summary[name];
+      opt.log("corpus: " + name + ": " + std::to_string(s.documents[0] + s.documents[1] + s.documents[2]) +
+              " documents");
+    }
+    em.train_text = nullptr;
+    for (const auto& name : generated) {
+      opt.log("corpus: generating " + name);
+      for (Record& r : opt.generators.at(name)(train_text))
+        em.emit(name, r.license, std::move(r.id), std::move(r.text), name + " generator");
       const auto& s = summary[name];
       opt.log("corpus: " + name + ": " + std::to_string(s.documents[0] + s.documents[1] + s.documents[2]) +
               " documents");

@@ -50,6 +50,11 @@ struct CorpusOptions {
   std::int64_t synthetic_documents = 2000;
   int synthetic_chars = 6000;
   std::uint64_t synthetic_seed = 1;
+  // Sources produced by code outside this module, by name (the CLI registers "niah": RULER-format
+  // documents that eval/ builds on another source's training text). They run after every other
+  // source, with the training-split text of the sources read so far (joined per source).
+  using Generator = std::function<std::vector<Record>(const std::map<std::string, std::string>& train_text)>;
+  std::map<std::string, Generator> generators;
   std::function<void(const std::string&)> log = [](const std::string&) {};
   // Source names in order ("NAME=DIR" -> NAME).
   std::vector<std::string> source_names() const;

@@ -132,6 +132,7 @@ std::vector<TaskResult> ruler_with(const LoadedModel& lm, const rope::PositionMa
   opt.jobs = a.jobs;
   opt.gen.count_tokens = model_token_counter(lm.tokenizer);
   opt.gen.seed = a.seed;
+  opt.gen.tokens_to_generate = a.tokens_to_generate;
   bool needs_essay = false;
   for (const auto& t : opt.tasks) needs_essay = needs_essay || task_needs_essay(t);
   opt.gen.essay = essay_for(a.essay, a.haystack_corpus, a.haystack_split, needs_essay, quiet);
@@ -274,6 +275,7 @@ RunResults eval_needle(const ModelArgs& m, const NeedleArgs& a) {
   GenOptions gen;
   gen.count_tokens = model_token_counter(lm.tokenizer);
   gen.seed = a.seed;
+  gen.tokens_to_generate = a.tokens_to_generate;
   gen.essay = essay_for(a.essay, a.haystack_corpus, a.haystack_split,
                         spec.haystack == Haystack::essay, m.quiet);
   std::vector<GenerationStats> stats(static_cast<size_t>(a.jobs));

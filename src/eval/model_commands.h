@@ -34,6 +34,7 @@ struct RulerArgs {
   int samples = 10;
   int jobs = 1;
   uint64_t seed = 42;
+  int tokens_to_generate = -1;  // < 0: each task's RULER default (NIAH 128)
   std::string haystack_corpus, haystack_split = "test", essay;
   bool keep_predictions = true;
 };
@@ -45,6 +46,7 @@ struct NeedleArgs {
   int samples = 1;
   int jobs = 1;
   uint64_t seed = 42;
+  int tokens_to_generate = -1;     // < 0: RULER's NIAH default (128)
   std::string haystack = "noise";  // noise | essay
   std::string haystack_corpus, haystack_split = "test", essay;
   bool png = true;

@@ -75,3 +75,30 @@ TEST(DataCli, CorpusTokenizerShardsStats) {
   }
   fs::remove_all(dir);
 }
+
+TEST(DataCli, NiahSourceOnADirectoryHaystack) {
+  fs::path dir = fs::temp_directory_path() / ("harpe_test_datacli_niah_" + std::to_string(::getpid()));
+  fs::remove_all(dir);
+  fs::create_directories(dir / "in");
+  const char* words[] = {"alpha", "beta", "gamma", "delta", "river", "stone", "light", "harbour", "seven", "lemon"};
+  for (int d = 0; d < 40; ++d) {
+    std::ofstream f(dir / "in" / std::string("f").append(std::to_string(d)).append(".txt"), std::ios::binary);
+    for (int i = 0; i < 400; ++i) f << words[(d * 3 + i * 7 + i / 4) % 10] << ((i % 11 == 10) ? ".\n" : " ");
+  }
+  const std::string c = (dir / "corpus").string(), src = " --sources toy=" + (dir / "in").string() + ",niah";
+  CliResult r = run("data corpus --out " + c + src + " --niah-haystack toy --niah-docs 50 --niah-tokens 64:512");
+  ASSERT_EQ(r.code, 0) << r.out;
+  EXPECT_NE(r.out.find("niah"), std::string::npos) << r.out;
+  const std::string train = slurp(dir / "corpus" / "train.jsonl");
+  EXPECT_NE(train.find("\"source\":\"niah\""), std::string::npos);
+  EXPECT_NE(train.find("special magic"), std::string::npos);
+  // The haystack source must be among the sources; a malformed range is refused.
+  r = run("data corpus --out " + c + src + " --niah-haystack bible");
+  EXPECT_NE(r.code, 0);
+  EXPECT_NE(r.out.find("--niah-haystack bible"), std::string::npos) << r.out;
+  r = run("data corpus --out " + c + src + " --niah-haystack toy --niah-tokens 64-512");
+  EXPECT_NE(r.code, 0);
+  EXPECT_NE(r.out.find("MIN:MAX"), std::string::npos) << r.out;
+  fs::remove_all(dir);
+}
+

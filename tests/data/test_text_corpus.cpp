@@ -4,6 +4,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <set>
 #include <string>
 #include <vector>
@@ -156,6 +157,46 @@ TEST(Corpus, DirectorySourceHandlesBadInput) {
   }
   EXPECT_FALSE(fs::exists(out2 / "train.jsonl"));
   for (auto& e : fs::directory_iterator(out2)) ADD_FAILURE() << "left behind: " << e.path();
+}
+
+TEST(Corpus, GeneratedSourceRunsLastOnTrainingText) {
+  fs::path in = temp_dir("gen_in");
+  for (int i = 0; i < 40; ++i)
+    write(in / std::string("d").append(std::to_string(i)).append(".txt"),
+          std::string("text of document ").append(std::to_string(i)).append("\n"));
+  CorpusOptions opt;
+  opt.out_dir = temp_dir("gen_out").string();
+  opt.sources = {"made", "mine=" + in.string()};  // listed first, generated after "mine"
+  std::string seen;
+  opt.generators["made"] = [&](const std::map<std::string, std::string>& train_text) {
+    seen = train_text.at("mine");
+    std::vector<Record> out;
+    for (int i = 0; i < 30; ++i)
+      out.push_back(Record{std::string("made/").append(std::to_string(i)), "made", "test",
+                           std::string("generated ").append(std::to_string(i))});
+    return out;
+  };
+  auto summary = build_corpus(opt);
+  const auto& made = summary.at("made");
+  EXPECT_EQ(made.documents[0] + made.documents[1] + made.documents[2], 30);
+  // The generator saw exactly the training split of "mine", nothing held out.
+  std::string expect;
+  for (const auto& r : read_split(opt.out_dir, Split::train))
+    if (r.source == "mine") expect += r.text + "\n";
+  EXPECT_FALSE(expect.empty());
+  for (auto sp : {Split::validation, Split::test})
+    for (const auto& r : read_split(opt.out_dir, sp)) {
+      if (r.source == "mine") {
+        EXPECT_EQ(seen.find(r.text), std::string::npos) << r.id;
+      }
+    }
+  EXPECT_EQ(seen.size(), expect.size());
+  for (auto sp : {Split::train, Split::validation, Split::test})
+    for (const auto& r : read_split(opt.out_dir, sp)) {
+      if (r.source == "made") {
+        EXPECT_EQ(split_of(r.id), sp);
+      }
+    }
 }
 
 TEST(Corpus, UnknownSourceAndMissingDirectory) {

@@ -71,6 +71,24 @@ TEST(RunRuler, OracleScores100WrongScores0HalfScores50) {
   for (const auto& r : results) EXPECT_DOUBLE_EQ(r.score, 50.0) << r.task;
 }
 
+TEST(RunRuler, LengthTooShortForATaskIsLeftOut) {
+  RulerRunOptions o = small_options();
+  o.tasks = {"niah_single_1", "niah_multikey_3"};
+  o.lengths = {20, 700};  // 20 words hold no NIAH prompt at all
+  o.gen.tokens_to_generate = 4;
+  int calls = 0;
+  const auto results = run_ruler(o, [&](int) -> Generator {
+    return [&](const std::string&, int ttg) {
+      EXPECT_EQ(ttg, 4);
+      ++calls;
+      return std::string("x");
+    };
+  });
+  ASSERT_EQ(results.size(), 2u);  // the 700-word cells only, not 0-scored 20-word cells
+  for (const auto& r : results) EXPECT_EQ(r.length, 700);
+  EXPECT_EQ(calls, 2 * o.samples);
+}
+
 TEST(RunRuler, WorkersGiveTheSameResults) {
   RulerRunOptions o = small_options();
   o.tasks = {"niah_single_1", "niah_multikey_2"};
