@@ -6,13 +6,14 @@
 
 namespace harpe::train {
 
-TokenWindows TokenWindows::from_shard(const std::string& path, bool shuffle, uint64_t seed) {
+TokenWindows TokenWindows::from_shard(const std::string& path, bool shuffle, uint64_t seed, bool align) {
   TokenWindows w;
   w.shard_ = std::make_shared<data::Shard>(data::Shard::open(path));
   w.n_ = w.shard_->n_tokens();
   w.name_ = path;
   w.shuffle_ = shuffle && w.shard_->n_documents() > 1;
   w.seed_ = seed;
+  w.align_ = align && w.shuffle_;
   if (w.shuffle_) w.plan_epoch();
   return w;
 }
@@ -103,8 +104,20 @@ void TokenWindows::next_batch_part(int B, int T, int first, int count, int32_t* 
       std::copy(window_.begin(), window_.end() - 1, tokens + row);
       std::copy(window_.begin() + 1, window_.end(), targets + row);
     }
-    pos_ += static_cast<uint64_t>(T);
+    pos_ = next_start(pos_, T);
   }
+}
+
+uint64_t TokenWindows::next_start(uint64_t position, int T) const {
+  const uint64_t plain = position + static_cast<uint64_t>(T);
+  if (!align_) return plain;
+  // The document holding the window's last token (position + T).
+  const std::size_t k = static_cast<std::size_t>(
+      std::upper_bound(starts_.begin(), starts_.end(), plain) - starts_.begin()) - 1;
+  if (k + 1 >= starts_.size()) return plain;
+  const bool began_inside = starts_[k] > position;
+  const bool runs_past = starts_[k + 1] > plain + 1;
+  return began_inside && runs_past ? starts_[k] : plain;
 }
 
 }  // namespace harpe::train

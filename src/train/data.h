@@ -22,7 +22,13 @@ namespace harpe::train {
 class TokenWindows {
  public:
   // shuffle = false: the shard's documents in file order (every epoch the same).
-  static TokenWindows from_shard(const std::string& path, bool shuffle = true, uint64_t seed = 0);
+  // align (shuffled shards): a document that starts inside a window and runs past its end is not
+  // split; the next window starts at that document's first token instead of at position + T (its
+  // head is seen twice). So every document of up to T + 1 tokens is whole in some window: a
+  // retrieval document's answer is never cut off from the needle it needs. Documents longer than
+  // a window are read in consecutive windows as before.
+  static TokenWindows from_shard(const std::string& path, bool shuffle = true, uint64_t seed = 0,
+                                 bool align = false);
   static TokenWindows from_tokens(std::vector<int32_t> tokens, std::string name = "tokens");
 
   uint64_t n_tokens() const { return n_; }
@@ -42,8 +48,10 @@ class TokenWindows {
  private:
   void copy(uint64_t begin, uint64_t n, int32_t* out) const;
   void plan_epoch();  // order_ and starts_ for epoch_ (shuffled shards only)
+  uint64_t next_start(uint64_t position, int T) const;  // where the window after this one starts
   std::shared_ptr<data::Shard> shard_;
   bool shuffle_ = false;
+  bool align_ = false;
   uint64_t seed_ = 0;
   std::vector<uint64_t> order_;   // document indices in stream order
   std::vector<uint64_t> starts_;  // stream offset of each, plus the total at the end

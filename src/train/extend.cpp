@@ -231,7 +231,7 @@ RunEnd run_pretrain(const PretrainOptions& po_in) {
     check(fs::is_regular_file(po.hooks.tokenizer), "--tokenizer ", po.hooks.tokenizer,
           ": no such file");
   opts.config.validate();
-  TokenWindows data = TokenWindows::from_shard(po.data_path);
+  TokenWindows data = TokenWindows::from_shard(po.data_path, /*shuffle=*/true, /*seed=*/0, /*align=*/true);
   check(data.vocab_size() <= static_cast<uint32_t>(opts.config.vocab_size), po.data_path,
         ": the shard's vocabulary (", data.vocab_size(), ") is larger than the model's (",
         opts.config.vocab_size, ")");
@@ -730,7 +730,7 @@ RunEnd run_extend(const ExtendOptions& o) {
                   model::describe(c).c_str());
       std::fflush(stdout);
     }
-    TokenWindows data = TokenWindows::from_shard(o.data_path);
+    TokenWindows data = TokenWindows::from_shard(o.data_path, /*shuffle=*/true, /*seed=*/0, /*align=*/true);
     check(data.vocab_size() <= static_cast<uint32_t>(plan.source_config.vocab_size), o.data_path,
           ": the shard's vocabulary (", data.vocab_size(), ") is larger than the model's (",
           plan.source_config.vocab_size, ")");

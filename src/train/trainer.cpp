@@ -208,7 +208,7 @@ void run_training(const RunOptions& run) {
   }
   check_options(opts);
 
-  TokenWindows data = TokenWindows::from_shard(run.data_path);
+  TokenWindows data = TokenWindows::from_shard(run.data_path, /*shuffle=*/true, /*seed=*/0, /*align=*/true);
   check(data.vocab_size() <= static_cast<uint32_t>(opts.config.vocab_size), run.data_path,
         ": the shard's vocabulary (", data.vocab_size(), ") is larger than the model's (",
         opts.config.vocab_size, ")");

@@ -126,5 +126,64 @@ TEST(DataOrder, SeekContinuesTheSameStreamAndSeedsDiffer) {
   EXPECT_NE(document_order(read_epochs(c, T, 1)[0]), document_order(read_epochs(d, T, 1)[0]));
 }
 
+TEST(DataOrder, AlignedWindowsHoldEveryShortDocumentWhole) {
+  TempDir tmp;
+  const std::string shard = write_shard(tmp.path);  // documents of 5, 8, ..., 29 tokens
+  const int T = 12;                                  // windows of 13 tokens
+  TokenWindows w = TokenWindows::from_shard(shard, true, 0, /*align=*/true);
+  std::vector<int32_t> tok(T), tgt(T);
+  std::vector<int> whole(kDocs, 0), starts(kDocs, 0);
+  uint64_t last_pos = 0, last_epoch = 0;
+  int cut = -1;  // a document the previous window started but did not finish
+  for (int i = 0; i < 400; ++i) {
+    w.next_batch(1, T, tok.data(), tgt.data());
+    const uint64_t pos = w.position();  // where the next window starts
+    std::vector<int32_t> win(tok);
+    win.push_back(tgt.back());
+    if (i > 0 && w.epoch() == last_epoch) {
+      EXPECT_GT(pos, last_pos);  // always moves forward
+      // ... and restarts at the document the previous window cut (the point of aligning).
+      if (cut >= 0) {
+        EXPECT_EQ(win[0], 100 * cut) << "window " << i;
+      }
+    }
+    last_pos = pos;
+    last_epoch = w.epoch();
+    cut = -1;
+    // Windows are pieces of documents in order; a piece that starts a document and reaches its
+    // last token is a whole document.
+    for (std::size_t j = 0; j < win.size();) {
+      const int d = win[j] / 100;
+      std::size_t e = j;
+      while (e + 1 < win.size() && win[e + 1] == win[e] + 1 && win[e + 1] / 100 == d) ++e;
+      if (win[j] % 100 == 0) ++starts[static_cast<std::size_t>(d)];
+      if (win[j] % 100 == 0 && win[e] % 100 == doc_length(d) - 1) ++whole[static_cast<std::size_t>(d)];
+      if (j > 0 && e + 1 == win.size() && win[e] % 100 != doc_length(d) - 1) cut = d;
+      // Only a document longer than the window may be entered past its start, and only by the
+      // window's first token (the continuation of a long document).
+      if (win[j] % 100 != 0) {
+        EXPECT_EQ(j, 0u) << "window " << i << " enters document " << d << " in the middle";
+      }
+      j = e + 1;
+    }
+  }
+  for (int d = 0; d < kDocs; ++d) {
+    if (doc_length(d) <= T + 1) {
+      EXPECT_GT(whole[static_cast<std::size_t>(d)], 0) << "document " << d;
+    }
+    EXPECT_GT(starts[static_cast<std::size_t>(d)], 0) << "document " << d;
+  }
+  // Seek continues the aligned stream exactly.
+  TokenWindows a = TokenWindows::from_shard(shard, true, 0, true), b = TokenWindows::from_shard(shard, true, 0, true);
+  for (int i = 0; i < 7; ++i) a.next_batch(1, T, tok.data(), tgt.data());
+  b.seek(a.position(), a.epoch());
+  std::vector<int32_t> tok2(T), tgt2(T);
+  for (int i = 0; i < 20; ++i) {
+    a.next_batch(1, T, tok.data(), tgt.data());
+    b.next_batch(1, T, tok2.data(), tgt2.data());
+    ASSERT_EQ(tok, tok2) << i;
+  }
+}
+
 }  // namespace
 }  // namespace harpe::train
