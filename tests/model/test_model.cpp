@@ -239,6 +239,32 @@ TEST(ModelForward, MatchesNaiveReference) {
   }
 }
 
+// The shapes the presets train with: head dim 32, standard RoPE base 10000, a window longer than
+// the attention tiles, so that far-apart positions and tile boundaries are exercised.
+TEST(ModelForward, LongWindowHeadDim32MatchesNaiveReference) {
+  ModelConfig c = grad_config(true);
+  c.hidden_size = 64;
+  c.intermediate_size = 96;
+  c.head_dim = 32;
+  c.rot_dims = 32;
+  c.num_attention_heads = 4;
+  c.num_key_value_heads = 2;
+  c.max_position_embeddings = 512;
+  c.rope.bases = {10000.0, 10000.0};  // per-head table = plain RoPE, base 10000 (the reference reads bases)
+  Model m(c);
+  fill_test_params(m, 4);
+  const int B = 1, T = 300;
+  auto tokens = random_tokens(B * T, 64, 13);
+  auto targets = random_tokens(B * T, 64, 14);
+  std::vector<double> ref = reference_losses(m, tokens, targets, B, T);
+  for (Mode mode : {Mode::infer, Mode::train}) {
+    Workspace ws(m.config, B, T, mode);
+    std::vector<float> per(B * T, -1.0f);
+    forward_loss(m, ws, tokens.data(), targets.data(), per.data());
+    for (int n = 0; n < B * T; ++n) ASSERT_NEAR(per[n], ref[n], 1e-4 * std::max(1.0, ref[n])) << "token " << n;
+  }
+}
+
 TEST(ModelForward, LastHiddenAndLogitsMatchReference) {
   Model m(grad_config(false));
   fill_test_params(m, 5);
