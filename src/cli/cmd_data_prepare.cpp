@@ -26,6 +26,9 @@ void setup(CLI::App& parent) {
   cmd->add_option("--sources", *sources, "Comma-separated sources (see `harpe data corpus --help`)")
       ->capture_default_str();
   cmd->add_option("--vocab", *vocab, "Vocabulary size of the trained tokenizer")->capture_default_str();
+  auto split_digits = std::make_shared<bool>(true);
+  cmd->add_flag("!--no-split-digits", *split_digits,
+                "Trained tokenizer: let BPE merge digit runs (default: one token per digit)");
   cmd->add_option("--tokenizer", *tokenizer, "Use this existing SentencePiece model instead of training one");
   cmd->add_option("--synthetic-docs", opt0->synthetic_documents, "Synthetic records when 'synthetic' is a source")
       ->capture_default_str();
@@ -46,6 +49,7 @@ void setup(CLI::App& parent) {
     if (tokenizer->empty()) {
       harpe::data::TokenizerTrainOptions topt;
       topt.vocab_size = *vocab;
+      topt.split_digits = *split_digits;
       topt.log = log;
       harpe::data::train_tokenizer_from_corpus(copt.out_dir, model, topt);
       std::fprintf(stderr, "tokenizer: wrote %s\n", model.c_str());

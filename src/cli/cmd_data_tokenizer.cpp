@@ -17,6 +17,7 @@ void setup(CLI::App& parent) {
   auto opt = std::make_shared<harpe::data::TokenizerTrainOptions>();
   cmd->add_option("--corpus", *corpus, "Corpus directory (from `harpe data corpus`)")->required();
   cmd->add_option("--vocab", opt->vocab_size, "Vocabulary size")->capture_default_str();
+  cmd->add_flag("!--no-split-digits", opt->split_digits, "Let BPE merge digit runs (default: one token per digit)");
   cmd->add_option("--out", *out, "Output model file")->capture_default_str();
   cmd->add_option("--max-lines", opt->max_sentences, "Cap on training lines, taken at an even stride (0 = all)")
       ->capture_default_str();

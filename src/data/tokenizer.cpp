@@ -70,7 +70,7 @@ std::string train_tokenizer(const std::vector<std::string>& texts, const Tokeniz
           " lines");
   std::ostringstream args;
   args << "--model_type=bpe --vocab_size=" << opt.vocab_size
-       << " --byte_fallback=true --character_coverage=0.9999 --split_digits=true"
+       << " --byte_fallback=true --character_coverage=0.9999 --split_digits=" << (opt.split_digits ? "true" : "false")
        << " --normalization_rule_name=identity --remove_extra_whitespaces=false"
        << " --allow_whitespace_only_pieces=true --unk_id=0 --bos_id=1 --eos_id=2 --pad_id=-1"
        << " --max_sentence_length=" << opt.max_sentence_length

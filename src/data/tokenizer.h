@@ -27,6 +27,9 @@ struct TokenizerTrainOptions {
   // (deterministic), not sampled at random.
   std::int64_t max_sentences = 2000000;
   int num_threads = 1;  // >1 is faster but SentencePiece then no longer promises identical models
+  // One token per digit (Llama's choice). Off: BPE merges digit runs like any other text, so a
+  // 7-digit number is a few tokens (small models copy those far more easily; docs/results.md).
+  bool split_digits = true;
   std::function<void(const std::string&)> log = [](const std::string&) {};
 };
 

@@ -66,6 +66,26 @@ TEST(Tokenizer, TrainingIsDeterministic) {
   EXPECT_THROW(train_tokenizer(small_texts(), o), harpe::Error);
 }
 
+TEST(Tokenizer, SplitDigitsOption) {
+  // Texts with many recurring digit runs, so that BPE has digit merges to learn when allowed.
+  std::vector<std::string> texts = small_texts();
+  for (int d = 0; d < 40; ++d) {
+    std::string s;
+    for (int i = 0; i < 50; ++i) s += "number " + std::to_string(1000000 + (d * 131 + i * 977) % 9000000) + " and 2024.\n";
+    texts.push_back(s);
+  }
+  TokenizerTrainOptions o;
+  o.vocab_size = 400;
+  auto split = Tokenizer::from_serialized(train_tokenizer(texts, o));
+  o.split_digits = false;
+  auto merged = Tokenizer::from_serialized(train_tokenizer(texts, o));
+  const std::string number = "number 2024 and 1234567.";
+  // Split: every digit is its own piece (11 digits, so at least 11 pieces); merged: fewer.
+  EXPECT_GE(split.encode(number).size(), 11u);
+  EXPECT_LT(merged.encode(number).size(), split.encode(number).size());
+  EXPECT_EQ(merged.decode(merged.encode(number)), number);
+}
+
 TEST(Tokenizer, RoundTripAnyBytesViaByteFallback) {
   auto tok = Tokenizer::from_serialized(tiny_model());
   for (std::string s : {std::string("alpha beta gamma"), std::string("  two spaces\nnew line\ttab"),
