@@ -5,20 +5,14 @@
 #include <cstdio>
 
 #include "core/error.h"
+#include "eval/rng.h"
 #include "eval/ruler.h"
 
 namespace harpe::eval {
 
 namespace {
 
-uint64_t splitmix(uint64_t x) {
-  x += 0x9e3779b97f4a7c15ull;
-  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
-  x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
-  return x ^ (x >> 31);
-}
-
-double unit(uint64_t x) { return static_cast<double>(splitmix(x) >> 11) * 0x1.0p-53; }
+double unit(uint64_t x) { return static_cast<double>(mix64(x) >> 11) * 0x1.0p-53; }
 
 // A window of the haystack text starting at a word boundary near `offset`, cycled at the end.
 std::string haystack_slice(const std::string& text, size_t offset, size_t bytes) {
@@ -50,7 +44,7 @@ data::Record niah_training_record(int64_t index, const NiahTrainingOptions& o,
         "NIAH training documents: need 16 <= min tokens <= max tokens, got ", o.min_tokens, "..",
         o.max_tokens);
   const auto& tasks = ruler_task_names();  // the eight NIAH tasks first
-  const uint64_t h = splitmix(o.seed * 0x2545f4914f6cdd1dull ^ static_cast<uint64_t>(index));
+  const uint64_t h = mix64(o.seed * 0x2545f4914f6cdd1dull ^ static_cast<uint64_t>(index));
   const std::string task = tasks[static_cast<size_t>(h % 8)];
   check(is_niah_task(task), "internal: ", task, " is not a NIAH task");
   const double lo = std::log(static_cast<double>(o.min_tokens));
@@ -58,23 +52,23 @@ data::Record niah_training_record(int64_t index, const NiahTrainingOptions& o,
   int64_t length = static_cast<int64_t>(std::lround(std::exp(lo + (hi - lo) * unit(h ^ 0x51ed))));
   GenOptions g;
   g.count_tokens = o.count ? o.count : approximate_token_counter();
-  g.seed = splitmix(o.seed ^ 0x7a1e5ull);  // a stream apart from the evaluation's seeds
+  g.seed = mix64(o.seed ^ 0x7a1e5ull);  // a stream apart from the evaluation's seeds
   g.tokens_to_generate = 0;               // the answer is part of the document
   // Fresh haystack text for every document (6 bytes per token is more than a prompt uses).
-  g.essay = haystack_slice(haystack_text, static_cast<size_t>(splitmix(h ^ 0xe55a)),
-                           static_cast<size_t>(length) * 6 + 256);
+  const size_t offset = static_cast<size_t>(mix64(h ^ 0xe55a));
+  auto essay_for = [&](int64_t n) { return haystack_slice(haystack_text, offset, static_cast<size_t>(n) * 6 + 256); };
+  g.essay = essay_for(length);
   // The smallest sample of some tasks (several UUID needles) needs more than min_tokens.
   TaskSample s;
   for (;;) {
     try {
       s = generate_sample(task, length, static_cast<int>(index), g);
       break;
-    } catch (const Error&) {
+    } catch (const LengthTooSmall&) {
       check(length < o.max_tokens * 4, "NIAH training document ", index, " (", task,
             "): no sample fits ", length, " tokens");
       length *= 2;
-      g.essay = haystack_slice(haystack_text, static_cast<size_t>(splitmix(h ^ 0xe55a)),
-                               static_cast<size_t>(length) * 6 + 256);
+      g.essay = essay_for(length);
     }
   }
   std::string answer;

@@ -6,6 +6,7 @@
 #include <functional>
 #include <map>
 #include <set>
+#include <sstream>
 #include <string_view>
 
 #include "core/error.h"
@@ -124,8 +125,12 @@ TaskSample fit_sample(const std::string& task, int64_t length, int index, int tt
   };
   Built best = build(min_units);
   int64_t need = budget(best);
-  check(need <= length || allow_over, "task ", task, ": length ", length, " is too small (the ",
-        "smallest sample needs ", need, " tokens with tokens_to_generate ", ttg, ")");
+  if (need > length && !allow_over) {
+    std::ostringstream msg;
+    msg << "task " << task << ": length " << length << " is too small (the smallest sample needs "
+        << need << " tokens with tokens_to_generate " << ttg << ")";
+    throw LengthTooSmall(msg.str());
+  }
   int64_t lo = min_units;  // fits
   int64_t hi = need <= length ? -1 : min_units;  // does not fit (or -1: unknown)
   int64_t step = 1;

@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "core/error.h"
 #include "eval/tokenizer.h"
 
 namespace harpe::eval {
@@ -43,6 +44,11 @@ NiahSpec niah_spec(const std::string& task);
 int default_tokens_to_generate(const std::string& task);
 // True when the task's haystack is essay text (then GenOptions::essay must be non-empty).
 bool task_needs_essay(const std::string& task);
+
+// Thrown when even the smallest sample of a task does not fit the requested length.
+struct LengthTooSmall : Error {
+  using Error::Error;
+};
 
 struct GenOptions {
   TokenCounter count_tokens;    // required

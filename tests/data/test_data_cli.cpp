@@ -24,17 +24,22 @@ std::string slurp(const fs::path& p) {
   return {std::istreambuf_iterator<char>(f), std::istreambuf_iterator<char>()};
 }
 
+// `docs` text files f<d>.txt of `words` words each (ten distinct words) under dir.
+void write_toy_texts(const fs::path& dir, int docs, int words) {
+  fs::create_directories(dir);
+  const char* vocab[] = {"alpha", "beta", "gamma", "delta", "river", "stone", "light", "harbour", "seven", "lemon"};
+  for (int d = 0; d < docs; ++d) {
+    std::ofstream f(dir / std::string("f").append(std::to_string(d)).append(".txt"), std::ios::binary);
+    for (int i = 0; i < words; ++i) f << vocab[(d * 3 + i * 7 + i / 4) % 10] << ((i % 11 == 10) ? ".\n" : " ");
+  }
+}
+
 }  // namespace
 
 TEST(DataCli, CorpusTokenizerShardsStats) {
   fs::path dir = fs::temp_directory_path() / ("harpe_test_datacli_" + std::to_string(::getpid()));
   fs::remove_all(dir);
-  fs::create_directories(dir / "in");
-  const char* words[] = {"alpha", "beta", "gamma", "delta", "river", "stone", "light", "harbour", "seven", "lemon"};
-  for (int d = 0; d < 60; ++d) {
-    std::ofstream f(dir / "in" / (std::string("f").append(std::to_string(d)).append(".txt")), std::ios::binary);
-    for (int i = 0; i < 150; ++i) f << words[(d * 3 + i * 7 + i / 4) % 10] << ((i % 11 == 10) ? ".\n" : " ");
-  }
+  write_toy_texts(dir / "in", 60, 150);
   std::string c = (dir / "corpus").string();
   CliResult r = run("data corpus --out " + c + " --sources toy=" + (dir / "in").string());
   ASSERT_EQ(r.code, 0) << r.out;
@@ -79,12 +84,7 @@ TEST(DataCli, CorpusTokenizerShardsStats) {
 TEST(DataCli, NiahSourceOnADirectoryHaystack) {
   fs::path dir = fs::temp_directory_path() / ("harpe_test_datacli_niah_" + std::to_string(::getpid()));
   fs::remove_all(dir);
-  fs::create_directories(dir / "in");
-  const char* words[] = {"alpha", "beta", "gamma", "delta", "river", "stone", "light", "harbour", "seven", "lemon"};
-  for (int d = 0; d < 40; ++d) {
-    std::ofstream f(dir / "in" / std::string("f").append(std::to_string(d)).append(".txt"), std::ios::binary);
-    for (int i = 0; i < 400; ++i) f << words[(d * 3 + i * 7 + i / 4) % 10] << ((i % 11 == 10) ? ".\n" : " ");
-  }
+  write_toy_texts(dir / "in", 40, 400);
   const std::string c = (dir / "corpus").string(), src = " --sources toy=" + (dir / "in").string() + ",niah";
   CliResult r = run("data corpus --out " + c + src + " --niah-haystack toy --niah-docs 50 --niah-tokens 64:512");
   ASSERT_EQ(r.code, 0) << r.out;
