@@ -17,7 +17,7 @@ void setup(CLI::App& parent) {
       "Prompts sized with the model's tokenizer, greedy decoding with the KV cache, scored with\n"
       "string_match_all (0..100) per task x length, averaged. vt/cwe/fwe: `harpe eval ruler`.");
   harpe::cli::add_model_flags(cmd, a->m);
-  harpe::cli::add_ruler_flags(cmd, a->r, "Comma-separated tasks, or all (the eight above)");
+  harpe::cli::add_ruler_flags(cmd, a->r, "Comma-separated tasks, or all (the eight above); passkey = the passkey retrieval test (five NATO code words)");
   cmd->callback([a] { harpe::eval::eval_ruler(a->m, a->r, false); });
 }
 

@@ -17,7 +17,7 @@ void setup(CLI::App& parent) {
       "(variable tracking), cwe (common words extraction), fwe (frequent words extraction).\n"
       "Same decoding and scoring as `harpe eval niah`.");
   harpe::cli::add_model_flags(cmd, a->m);
-  harpe::cli::add_ruler_flags(cmd, a->r, "Comma-separated tasks; all = the eight NIAH tasks, ruler = all eleven");
+  harpe::cli::add_ruler_flags(cmd, a->r, "Comma-separated tasks; all = the eight NIAH tasks, ruler = all eleven, passkey = the passkey retrieval test");
   cmd->callback([a] { harpe::eval::eval_ruler(a->m, a->r, true); });
 }
 

@@ -364,6 +364,60 @@ Built build_niah(const NiahSpec& spec, const std::vector<std::string>& essay_wor
   return b;
 }
 
+// ---------------------------------------------------------------- passkey
+
+// The passkey retrieval test (Mohtashami & Jaggi 2023, as run by the PI, YaRN and LongLoRA papers):
+// one needle stating the key twice, at a random depth of the essay haystack. The key is five words
+// of the NATO spelling alphabet instead of a 5-digit number: a model of a few million parameters
+// learns to copy frequent words within a few hundred steps but not digit strings (every digit
+// recurs, so copying one is a positional lookup; docs/results.md), and the test is about how far
+// the copy reaches, not about digits.
+constexpr int kPasskeyWords = 5;
+constexpr const char* kPasskeyPreamble =
+    "There is an important info hidden inside a lot of irrelevant text. Find it and memorize it. "
+    "I will quiz you about the important information there.";
+constexpr const char* kPasskeyQuestion = "What is the pass key? The pass key is";
+
+const std::vector<std::string>& passkey_words() {
+  static const std::vector<std::string> w = {
+      "alpha", "bravo",  "charlie", "delta",   "echo",    "foxtrot", "golf",  "hotel", "india",
+      "juliet", "kilo",  "lima",    "mike",    "november", "oscar",  "papa",  "quebec", "romeo",
+      "sierra", "tango", "uniform", "victor",  "whiskey", "xray",    "yankee", "zulu"};
+  return w;
+}
+
+std::string random_passkey(Rng& rng) {
+  std::string key;
+  for (int i = 0; i < kPasskeyWords; ++i) {
+    if (i) key += ' ';
+    key += passkey_words()[static_cast<size_t>(rng.uniform(0, 25))];
+  }
+  return key;
+}
+
+Built build_passkey(const std::vector<std::string>& essay_words, int64_t units, uint64_t seed,
+                    double fixed_depth) {
+  Rng rng(seed);
+  const std::string key = random_passkey(rng);
+  std::vector<std::string> sents = essay_sentences(essay_words, units);
+  const int64_t ns = static_cast<int64_t>(sents.size());
+  const int64_t gap = fixed_depth >= 0
+                          ? static_cast<int64_t>(std::lround(static_cast<double>(ns) * fixed_depth / 100))
+                          : rng.uniform(0, ns);
+  Assembler ctx;
+  for (int64_t s = 0; s <= ns; ++s) {
+    if (s == gap) ctx.add(passkey_needle(key), " ", true);
+    if (s < ns) ctx.add(sents[static_cast<size_t>(s)], " ", false);
+  }
+  Built b;
+  b.input = std::string(kPasskeyPreamble) + "\n" + ctx.text + "\n" + kPasskeyQuestion;
+  b.outputs = {key};
+  b.keys = {key};
+  b.queries = {key};
+  b.depths = ctx.depths();
+  return b;
+}
+
 // ---------------------------------------------------------------- variable tracking
 
 std::string random_var(Rng& rng, int len) {
@@ -571,20 +625,26 @@ NiahSpec niah_spec(const std::string& task) {
 
 int default_tokens_to_generate(const std::string& task) {
   if (is_niah_task(task)) return 128;
+  if (task == "passkey") return 16;
   if (task == "vt") return 30;
   if (task == "cwe") return 120;
   if (task == "fwe") return 50;
   fail("unknown task '", task, "' (expected one of niah_single_1..3, niah_multikey_1..3, ",
-       "niah_multivalue, niah_multiquery, vt, cwe, fwe)");
+       "niah_multivalue, niah_multiquery, vt, cwe, fwe, passkey)");
 }
 
 bool task_needs_essay(const std::string& task) {
+  if (task == "passkey") return true;
   return is_niah_task(task) && niah_spec(task).haystack == Haystack::essay;
 }
 
 std::string niah_needle(NeedleKind value_kind, const std::string& key, const std::string& value) {
   return std::string("One of the special magic ") + kind_plural(value_kind) + " for " + key +
          " is: " + value + ".";
+}
+
+std::string passkey_needle(const std::string& key) {
+  return "The pass key is " + key + ". Remember it. " + key + " is the pass key.";
 }
 
 bool is_uuid4(const std::string& s) {
@@ -624,6 +684,12 @@ TaskSample generate_sample(const std::string& task, int64_t length, int index,
     }
     return fit_sample(task, length, index, ttg, 1, kUnbounded,
                       [&](int64_t u) { return build_niah(spec, words, u, seed, -1); }, count);
+  }
+  if (task == "passkey") {
+    const std::vector<std::string> words = split_whitespace(options.essay);
+    check(!words.empty(), "task passkey: needs essay text (the haystack) but none given");
+    return fit_sample(task, length, index, ttg, 1, kUnbounded,
+                      [&](int64_t u) { return build_passkey(words, u, seed, -1); }, count);
   }
   if (task == "vt") {
     // RULER prepends one solved example (3-letter variables) sized to 500 tokens; we cap it at a

@@ -5,7 +5,8 @@
 //
 // Tasks (names as in RULER): niah_single_{1,2,3}, niah_multikey_{1,2,3}, niah_multivalue,
 // niah_multiquery, vt (variable tracking), cwe (common words extraction), fwe (frequent words
-// extraction). The classic single needle at a chosen depth (the needle heatmap) is
+// extraction). Beyond RULER: passkey, the passkey retrieval test (Mohtashami & Jaggi 2023) with a
+// five-word key from the NATO spelling alphabet, small-model friendly. The classic single needle at a chosen depth (the needle heatmap) is
 // generate_needle_sample(). docs/eval.md describes each task with an example prompt.
 #pragma once
 
@@ -40,9 +41,9 @@ const std::vector<std::string>& ruler_task_names();
 bool is_niah_task(const std::string& task);
 // Throws Error naming the task when it is not a NIAH task.
 NiahSpec niah_spec(const std::string& task);
-// RULER's tokens_to_generate: niah 128, vt 30, cwe 120, fwe 50.
+// RULER's tokens_to_generate: niah 128, vt 30, cwe 120, fwe 50; passkey 16.
 int default_tokens_to_generate(const std::string& task);
-// True when the task's haystack is essay text (then GenOptions::essay must be non-empty).
+// True when the task's haystack is essay text (passkey's is) (then GenOptions::essay must be non-empty).
 bool task_needs_essay(const std::string& task);
 
 // Thrown when even the smallest sample of a task does not fit the requested length.
@@ -86,6 +87,7 @@ TaskSample generate_needle_sample(int64_t length, double depth_percent, int inde
 
 // Pieces, exposed for tests and for the docs.
 std::string niah_needle(NeedleKind value_kind, const std::string& key, const std::string& value);
+std::string passkey_needle(const std::string& key);  // "The pass key is KEY. Remember it. KEY is the pass key."
 bool is_uuid4(const std::string& s);
 bool is_word_key(const std::string& s);  // "adjective-noun" from our lists
 

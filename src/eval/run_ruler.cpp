@@ -35,12 +35,16 @@ std::vector<std::string> parse_task_list(const std::string& text, bool allow_oth
       for (const auto& t : ruler_task_names()) out.push_back(t);
       continue;
     }
+    if (item == "passkey") {  // not RULER's, but a retrieval task both commands run
+      out.push_back(item);
+      continue;
+    }
     bool known = false;
     for (const auto& t : ruler_task_names()) known = known || t == item;
     if (!known) {
       std::string names;
       for (const auto& t : ruler_task_names()) names += (names.empty() ? "" : ", ") + t;
-      fail("--tasks: unknown task '", item, "' (tasks: ", names, ", or all)");
+      fail("--tasks: unknown task '", item, "' (tasks: ", names, ", passkey, or all)");
     }
     check(allow_other || is_niah_task(item), "--tasks: '", item,
           "' is not a NIAH task; run it with `harpe eval ruler --tasks ", item, "`");

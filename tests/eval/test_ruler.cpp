@@ -389,6 +389,48 @@ TEST(Ruler, FrequentWordsAnswerIsTheThreeMostFrequentCodedWords) {
   }
 }
 
+// Passkey: one needle stating a five-word NATO key twice, inside the essay, the key once in the
+// answers, the budget tight, depths spread, and the same prompt for the same seed.
+TEST(Ruler, PasskeyStatesItsKeyTwiceAndFitsTheBudget) {
+  const GenOptions opt = word_options(5);
+  const TokenCounter count = whitespace_word_counter();
+  const std::regex kKey(
+      "^((alpha|bravo|charlie|delta|echo|foxtrot|golf|hotel|india|juliet|kilo|lima|mike|november|"
+      "oscar|papa|quebec|romeo|sierra|tango|uniform|victor|whiskey|xray|yankee|zulu) ){4}"
+      "(alpha|bravo|charlie|delta|echo|foxtrot|golf|hotel|india|juliet|kilo|lima|mike|november|"
+      "oscar|papa|quebec|romeo|sierra|tango|uniform|victor|whiskey|xray|yankee|zulu)$");
+  EXPECT_TRUE(task_needs_essay("passkey"));
+  EXPECT_EQ(default_tokens_to_generate("passkey"), 16);
+  std::set<std::string> keys;
+  double lo = 1, hi = 0;
+  for (int i = 0; i < 30; ++i) {
+    const TaskSample s = generate_sample("passkey", 600, i, opt);
+    ASSERT_EQ(s.outputs.size(), 1u);
+    const std::string& key = s.outputs[0];
+    EXPECT_TRUE(std::regex_match(key, kKey)) << key;
+    keys.insert(key);
+    EXPECT_EQ(count_occurrences(s.input, passkey_needle(key)), 1);
+    EXPECT_EQ(count_occurrences(s.input, key), 2);  // twice in the needle, never elsewhere
+    EXPECT_EQ(s.input.rfind("There is an important info hidden inside", 0), 0u);
+    EXPECT_EQ(s.input.substr(s.input.size() - 37), "What is the pass key? The pass key is");
+    EXPECT_LE(s.budget_tokens, 600);
+    EXPECT_GT(s.budget_tokens, 600 - 2);  // one more essay word would not fit
+    EXPECT_EQ(count(s.input + " " + key) + 16, s.budget_tokens);
+    ASSERT_EQ(s.depths.size(), 1u);
+    lo = std::min(lo, s.depths[0]);
+    hi = std::max(hi, s.depths[0]);
+  }
+  EXPECT_GE(keys.size(), 29u);
+  EXPECT_LT(lo, 0.2);
+  EXPECT_GT(hi, 0.8);
+  EXPECT_EQ(generate_sample("passkey", 600, 3, opt).input, generate_sample("passkey", 600, 3, opt).input);
+  EXPECT_NE(generate_sample("passkey", 600, 3, opt).input, generate_sample("passkey", 600, 4, opt).input);
+  GenOptions no_essay = opt;
+  no_essay.essay.clear();
+  EXPECT_THROW(generate_sample("passkey", 600, 0, no_essay), Error);
+  EXPECT_THROW(generate_sample("passkey", 20, 0, opt), LengthTooSmall);
+}
+
 TEST(Ruler, NeedleAtChosenDepth) {
   const GenOptions opt = word_options();
   for (Haystack h : {Haystack::noise, Haystack::essay}) {
