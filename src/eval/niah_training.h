@@ -33,4 +33,14 @@ TokenCounter approximate_token_counter();
 data::Record niah_training_record(int64_t index, const NiahTrainingOptions& options,
                                   const std::string& haystack_text);
 
+// A passkey prompt (eval task "passkey") with its answer, length log-uniform in the options'
+// range, haystack from haystack_text; id "niah/passkey-<index>".
+data::Record passkey_training_record(int64_t index, const NiahTrainingOptions& options,
+                                     const std::string& haystack_text);
+
+// A copy drill: eight lines "w1 .. wk = w1 .. wk." of 3..8 NATO code words (k varies, so only
+// copying by content predicts the second half, not a fixed offset); id "niah/copy-<index>".
+// Dense practice for the in-context copy (induction) circuit that passkey retrieval relies on.
+data::Record copy_drill_record(int64_t index, const NiahTrainingOptions& options);
+
 }  // namespace harpe::eval

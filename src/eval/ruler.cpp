@@ -378,14 +378,6 @@ constexpr const char* kPasskeyPreamble =
     "I will quiz you about the important information there.";
 constexpr const char* kPasskeyQuestion = "What is the pass key? The pass key is";
 
-const std::vector<std::string>& passkey_words() {
-  static const std::vector<std::string> w = {
-      "alpha", "bravo",  "charlie", "delta",   "echo",    "foxtrot", "golf",  "hotel", "india",
-      "juliet", "kilo",  "lima",    "mike",    "november", "oscar",  "papa",  "quebec", "romeo",
-      "sierra", "tango", "uniform", "victor",  "whiskey", "xray",    "yankee", "zulu"};
-  return w;
-}
-
 std::string random_passkey(Rng& rng) {
   std::string key;
   for (int i = 0; i < kPasskeyWords; ++i) {
@@ -641,6 +633,14 @@ bool task_needs_essay(const std::string& task) {
 std::string niah_needle(NeedleKind value_kind, const std::string& key, const std::string& value) {
   return std::string("One of the special magic ") + kind_plural(value_kind) + " for " + key +
          " is: " + value + ".";
+}
+
+const std::vector<std::string>& passkey_words() {
+  static const std::vector<std::string> w = {
+      "alpha", "bravo",  "charlie", "delta",   "echo",    "foxtrot", "golf",  "hotel", "india",
+      "juliet", "kilo",  "lima",    "mike",    "november", "oscar",  "papa",  "quebec", "romeo",
+      "sierra", "tango", "uniform", "victor",  "whiskey", "xray",    "yankee", "zulu"};
+  return w;
 }
 
 std::string passkey_needle(const std::string& key) {

@@ -87,7 +87,8 @@ TaskSample generate_needle_sample(int64_t length, double depth_percent, int inde
 
 // Pieces, exposed for tests and for the docs.
 std::string niah_needle(NeedleKind value_kind, const std::string& key, const std::string& value);
-std::string passkey_needle(const std::string& key);  // "The pass key is KEY. Remember it. KEY is the pass key."
+std::string passkey_needle(const std::string& key);
+const std::vector<std::string>& passkey_words();  // the 26 NATO code words, alpha .. zulu  // "The pass key is KEY. Remember it. KEY is the pass key."
 bool is_uuid4(const std::string& s);
 bool is_word_key(const std::string& s);  // "adjective-noun" from our lists
 

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cmath>
 #include <set>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -98,6 +99,72 @@ TEST(NiahTraining, LengthsAreLogUniformAndHaystacksVary) {
   EXPECT_LT(std::exp(logs.front()), 400);
   EXPECT_GT(std::exp(logs.back()), 4000);
   EXPECT_GT(openings.size(), 40u);
+}
+
+// Passkey documents: the evaluation's passkey prompt, answered with the key its needle states, not
+// the evaluation's prompts (another seed stream), lengths within the options' range.
+TEST(NiahTraining, PasskeyDocumentsAnswerTheirOwnKey) {
+  const std::string haystack = testing::make_essay(4000, 4);
+  NiahTrainingOptions o;
+  o.min_tokens = 64;
+  o.max_tokens = 512;
+  const TokenCounter approx = approximate_token_counter();
+  GenOptions eval_opt;
+  eval_opt.count_tokens = approx;
+  eval_opt.essay = haystack;
+  eval_opt.tokens_to_generate = 0;
+  std::set<std::string> keys;
+  for (int64_t i = 0; i < 40; ++i) {
+    const data::Record r = passkey_training_record(i, o, haystack);
+    EXPECT_EQ(r.id.rfind("niah/passkey-", 0), 0u) << r.id;
+    const std::string q = "What is the pass key? The pass key is ";
+    const size_t at = r.text.rfind(q);
+    ASSERT_NE(at, std::string::npos);
+    std::string key = r.text.substr(at + q.size());
+    ASSERT_GE(key.size(), 3u);
+    EXPECT_EQ(key.substr(key.size() - 2), ".\n");
+    key = key.substr(0, key.size() - 2);
+    keys.insert(key);
+    EXPECT_EQ(count(r.text, passkey_needle(key)), 1u) << r.text;
+    EXPECT_LE(approx(r.text), o.max_tokens + 8);
+    EXPECT_EQ(r.text, passkey_training_record(i, o, haystack).text);  // a pure function
+    EXPECT_NE(r.text.substr(0, r.text.size() - key.size() - 3),
+              generate_sample("passkey", approx(r.text), static_cast<int>(i), eval_opt).input);
+  }
+  EXPECT_GE(keys.size(), 39u);
+}
+
+// Copy drills: eight lines whose two halves are equal, of 3..8 code words, lengths varying.
+TEST(NiahTraining, CopyDrillLinesRepeatTheirFirstHalf) {
+  NiahTrainingOptions o;
+  std::set<size_t> lengths;
+  const auto& words = passkey_words();
+  for (int64_t i = 0; i < 20; ++i) {
+    const data::Record r = copy_drill_record(i, o);
+    EXPECT_EQ(r.id.rfind("niah/copy-", 0), 0u);
+    EXPECT_EQ(r.text, copy_drill_record(i, o).text);
+    EXPECT_NE(r.text, copy_drill_record(i + 1, o).text);
+    size_t lines = 0;
+    for (size_t start = 0; start < r.text.size(); ++lines) {
+      const size_t end = r.text.find('\n', start);
+      ASSERT_NE(end, std::string::npos);
+      const std::string line = r.text.substr(start, end - start);
+      start = end + 1;
+      const size_t eq = line.find(" = ");
+      ASSERT_NE(eq, std::string::npos) << line;
+      const std::string first = line.substr(0, eq), second = line.substr(eq + 3);
+      EXPECT_EQ(first + ".", second);
+      size_t n = 1;
+      for (char c : first) n += c == ' ';
+      EXPECT_GE(n, 3u);
+      EXPECT_LE(n, 8u);
+      lengths.insert(n);
+      std::stringstream ss(first);
+      for (std::string w; ss >> w;) EXPECT_NE(std::find(words.begin(), words.end(), w), words.end()) << w;
+    }
+    EXPECT_EQ(lines, 8u);
+  }
+  EXPECT_EQ(lengths.size(), 6u);  // every k in 3..8 occurs
 }
 
 TEST(NiahTraining, SeedStreamsAndApproximateCounter) {
