@@ -4,7 +4,7 @@
 #   hyper-parameters) -> perplexity (pari = math, bible = prose), NIAH tasks, needle heatmap,
 #   short-context retention -> `harpe report` over all runs.
 #
-# Usage: scripts/reproduce.sh --preset demo|core|full --out RUN_DIR [--harpe BIN] [--jobs N]
+# Usage: scripts/reproduce.sh --preset demo|core|full|passkey --out RUN_DIR [--harpe BIN] [--jobs N]
 #                             [--keep-going] [--dry-run]
 #
 # Every step writes a marker file (RUN_DIR/.done/<step>) last; a rerun skips steps whose marker
@@ -33,14 +33,14 @@ while (($#)); do
 done
 [[ -n "$preset" && -n "$out" ]] || { echo "reproduce: error: --preset and --out are required (see --help)" >&2; exit 2; }
 envfile="$ROOT/configs/reproduce_${preset}.env"
-[[ -f "$envfile" ]] || { echo "reproduce: error: --preset $preset: no $envfile (demo, core, full)" >&2; exit 2; }
+[[ -f "$envfile" ]] || { echo "reproduce: error: --preset $preset: no $envfile (demo, core, full, passkey)" >&2; exit 2; }
 if [[ -z "$harpe" ]]; then
   for c in "$ROOT/build/src/harpe" "$ROOT"/build-*/src/harpe; do [[ -x "$c" ]] && { harpe="$c"; break; }; done
 fi
 [[ -x "$harpe" ]] || { echo "reproduce: error: no harpe program (build it, or pass --harpe BIN)" >&2; exit 2; }
 harpe="$(cd "$(dirname "$harpe")" && pwd)/$(basename "$harpe")"
 
-MODEL_PRESET="" MODEL_CONFIG="" SYNTHETIC_DOCS=0 NIAH_DOCS=0 NIAH_TOKENS="" EXT_NIAH_DOCS=0 EXT_NIAH_TOKENS="" NIAH_TTG="" HAYSTACK_SOURCE="" SELF_EXTEND=0 NEEDLE=0 SHORT=0 GENERATE=0 NEEDLE_DEPTHS=11 NEEDLE_SAMPLES=1
+MODEL_PRESET="" MODEL_CONFIG="" SYNTHETIC_DOCS=0 NIAH_DOCS=0 NIAH_TOKENS="" EXT_NIAH_DOCS=0 EXT_NIAH_TOKENS="" PASSKEY_DOCS=0 COPY_DOCS=0 EXT_PASSKEY_DOCS=0 EXT_COPY_DOCS=0 NIAH_TTG="" HAYSTACK_SOURCE="" SELF_EXTEND=0 NEEDLE=0 SHORT=0 GENERATE=0 NEEDLE_DEPTHS=11 NEEDLE_SAMPLES=1
 # shellcheck disable=SC1090
 source "$envfile"
 # Shared machines: without this, libgomp's spinning makes steps up to 12x slower (docs/engine.md).
@@ -96,13 +96,20 @@ niah_flag=() ext_niah_flag=()
 if [[ ",$SOURCES," == *,niah,* ]]; then
   niah_flag=(--niah-haystack "${HAYSTACK_SOURCE:-bible}" --niah-docs "$NIAH_DOCS" --niah-tokens "$NIAH_TOKENS")
   ext_niah_flag=(--niah-haystack "${HAYSTACK_SOURCE:-bible}" --niah-docs "$EXT_NIAH_DOCS" --niah-tokens "$EXT_NIAH_TOKENS" --niah-seed 8)
+  # Passkey prompts and copy drills (docs/data.md), only when the preset asks for them.
+  if ((PASSKEY_DOCS + COPY_DOCS > 0)); then
+    niah_flag+=(--niah-passkey-docs "$PASSKEY_DOCS" --niah-copy-docs "$COPY_DOCS")
+  fi
+  if ((EXT_PASSKEY_DOCS + EXT_COPY_DOCS > 0)); then
+    ext_niah_flag+=(--niah-passkey-docs "$EXT_PASSKEY_DOCS" --niah-copy-docs "$EXT_COPY_DOCS")
+  fi
 fi
 step data "$harpe" data prepare --out "$D" --sources "$SOURCES" --vocab "$VOCAB" "${syn_flag[@]}" "${niah_flag[@]}"
 
 # The extension's data: the same sources with the tokenizer above, but NIAH-format documents as long
 # as 32*C0 (EXT_NIAH_DOCS of them, seed apart), when the preset asks for them; else the same shard.
 ext_data="$D/train.bin"
-if ((EXT_NIAH_DOCS > 0)); then
+if ((EXT_NIAH_DOCS + EXT_PASSKEY_DOCS + EXT_COPY_DOCS > 0)); then
   ext_data="$out/data-ext/train.bin"
   step data-ext "$harpe" data prepare --out "$out/data-ext" --sources "$SOURCES" --tokenizer "$D/tokenizer.model" \
     "${syn_flag[@]}" "${ext_niah_flag[@]}"

@@ -1,13 +1,18 @@
-// `harpe eval ppl|niah|ruler|needle|short` as a user runs them: help texts, one-line errors,
+// `harpe eval ppl|niah|ruler|needle|short|tokens` as a user runs them: help texts, one-line errors,
 // a run directory `harpe report` reads.
 #include <gtest/gtest.h>
 
 #include <cstdio>
 #include <nlohmann/json.hpp>
+#include <sstream>
 #include <string>
+#include <vector>
 
+#include "data/tokenizer.h"
 #include "eval/report.h"
 #include "io/atomic_file.h"
+#include "model/model.h"
+#include "model/weights_io.h"
 #include "model_fixture.h"
 #include "support/run_program.h"
 
@@ -79,6 +84,42 @@ TEST(EvalModelCli, PplRunDirectoryAndReport) {
   const CliRun rep = harpe("report " + out);
   EXPECT_EQ(rep.code, 0) << rep.out;
   EXPECT_NE(rep.out.find("cli-ppl"), std::string::npos) << rep.out;
+}
+
+// `eval tokens`: one line per token, their mean equal to the model's own forward loss, and the
+// repeated tokens marked.
+TEST(EvalModelCli, TokensPrintsEveryTokenLoss) {
+  const auto& ck = harpe::eval::testing::tiny_checkpoint();
+  const std::string text = "the cat sat on the mat";
+  const CliRun r = harpe("eval tokens --model " + ck.model_dir + " --text '" + text + "'");
+  ASSERT_EQ(r.code, 0) << r.out;
+  harpe::model::Model m = harpe::model::load_model_dir(ck.model_dir);
+  harpe::data::Tokenizer tok = harpe::data::Tokenizer::load(ck.model_dir + "/tokenizer.model");
+  std::vector<int32_t> ids = {tok.bos_id()};
+  for (int32_t t : tok.encode(text)) ids.push_back(t);
+  const int T = static_cast<int>(ids.size()) - 1;
+  harpe::model::Workspace ws(m.config, 1, T, harpe::model::Mode::infer);
+  std::vector<int32_t> in(ids.begin(), ids.end() - 1), tgt(ids.begin() + 1, ids.end());
+  const double mean = harpe::model::forward_loss(m, ws, in.data(), tgt.data()).sum / T;
+  std::istringstream lines(r.out);
+  std::string line;
+  int rows = 0, repeated = 0;
+  double printed_mean = -1;
+  while (std::getline(lines, line)) {
+    int pos = 0;
+    char piece[64];
+    double loss = 0;
+    if (std::sscanf(line.c_str(), "%d %63s %lf", &pos, piece, &loss) == 3) {
+      ++rows;
+      repeated += line.find("yes") != std::string::npos;
+    }
+    std::sscanf(line.c_str(), "tokens %*d, mean loss %lf", &printed_mean);
+  }
+  EXPECT_EQ(rows, T) << r.out;
+  EXPECT_GE(repeated, 1) << r.out;  // the second "the"
+  EXPECT_NEAR(printed_mean, mean, 1e-4 * mean) << r.out;
+  EXPECT_NE(r.out.find("seen before:"), std::string::npos);
+  expect_error("eval tokens --model " + ck.model_dir, "--text");
 }
 
 }  // namespace
