@@ -27,6 +27,17 @@ std::string haystack_slice(const std::string& text, size_t offset, size_t bytes)
   return out;
 }
 
+// What every generated document draws the same way: its length, log-uniform in the options'
+// range (hash h), the generator options with a seed stream of its own (the answer is part of the
+// document: nothing to generate) and where its haystack slice starts.
+struct DocumentDraw {
+  int64_t length = 0;
+  GenOptions gen;
+  size_t offset = 0;
+};
+
+DocumentDraw draw_document(const NiahTrainingOptions& o, uint64_t h, uint64_t stream, const char* what);
+
 }  // namespace
 
 TokenCounter approximate_token_counter() {
@@ -38,24 +49,36 @@ TokenCounter approximate_token_counter() {
   };
 }
 
+namespace {
+
+DocumentDraw draw_document(const NiahTrainingOptions& o, uint64_t h, uint64_t stream, const char* what) {
+  check(o.min_tokens >= 16 && o.max_tokens >= o.min_tokens, what,
+        " training documents: need 16 <= min tokens <= max tokens, got ", o.min_tokens, "..",
+        o.max_tokens);
+  DocumentDraw d;
+  const double lo = std::log(static_cast<double>(o.min_tokens));
+  const double hi = std::log(static_cast<double>(o.max_tokens));
+  d.length = static_cast<int64_t>(std::lround(std::exp(lo + (hi - lo) * unit(h ^ 0x51ed))));
+  d.gen.count_tokens = o.count ? o.count : approximate_token_counter();
+  d.gen.seed = mix64(o.seed ^ stream);  // a stream apart from the evaluation's seeds
+  d.gen.tokens_to_generate = 0;
+  d.offset = static_cast<size_t>(mix64(h ^ 0xe55a));
+  return d;
+}
+
+}  // namespace
+
 data::Record niah_training_record(int64_t index, const NiahTrainingOptions& o,
                                   const std::string& haystack_text) {
-  check(o.min_tokens >= 16 && o.max_tokens >= o.min_tokens,
-        "NIAH training documents: need 16 <= min tokens <= max tokens, got ", o.min_tokens, "..",
-        o.max_tokens);
   const auto& tasks = ruler_task_names();  // the eight NIAH tasks first
   const uint64_t h = mix64(o.seed * 0x2545f4914f6cdd1dull ^ static_cast<uint64_t>(index));
   const std::string task = tasks[static_cast<size_t>(h % 8)];
   check(is_niah_task(task), "internal: ", task, " is not a NIAH task");
-  const double lo = std::log(static_cast<double>(o.min_tokens));
-  const double hi = std::log(static_cast<double>(o.max_tokens));
-  int64_t length = static_cast<int64_t>(std::lround(std::exp(lo + (hi - lo) * unit(h ^ 0x51ed))));
-  GenOptions g;
-  g.count_tokens = o.count ? o.count : approximate_token_counter();
-  g.seed = mix64(o.seed ^ 0x7a1e5ull);  // a stream apart from the evaluation's seeds
-  g.tokens_to_generate = 0;               // the answer is part of the document
+  DocumentDraw d = draw_document(o, h, 0x7a1e5ull, "NIAH");
+  int64_t length = d.length;
+  GenOptions& g = d.gen;
+  const size_t offset = d.offset;
   // Fresh haystack text for every document (6 bytes per token is more than a prompt uses).
-  const size_t offset = static_cast<size_t>(mix64(h ^ 0xe55a));
   auto essay_for = [&](int64_t n) { return haystack_slice(haystack_text, offset, static_cast<size_t>(n) * 6 + 256); };
   g.essay = essay_for(length);
   // The smallest sample of some tasks (several UUID needles) needs more than min_tokens.
@@ -84,18 +107,11 @@ data::Record niah_training_record(int64_t index, const NiahTrainingOptions& o,
 
 data::Record passkey_training_record(int64_t index, const NiahTrainingOptions& o,
                                      const std::string& haystack_text) {
-  check(o.min_tokens >= 16 && o.max_tokens >= o.min_tokens,
-        "passkey training documents: need 16 <= min tokens <= max tokens, got ", o.min_tokens, "..",
-        o.max_tokens);
   const uint64_t h = mix64(o.seed * 0x9e3779b97f4a7c15ull ^ static_cast<uint64_t>(index) ^ 0x9a55ull);
-  const double lo = std::log(static_cast<double>(o.min_tokens));
-  const double hi = std::log(static_cast<double>(o.max_tokens));
-  int64_t length = static_cast<int64_t>(std::lround(std::exp(lo + (hi - lo) * unit(h ^ 0x51ed))));
-  GenOptions g;
-  g.count_tokens = o.count ? o.count : approximate_token_counter();
-  g.seed = mix64(o.seed ^ 0x9a55c0deull);  // a stream apart from the evaluation's seeds
-  g.tokens_to_generate = 0;
-  const size_t offset = static_cast<size_t>(mix64(h ^ 0xe55a));
+  DocumentDraw d = draw_document(o, h, 0x9a55c0deull, "passkey");
+  int64_t length = d.length;
+  GenOptions& g = d.gen;
+  const size_t offset = d.offset;
   TaskSample s;
   for (;;) {
     g.essay = haystack_slice(haystack_text, offset, static_cast<size_t>(length) * 6 + 256);

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <functional>
 #include <random>
 #include <vector>
 
@@ -287,6 +288,40 @@ double loss_at(const Model& m, Workspace& ws, const std::vector<int32_t>& tok,
   return forward_loss(m, ws, tok.data(), tgt.data()).sum;
 }
 
+// Central differences of loss() against the gradient in m.grads: on the largest-gradient coordinate
+// of every tensor (step h; agreement to coord_tol * max(|g|, floor)), and along the gradient itself
+// (step e; dL/de = |g|, to dir_tol relative).
+void expect_gradients_match(Model& m, const std::function<double()>& loss, float h, double coord_tol,
+                            double floor, double e, double dir_tol, const std::string& what) {
+  for (const TensorInfo& t : m.layout.tensors) {
+    std::size_t best = 0;
+    for (std::size_t i = 1; i < t.numel; ++i)
+      if (std::fabs(m.grads[t.offset + i]) > std::fabs(m.grads[t.offset + best])) best = i;
+    float& p = m.params[t.offset + best];
+    const float p0 = p;
+    p = p0 + h;
+    const double up = loss();
+    p = p0 - h;
+    const double dn = loss();
+    p = p0;
+    const double fd = (up - dn) / (double(p0 + h) - double(p0 - h));  // the step float took
+    const double g = m.grads[t.offset + best];
+    EXPECT_NEAR(g, fd, coord_tol * std::max(std::fabs(g), floor)) << t.name << " " << what;
+  }
+  double gnorm2 = 0;
+  for (std::size_t i = 0; i < m.grads.size(); ++i) gnorm2 += double(m.grads[i]) * m.grads[i];
+  const double gnorm = std::sqrt(gnorm2);
+  std::vector<float> p0(m.params.begin(), m.params.end());
+  auto shifted = [&](double step) {
+    for (std::size_t i = 0; i < p0.size(); ++i)
+      m.params[i] = static_cast<float>(p0[i] + step * m.grads[i] / gnorm);
+    return loss();
+  };
+  const double fd = (shifted(e) - shifted(-e)) / (2 * e);
+  std::copy(p0.begin(), p0.end(), m.params.begin());
+  EXPECT_NEAR(fd, gnorm, dir_tol * gnorm) << what;
+}
+
 // Backward vs central differences. Loss = SUM over 16 tokens (~4 each). With h = 1e-2 on O(0.3)
 // parameters, the truncation error h^2 f'''/6 is ~1e-5 relative; float rounding of a ~70 loss is
 // ~1e-5 absolute, i.e. ~5e-4 on the difference quotient. So per coordinate we demand agreement to
@@ -306,37 +341,8 @@ TEST(ModelBackward, MatchesFiniteDifferences) {
     const double loss = forward_backward(m, train, tok.data(), tgt.data(), 1.0f).sum;
     EXPECT_NEAR(loss, loss_at(m, infer, tok, tgt), 1e-9 * loss + 1e-6);
 
-    const float h = 1e-2f;
-    for (const TensorInfo& t : m.layout.tensors) {
-      std::size_t best = 0;
-      for (std::size_t i = 1; i < t.numel; ++i)
-        if (std::fabs(m.grads[t.offset + i]) > std::fabs(m.grads[t.offset + best])) best = i;
-      float& p = m.params[t.offset + best];
-      const float p0 = p;
-      p = p0 + h;
-      const double up = loss_at(m, infer, tok, tgt);
-      p = p0 - h;
-      const double dn = loss_at(m, infer, tok, tgt);
-      p = p0;
-      const double fd = (up - dn) / (double(p0 + h) - double(p0 - h));  // the step float took
-      const double g = m.grads[t.offset + best];
-      EXPECT_NEAR(g, fd, 1e-2 * std::max(std::fabs(g), 0.05)) << t.name << " tied=" << tied;
-    }
-
-    // Directional derivative along u = g / |g|: dL/de = |g|.
-    double gnorm2 = 0;
-    for (std::size_t i = 0; i < m.grads.size(); ++i) gnorm2 += double(m.grads[i]) * m.grads[i];
-    const double gnorm = std::sqrt(gnorm2);
-    std::vector<float> p0(m.params.begin(), m.params.end());
-    auto shifted = [&](double e) {
-      for (std::size_t i = 0; i < p0.size(); ++i)
-        m.params[i] = static_cast<float>(p0[i] + e * m.grads[i] / gnorm);
-      return loss_at(m, infer, tok, tgt);
-    };
-    const double e = 3e-3;
-    const double fd = (shifted(e) - shifted(-e)) / (2 * e);
-    std::copy(p0.begin(), p0.end(), m.params.begin());
-    EXPECT_NEAR(fd, gnorm, 1e-3 * gnorm) << "tied=" << tied;
+    expect_gradients_match(m, [&] { return loss_at(m, infer, tok, tgt); }, 1e-2f, 1e-2, 0.05, 3e-3,
+                           1e-3, tied ? "tied" : "untied");
   }
 }
 
@@ -370,35 +376,7 @@ TEST(ModelBackward, LongWindowMatchesReferenceDifferences) {
     for (double l : reference_losses(m, tok, tgt, B, T)) s += l;
     return s;
   };
-  const float h = 1e-2f;
-  for (const TensorInfo& t : m.layout.tensors) {
-    std::size_t best = 0;
-    for (std::size_t i = 1; i < t.numel; ++i)
-      if (std::fabs(m.grads[t.offset + i]) > std::fabs(m.grads[t.offset + best])) best = i;
-    float& p = m.params[t.offset + best];
-    const float p0 = p;
-    p = p0 + h;
-    const double up = ref_sum();
-    p = p0 - h;
-    const double dn = ref_sum();
-    p = p0;
-    const double fd = (up - dn) / (double(p0 + h) - double(p0 - h));
-    const double g = m.grads[t.offset + best];
-    EXPECT_NEAR(g, fd, 2e-3 * std::max(std::fabs(g), 1.0)) << t.name;
-  }
-  double gnorm2 = 0;
-  for (float g : m.grads) gnorm2 += double(g) * g;
-  const double gnorm = std::sqrt(gnorm2);
-  std::vector<float> p0(m.params.begin(), m.params.end());
-  auto shifted = [&](double e) {
-    for (std::size_t i = 0; i < p0.size(); ++i)
-      m.params[i] = static_cast<float>(p0[i] + e * m.grads[i] / gnorm);
-    return ref_sum();
-  };
-  const double e = 1e-3;
-  const double fd = (shifted(e) - shifted(-e)) / (2 * e);
-  std::copy(p0.begin(), p0.end(), m.params.begin());
-  EXPECT_NEAR(fd, gnorm, 1e-3 * gnorm);
+  expect_gradients_match(m, ref_sum, 1e-2f, 2e-3, 1.0, 1e-3, 1e-3, "T = 300");
 }
 
 TEST(ModelBackward, RecomputeGivesIdenticalGradients) {
