@@ -2,15 +2,14 @@
 // seen earlier in the text cost less than first occurrences (the in-context copy gain) — the
 // quickest look at whether a model uses its context at all.
 #include <cstdio>
-#include <fstream>
 #include <set>
-#include <sstream>
 #include <string>
 #include <vector>
 
 #include "cli/command.h"
 #include "core/error.h"
 #include "data/tokenizer.h"
+#include "io/atomic_file.h"
 #include "model/model.h"
 #include "model/weights_io.h"
 
@@ -24,14 +23,7 @@ struct Options {
 void run(const Options& o) {
   using namespace harpe;
   check(o.text.empty() != o.text_file.empty(), "give exactly one of --text and --text-file");
-  std::string text = o.text;
-  if (!o.text_file.empty()) {
-    std::ifstream f(o.text_file, std::ios::binary);
-    check(f.good(), "cannot read --text-file ", o.text_file);
-    std::ostringstream ss;
-    ss << f.rdbuf();
-    text = ss.str();
-  }
+  const std::string text = o.text_file.empty() ? o.text : io::read_file(o.text_file);
   model::Model m = model::load_model_dir(o.model_dir);
   const std::string tok_path = o.tokenizer.empty() ? o.model_dir + "/tokenizer.model" : o.tokenizer;
   data::Tokenizer tok = data::Tokenizer::load(tok_path);
