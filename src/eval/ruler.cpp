@@ -382,20 +382,18 @@ std::string random_passkey(Rng& rng) {
   std::string key;
   for (int i = 0; i < kPasskeyWords; ++i) {
     if (i) key += ' ';
-    key += passkey_words()[static_cast<size_t>(rng.uniform(0, 25))];
+    const auto& words = passkey_words();
+    key += words[static_cast<size_t>(rng.uniform(0, static_cast<int64_t>(words.size()) - 1))];
   }
   return key;
 }
 
-Built build_passkey(const std::vector<std::string>& essay_words, int64_t units, uint64_t seed,
-                    double fixed_depth) {
+Built build_passkey(const std::vector<std::string>& essay_words, int64_t units, uint64_t seed) {
   Rng rng(seed);
   const std::string key = random_passkey(rng);
   std::vector<std::string> sents = essay_sentences(essay_words, units);
   const int64_t ns = static_cast<int64_t>(sents.size());
-  const int64_t gap = fixed_depth >= 0
-                          ? static_cast<int64_t>(std::lround(static_cast<double>(ns) * fixed_depth / 100))
-                          : rng.uniform(0, ns);
+  const int64_t gap = rng.uniform(0, ns);  // the needle goes before sentence `gap` (ns: at the end)
   Assembler ctx;
   for (int64_t s = 0; s <= ns; ++s) {
     if (s == gap) ctx.add(passkey_needle(key), " ", true);
@@ -689,7 +687,7 @@ TaskSample generate_sample(const std::string& task, int64_t length, int index,
     const std::vector<std::string> words = split_whitespace(options.essay);
     check(!words.empty(), "task passkey: needs essay text (the haystack) but none given");
     return fit_sample(task, length, index, ttg, 1, kUnbounded,
-                      [&](int64_t u) { return build_passkey(words, u, seed, -1); }, count);
+                      [&](int64_t u) { return build_passkey(words, u, seed); }, count);
   }
   if (task == "vt") {
     // RULER prepends one solved example (3-letter variables) sized to 500 tokens; we cap it at a
