@@ -141,8 +141,8 @@ std::vector<TaskResult> ruler_with(const LoadedModel& lm, const rope::PositionMa
   const std::string tag = allow_other ? "ruler" : "niah";
   opt.progress = [&](const std::string& task, int64_t L, int i, int n, const Prediction& p, double s) {
     (void)i;
-    note(quiet, "%s: %s @%lld sample %d/%d score %.0f (%lld prompt tokens, %.1f s)\n", tag.c_str(),
-         task.c_str(), static_cast<long long>(L), p.index + 1, n, p.score,
+    note(quiet, "%s: %s @%lld sample %d/%d score %.0f words %.0f (%lld prompt tokens, %.1f s)\n",
+         tag.c_str(), task.c_str(), static_cast<long long>(L), p.index + 1, n, p.score, p.word_score,
          static_cast<long long>(p.prompt_tokens), s);
   };
   Timer wall;

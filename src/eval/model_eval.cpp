@@ -198,7 +198,10 @@ std::string run_markdown(const RunResults& run) {
   o << "# " << run.name << "\n\n";
   for (const auto& [k, v] : run.meta) o << "- " << k << ": " << v << "\n";
   o << "\n";
-  if (!run.tasks.empty()) o << markdown_table(run) << "\n";
+  if (!run.tasks.empty())
+    o << markdown_table(run) << "\nPartial credit (word_match: the share of each answer's words "
+      << "found in place, 0..100):\n\n"
+      << markdown_table(run, TaskMetric::words) << "\n";
   if (run.has_needle) {
     o << "Needle grid (depth % rows x context length columns), average " << run.needle.average()
       << ":\n\n"

@@ -67,23 +67,27 @@ std::set<std::string> run_tasks(const RunResults& r) {
   return s;
 }
 
-double score_of(const RunResults& r, const std::string& task, int64_t length) {
+// The cell metric: string_match_all (score) or the partial credit word_match (word_score).
+using Metric = double TaskResult::*;
+
+double score_of(const RunResults& r, const std::string& task, int64_t length,
+                Metric metric = &TaskResult::score) {
   for (const auto& t : r.tasks)
-    if (t.task == task && t.length == length) return t.score;
+    if (t.task == task && t.length == length) return t.*metric;
   return kNaN;
 }
 
 // Mean over the run's tasks at one length.
-double length_mean(const RunResults& r, int64_t length) {
+double length_mean(const RunResults& r, int64_t length, Metric metric = &TaskResult::score) {
   std::vector<double> v;
   for (const auto& t : r.tasks)
-    if (t.length == length) v.push_back(t.score);
+    if (t.length == length) v.push_back(t.*metric);
   return mean(v);
 }
 
-double run_mean(const RunResults& r) {
+double run_mean(const RunResults& r, Metric metric = &TaskResult::score) {
   std::vector<double> v;
-  for (const auto& t : r.tasks) v.push_back(t.score);
+  for (const auto& t : r.tasks) v.push_back(t.*metric);
   return mean(v);
 }
 
@@ -171,6 +175,7 @@ std::string base64(const std::string& in) {
 // The comparison tables shared by the markdown and HTML output.
 struct Comparison {
   Table summary;
+  Table summary_words;  // the same, with word_match's partial credit
   std::vector<std::pair<std::string, Table>> per_task;
   bool has_ppl = false;
   Table ppl;  // run rows x "dataset (window/stride)" columns; values are perplexities
@@ -188,11 +193,15 @@ Comparison compare(const std::vector<RunResults>& runs) {
   c.summary.header = {"run"};
   for (int64_t l : lengths) c.summary.header.push_back(length_label(l));
   c.summary.header.push_back("avg");
+  c.summary_words.header = c.summary.header;
   for (const auto& r : runs) {
-    std::vector<double> vals;
-    for (int64_t l : lengths) vals.push_back(length_mean(r, l));
-    vals.push_back(run_mean(r));
-    c.summary.rows.push_back({r.name + " (" + std::to_string(run_tasks(r).size()) + " tasks)", vals});
+    const std::string label = r.name + " (" + std::to_string(run_tasks(r).size()) + " tasks)";
+    for (Metric metric : {&TaskResult::score, &TaskResult::word_score}) {
+      std::vector<double> vals;
+      for (int64_t l : lengths) vals.push_back(length_mean(r, l, metric));
+      vals.push_back(run_mean(r, metric));
+      (metric == &TaskResult::score ? c.summary : c.summary_words).rows.push_back({label, vals});
+    }
   }
   for (const auto& task : ordered_tasks(tasks)) {
     Table t;
@@ -245,12 +254,14 @@ std::string results_to_json(const RunResults& run, bool keep_predictions) {
   j["meta"] = run.meta;
   j["tasks"] = json::array();
   for (const auto& t : run.tasks) {
-    json jt = {{"task", t.task}, {"length", t.length}, {"score", t.score}, {"samples", t.samples}};
+    json jt = {{"task", t.task},   {"length", t.length},           {"score", t.score},
+               {"samples", t.samples}, {"word_score", t.word_score}};
     if (keep_predictions) {
       jt["predictions"] = json::array();
       for (const auto& p : t.predictions) {
         json jp = {{"index", p.index},       {"length", p.length}, {"expected", p.expected},
-                   {"output", p.output},     {"score", p.score},   {"prompt_tokens", p.prompt_tokens}};
+                   {"output", p.output},     {"score", p.score},   {"word_score", p.word_score},
+                   {"prompt_tokens", p.prompt_tokens}};
         if (p.depth >= 0) jp["depth"] = p.depth;
         jt["predictions"].push_back(jp);
       }
@@ -306,9 +317,19 @@ RunResults results_from_json(const std::string& text, const std::string& source)
         p.expected = jp.value("expected", std::vector<std::string>{});
         p.output = jp.value("output", std::string());
         p.score = jp.value("score", 0.0);
+        // Results written before word_match existed: recomputed from the prediction.
+        if (jp.contains("word_score")) p.word_score = jp["word_score"].get<double>();
+        else if (!p.expected.empty()) p.word_score = word_match(p.output, p.expected);
         p.prompt_tokens = jp.value("prompt_tokens", int64_t{0});
         p.depth = jp.value("depth", -1.0);
         t.predictions.push_back(std::move(p));
+      }
+      if (jt.contains("word_score")) {
+        t.word_score = jt["word_score"].get<double>();
+      } else {  // older results: the mean of the predictions' (recomputed) partial credit, if kept
+        std::vector<double> v;
+        for (const auto& p : t.predictions) v.push_back(p.word_score);
+        t.word_score = mean(v);
       }
       r.tasks.push_back(std::move(t));
     }
@@ -370,7 +391,8 @@ RunResults read_run(const std::string& run) {
   return read_results(run);
 }
 
-std::string markdown_table(const RunResults& run) {
+std::string markdown_table(const RunResults& run, TaskMetric which) {
+  const Metric metric = which == TaskMetric::words ? &TaskResult::word_score : &TaskResult::score;
   const std::set<int64_t> lengths = run_lengths(run);
   Table t;
   t.header = {"task"};
@@ -378,13 +400,13 @@ std::string markdown_table(const RunResults& run) {
   t.header.push_back("avg");
   for (const auto& task : ordered_tasks(run_tasks(run))) {
     std::vector<double> vals;
-    for (int64_t l : lengths) vals.push_back(score_of(run, task, l));
+    for (int64_t l : lengths) vals.push_back(score_of(run, task, l, metric));
     vals.push_back(mean(vals));
     t.rows.push_back({task, vals});
   }
   std::vector<double> avg;
-  for (int64_t l : lengths) avg.push_back(length_mean(run, l));
-  avg.push_back(run_mean(run));
+  for (int64_t l : lengths) avg.push_back(length_mean(run, l, metric));
+  avg.push_back(run_mean(run, metric));
   t.rows.push_back({"avg", avg});
   return table_markdown(t);
 }
@@ -417,6 +439,8 @@ std::string comparison_markdown(const std::vector<RunResults>& runs) {
   s << "Scores are RULER's string_match_all (0..100). Summary: mean over the tasks each run has "
        "at each length.\n\n";
   s << table_markdown(c.summary) << "\n";
+  s << "Partial credit (word_match: the share of each answer's words found in place, 0..100):\n\n"
+    << table_markdown(c.summary_words) << "\n";
   for (const auto& [task, t] : c.per_task) s << "## " << task << "\n\n" << table_markdown(t) << "\n";
   for (const auto& r : runs) {
     if (!r.has_needle) continue;
@@ -438,6 +462,8 @@ std::string comparison_html(const std::vector<RunResults>& runs,
   s << "<h1>Evaluation comparison</h1>\n<p>Scores are RULER's string_match_all (0..100). "
        "Summary: mean over the tasks each run has at each length.</p>\n";
   s << table_html(c.summary);
+  s << "<p>Partial credit (word_match: the share of each answer's words found in place, 0..100):</p>\n"
+    << table_html(c.summary_words);
   for (const auto& [task, t] : c.per_task) s << "<h2>" << html_escape(task) << "</h2>\n" << table_html(t);
   if (c.has_ppl) s << "<h2>Perplexity (sliding window)</h2>\n" << table_html(c.ppl, false);
   for (size_t i = 0; i < runs.size(); ++i) {

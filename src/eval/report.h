@@ -41,8 +41,10 @@ RunResults read_results(const std::string& path);
 RunResults read_run(const std::string& run_dir_or_file);
 
 // Markdown: task rows x length columns with an "avg" column, and an "avg" row (mean over tasks
-// at each length). Scores with 2 decimals; "-" where a (task, length) was not run.
-std::string markdown_table(const RunResults& run);
+// at each length). Scores with 2 decimals; "-" where a (task, length) was not run. `words`:
+// word_match's partial credit instead of string_match_all.
+enum class TaskMetric { exact, words };
+std::string markdown_table(const RunResults& run, TaskMetric metric = TaskMetric::exact);
 // Markdown needle grid: depth rows x length columns.
 std::string needle_markdown(const NeedleGrid& grid);
 

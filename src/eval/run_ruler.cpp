@@ -138,6 +138,7 @@ std::vector<TaskResult> run_ruler(const RulerRunOptions& opts, const GeneratorFa
             p.expected = samples[i].outputs;
             p.output = out;
             p.score = string_match_all(out, samples[i].outputs);
+            p.word_score = word_match(out, samples[i].outputs);
             p.prompt_tokens = samples[i].prompt_tokens;
             opts.progress(task, length, static_cast<int>(i), static_cast<int>(samples.size()), p,
                           timer.seconds());

@@ -1,6 +1,8 @@
 #include "eval/scoring.h"
 
+#include <algorithm>
 #include <cctype>
+#include <cstddef>
 
 #include "core/error.h"
 
@@ -16,6 +18,21 @@ std::string lower(const std::string& s) {
 void check_sizes(size_t np, size_t ne) {
   check(np == ne, "scoring: ", np, " predictions but ", ne, " reference lists");
   check(np > 0, "scoring: no predictions");
+}
+
+std::vector<std::string> words_of(const std::string& s) {
+  std::vector<std::string> out;
+  std::string w;
+  for (char c : s) {
+    if (std::isalnum(static_cast<unsigned char>(c))) {
+      w += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    } else if (!w.empty()) {
+      out.push_back(std::move(w));
+      w.clear();
+    }
+  }
+  if (!w.empty()) out.push_back(std::move(w));
+  return out;
 }
 
 }  // namespace
@@ -60,13 +77,39 @@ double string_match_part(const std::vector<std::string>& predictions,
   return sum / static_cast<double>(predictions.size());
 }
 
+double word_match(const std::string& prediction, const std::vector<std::string>& expected) {
+  check(!expected.empty(), "scoring: a sample has no expected answers");
+  const std::vector<std::string> p = words_of(prediction);
+  double sum = 0;
+  for (const auto& r : expected) {
+    const std::vector<std::string> a = words_of(r);
+    if (a.empty()) continue;  // nothing to find: no credit
+    size_t best = 0;
+    // Offsets from -(|a|-1) to |p|-1: the answer may start before the prediction's first word
+    // (an output that begins mid-key still has the rest in place).
+    const auto n = static_cast<std::ptrdiff_t>(a.size());
+    for (std::ptrdiff_t off = 1 - n; off < static_cast<std::ptrdiff_t>(p.size()); ++off) {
+      size_t hit = 0;
+      for (std::ptrdiff_t k = 0; k < n; ++k) {
+        const std::ptrdiff_t i = off + k;
+        if (i >= 0 && i < static_cast<std::ptrdiff_t>(p.size()) &&
+            p[static_cast<size_t>(i)] == a[static_cast<size_t>(k)])
+          ++hit;
+      }
+      best = std::max(best, hit);
+    }
+    sum += static_cast<double>(best) / static_cast<double>(a.size());
+  }
+  return 100.0 * sum / static_cast<double>(expected.size());
+}
+
 TaskResult run_task(const std::vector<TaskSample>& samples, const Generator& generate) {
   check(!samples.empty(), "run_task: no samples");
   check(static_cast<bool>(generate), "run_task: no generator given");
   TaskResult r;
   r.task = samples[0].task;
   r.length = samples[0].length;
-  double sum = 0;
+  double sum = 0, word_sum = 0;
   for (const TaskSample& s : samples) {
     Prediction p;
     p.index = s.index;
@@ -74,11 +117,14 @@ TaskResult run_task(const std::vector<TaskSample>& samples, const Generator& gen
     p.expected = s.outputs;
     p.output = postprocess_prediction(generate(s.input, s.tokens_to_generate));
     p.score = string_match_all(p.output, s.outputs);
+    p.word_score = word_match(p.output, s.outputs);
     p.prompt_tokens = s.prompt_tokens;
     sum += p.score;
+    word_sum += p.word_score;
     r.predictions.push_back(std::move(p));
   }
   r.score = sum / static_cast<double>(samples.size());
+  r.word_score = word_sum / static_cast<double>(samples.size());
   r.samples = static_cast<int>(samples.size());
   return r;
 }

@@ -23,6 +23,13 @@ double string_match_all(const std::vector<std::string>& predictions,
 double string_match_part(const std::vector<std::string>& predictions,
                          const std::vector<std::vector<std::string>>& expected);
 
+// Partial credit in [0, 100], beside string_match_all: for each expected answer, the largest share
+// of its words that the prediction has in place at one offset (words: runs of letters and digits,
+// case-insensitive); the mean over the answers. A passkey output with four of the key's five words
+// in order scores 80 here and 0 in string_match_all: small models lose long-range retrieval
+// gradually, and this shows how far before the exact match drops to 0.
+double word_match(const std::string& prediction, const std::vector<std::string>& expected);
+
 // Greedy continuation of `prompt` with at most max_new_tokens tokens (the model's job).
 using Generator = std::function<std::string(const std::string& prompt, int max_new_tokens)>;
 
@@ -32,6 +39,7 @@ struct Prediction {
   std::vector<std::string> expected;
   std::string output;
   double score = 0;      // string_match_all of this sample, 0..100
+  double word_score = 0; // word_match of this sample, 0..100
   double depth = -1;     // needle grid only: the depth percent; -1 otherwise
   int64_t prompt_tokens = 0;
 };
@@ -40,6 +48,7 @@ struct TaskResult {
   std::string task;
   int64_t length = 0;
   double score = 0;  // mean of the predictions' scores, 0..100
+  double word_score = 0;  // mean of the predictions' word_match, 0..100
   int samples = 0;   // number of samples scored
   std::vector<Prediction> predictions;
 };

@@ -15,11 +15,12 @@ namespace {
 
 namespace fs = std::filesystem;
 
-TaskResult tr(const std::string& task, int64_t len, double score) {
+TaskResult tr(const std::string& task, int64_t len, double score, double word_score = -1) {
   TaskResult t;
   t.task = task;
   t.length = len;
   t.score = score;
+  t.word_score = word_score < 0 ? score : word_score;
   t.samples = 2;
   return t;
 }
@@ -54,6 +55,12 @@ TEST(Report, MarkdownTableOfOneRun) {
   partial.tasks.pop_back();  // vt @ 8K missing
   EXPECT_NE(markdown_table(partial).find("| vt | 80.00 | - | 80.00 |"), std::string::npos);
   EXPECT_NE(markdown_table(partial).find("| avg | 90.00 | 90.00 | 90.00 |"), std::string::npos);
+  // The partial-credit table reads word_score.
+  RunResults words = run_a();
+  words.tasks[3].word_score = 70;
+  EXPECT_NE(markdown_table(words, TaskMetric::words).find("| vt | 80.00 | 70.00 | 75.00 |"),
+            std::string::npos);
+  EXPECT_NE(markdown_table(words).find("| vt | 80.00 | 50.00 | 65.00 |"), std::string::npos);
 }
 
 TEST(Report, JsonRoundTrip) {
@@ -75,6 +82,8 @@ TEST(Report, JsonRoundTrip) {
   EXPECT_EQ(back.tasks[0].predictions[0].output, "1234567.");
   EXPECT_EQ(back.tasks[0].predictions[0].expected, std::vector<std::string>{"1234567"});
   EXPECT_DOUBLE_EQ(back.tasks[0].predictions[0].depth, -1);
+  EXPECT_DOUBLE_EQ(back.tasks[0].word_score, 100);
+  EXPECT_DOUBLE_EQ(back.tasks[0].predictions[0].word_score, 0);  // as written (run_a leaves it 0)
   ASSERT_TRUE(back.has_needle);
   EXPECT_TRUE(std::isnan(back.needle.scores[0][1]));
   EXPECT_DOUBLE_EQ(back.needle.scores[1][0], 50);
@@ -83,6 +92,16 @@ TEST(Report, JsonRoundTrip) {
   EXPECT_NEAR(back.ppl[0].perplexity(), std::exp(3.0), 1e-12);
   // Without predictions.
   EXPECT_EQ(results_from_json(results_to_json(r, false), "m").tasks[0].predictions.size(), 0u);
+  // Results written before word_score existed: recomputed from the kept predictions.
+  const std::string old_json = R"({"schema": "harpe.eval.v1", "tasks": [{"task": "passkey",
+      "length": 256, "score": 50, "samples": 2, "predictions": [
+      {"expected": ["kilo whiskey victor bravo hotel"], "output": "kilo whiskey victor bravo hotel.", "score": 100},
+      {"expected": ["alpha golf charlie zulu papa"], "output": "alpha golf zulu zulu papa.", "score": 0}]},
+      {"task": "passkey", "length": 512, "score": 0}]})";
+  const RunResults old = results_from_json(old_json, "old");
+  EXPECT_DOUBLE_EQ(old.tasks[0].predictions[1].word_score, 80);
+  EXPECT_DOUBLE_EQ(old.tasks[0].word_score, 90);
+  EXPECT_TRUE(std::isnan(old.tasks[1].word_score));  // no predictions kept: unknown, shown as "-"
   EXPECT_THROW(results_from_json("{", "bad"), Error);
   EXPECT_THROW(results_from_json("{\"schema\": \"other\"}", "bad"), Error);
   EXPECT_THROW(results_from_json("{\"schema\": \"harpe.eval.v1\", \"tasks\": [{\"task\": 1}]}", "b"),
@@ -100,6 +119,7 @@ TEST(Report, ComparisonOfRunsInMarkdownAndHtml) {
   EXPECT_NE(md.find("| run | 4K | 8K | 16K | avg |"), std::string::npos);
   EXPECT_NE(md.find("| harpe (2 tasks) | 90.00 | 70.00 | - | 80.00 |"), std::string::npos);
   EXPECT_NE(md.find("| yarn (1 tasks) | 60.00 | - | 20.00 | 40.00 |"), std::string::npos);
+  EXPECT_NE(md.find("Partial credit (word_match"), std::string::npos);
   EXPECT_NE(md.find("## niah_single_1"), std::string::npos);
   EXPECT_NE(md.find("| yarn | 60.00 | - | 20.00 | 40.00 |"), std::string::npos);
   EXPECT_NE(md.find("| yarn | - | - | - | - |"), std::string::npos);  // yarn has no vt

@@ -32,6 +32,30 @@ TEST(Scoring, AveragesOverSamples) {
   EXPECT_THROW(string_match_all(std::vector<std::string>{}, {}), Error);
 }
 
+TEST(Scoring, WordMatchGivesPartialCreditForWordsInPlace) {
+  const std::vector<std::string> key = {"kilo whiskey victor bravo hotel"};
+  EXPECT_DOUBLE_EQ(word_match("kilo whiskey victor bravo hotel.", key), 100.0);
+  EXPECT_DOUBLE_EQ(word_match("Kilo, WHISKEY victor bravo hotel", key), 100.0);  // case, punctuation
+  // Four of five in place (the fourth word wrong): 80; string_match_all gives 0.
+  EXPECT_DOUBLE_EQ(word_match("kilo whiskey victor alpha hotel.", key), 80.0);
+  EXPECT_DOUBLE_EQ(string_match_all("kilo whiskey victor alpha hotel.", key), 0.0);
+  // In place at the best offset: after a preamble, or starting mid-key (the rest in place).
+  EXPECT_DOUBLE_EQ(word_match("the key: kilo whiskey victor", key), 60.0);
+  EXPECT_DOUBLE_EQ(word_match("victor bravo hotel", key), 60.0);
+  // The right words in the wrong order count only where they line up: "hotel" first, then
+  // "kilo whiskey" shifted by one lines up 2 words at offset 1.
+  EXPECT_DOUBLE_EQ(word_match("hotel kilo whiskey", key), 40.0);
+  EXPECT_DOUBLE_EQ(word_match("hotel xray alpha zulu alpha.", key), 20.0);  // "hotel" at offset -4
+  EXPECT_DOUBLE_EQ(word_match("", key), 0.0);
+  // Words are whole: "12345678" does not contain the word "1234567" (string_match_all's substring does).
+  EXPECT_DOUBLE_EQ(word_match("12345678", {"1234567"}), 0.0);
+  EXPECT_DOUBLE_EQ(string_match_all("12345678", {"1234567"}), 100.0);
+  // Several answers: the mean of each answer's best share.
+  EXPECT_DOUBLE_EQ(word_match("1234567 and 7654321", {"1234567", "7654321", "1111111", "2222222"}), 50.0);
+  EXPECT_DOUBLE_EQ(word_match("alpha bravo", {"alpha bravo", "bravo charlie"}), 75.0);
+  EXPECT_THROW(word_match("x", std::vector<std::string>{}), Error);
+}
+
 TEST(Scoring, PostprocessReplacesControlCharactersAndTrims) {
   EXPECT_EQ(postprocess_prediction("  12\x01" "34 \n"), "12\n34");
   EXPECT_EQ(postprocess_prediction("\t\n"), "");
@@ -69,6 +93,8 @@ TEST(Scoring, RunTaskScoresEachSampleAndPassesTheBudget) {
   EXPECT_EQ(r.samples, 4);
   EXPECT_DOUBLE_EQ(r.score, 75.0);
   EXPECT_DOUBLE_EQ(r.predictions[1].score, 50.0);
+  EXPECT_DOUBLE_EQ(r.word_score, 75.0);  // one-word answers: the same as string_match_all here
+  EXPECT_DOUBLE_EQ(r.predictions[1].word_score, 50.0);
   EXPECT_EQ(r.predictions[1].output, "v1");  // post-processed
   EXPECT_THROW(run_task({}, gen), Error);
 }
