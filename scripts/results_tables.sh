@@ -58,6 +58,10 @@ niah_cell() {  # model length -> mean over tasks
   jq -r --argjson l "$2" "$F2"'[.tasks[] | select(.length == $l) | .score] |
       if length == 0 then "-" else (add / length | f2) end' "$(R "$1")"
 }
+word_cell() {  # model length field -> mean over tasks of a partial-credit field ("-" if absent)
+  jq -r --argjson l "$2" --arg f "$3" "$F2"'[.tasks[] | select(.length == $l) | .[$f] | select(. != null)] |
+      if length == 0 then "-" else (add / length | f2) end' "$(R "$1")"
+}
 niah_avg() {
   jq -r "$F2"'[.tasks[] | .score] | if length == 0 then "-" else (add / length | f2) end' "$(R "$1")"
 }
@@ -98,6 +102,19 @@ for m in "${models[@]}"; do
   echo "$row"
 done
 echo
+# Partial credit (harpe's word_match, docs/eval.md), with its baseline in brackets: the same outputs
+# scored against another sample's answer. Results from before word_score: `harpe report --rescore`.
+if [[ "$(jq -r '[.tasks[] | .word_score | select(. != null)] | length' "$(R "${models[0]}")")" != 0 ]]; then
+  echo "### Table 4, partial credit: words of the answer in place (word_match, 0-100; in brackets the same outputs against another sample's answer)"
+  echo
+  header "method" "${lcols[@]}"
+  for m in "${models[@]}"; do
+    row="| $(label "$m") |"
+    for l in $lengths; do row+=" $(word_cell "$m" "$l" word_score) ($(word_cell "$m" "$l" word_baseline)) |"; done
+    echo "$row"
+  done
+  echo
+fi
 # A length too short for a task's prompt (plus the generation budget) has no cell for that task.
 fit="$(jq -r '[.tasks[] | .length] | group_by(.) | map("\(.[0]): \(length)") | join(", ")' "$(R "${models[0]}")")"
 echo "Tasks per length (a task whose prompt cannot fit a length is left out there): $fit of $(echo "$tasks" | wc -w)."

@@ -1,6 +1,7 @@
 // `harpe report RUN_DIR...`: merge evaluation runs (each RUN_DIR/results.json, schema
 // harpe.eval.v1, see docs/eval.md) into one comparison: markdown on stdout, and with --out a
-// comparison.md and a comparison.html (tables + embedded needle heatmaps).
+// comparison.md and a comparison.html (tables + embedded needle heatmaps). --rescore rewrites each
+// run's results.json with the fields this version derives from the kept predictions (word_score).
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -16,6 +17,7 @@ namespace {
 struct Args {
   std::vector<std::string> runs;
   std::string out;
+  bool rescore = false;
 };
 
 void write_text(const std::filesystem::path& path, const std::string& text) {
@@ -32,6 +34,11 @@ void run(const Args& a) {
   for (const auto& r : a.runs) {
     runs.push_back(harpe::eval::read_run(r));
     dirs.push_back(fs::is_directory(r) ? r : fs::path(r).parent_path().string());
+    if (a.rescore) {
+      const std::string file = fs::is_directory(r) ? (fs::path(r) / "results.json").string() : r;
+      harpe::eval::write_results(runs.back(), file);
+      std::fprintf(stderr, "rescored %s\n", file.c_str());
+    }
   }
   const std::string md = harpe::eval::comparison_markdown(runs);
   std::fputs(md.c_str(), stdout);
@@ -55,6 +62,9 @@ void setup(CLI::App& parent) {
       ->required();
   cmd->add_option("--out,-o", args->out,
                   "Directory for comparison.md and comparison.html (default: print only)");
+  cmd->add_flag("--rescore", args->rescore,
+                "Rewrite each run's results.json with the scores derived from its kept predictions "
+                "(word_score, for results written before it existed)");
   cmd->callback([args] { run(*args); });
 }
 

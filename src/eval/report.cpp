@@ -256,6 +256,7 @@ std::string results_to_json(const RunResults& run, bool keep_predictions) {
   for (const auto& t : run.tasks) {
     json jt = {{"task", t.task},   {"length", t.length},           {"score", t.score},
                {"samples", t.samples}, {"word_score", t.word_score}};
+    if (!std::isnan(t.word_baseline)) jt["word_baseline"] = t.word_baseline;
     if (keep_predictions) {
       jt["predictions"] = json::array();
       for (const auto& p : t.predictions) {
@@ -331,6 +332,8 @@ RunResults results_from_json(const std::string& text, const std::string& source)
         for (const auto& p : t.predictions) v.push_back(p.word_score);
         t.word_score = mean(v);
       }
+      t.word_baseline = jt.contains("word_baseline") ? jt["word_baseline"].get<double>()
+                                                     : word_baseline(t.predictions);
       r.tasks.push_back(std::move(t));
     }
     if (j.contains("needle")) {

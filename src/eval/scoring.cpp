@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cctype>
 #include <cstddef>
+#include <limits>
 
 #include "core/error.h"
 
@@ -103,6 +104,17 @@ double word_match(const std::string& prediction, const std::vector<std::string>&
   return 100.0 * sum / static_cast<double>(expected.size());
 }
 
+double word_baseline(const std::vector<Prediction>& predictions) {
+  const size_t n = predictions.size();
+  if (n < 2) return std::numeric_limits<double>::quiet_NaN();
+  double sum = 0;
+  for (size_t i = 0; i < n; ++i) {
+    const auto& other = predictions[(i + 1) % n].expected;
+    if (!other.empty()) sum += word_match(predictions[i].output, other);
+  }
+  return sum / static_cast<double>(n);
+}
+
 TaskResult run_task(const std::vector<TaskSample>& samples, const Generator& generate) {
   check(!samples.empty(), "run_task: no samples");
   check(static_cast<bool>(generate), "run_task: no generator given");
@@ -125,6 +137,7 @@ TaskResult run_task(const std::vector<TaskSample>& samples, const Generator& gen
   }
   r.score = sum / static_cast<double>(samples.size());
   r.word_score = word_sum / static_cast<double>(samples.size());
+  r.word_baseline = word_baseline(r.predictions);
   r.samples = static_cast<int>(samples.size());
   return r;
 }

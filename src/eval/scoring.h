@@ -49,9 +49,15 @@ struct TaskResult {
   int64_t length = 0;
   double score = 0;  // mean of the predictions' scores, 0..100
   double word_score = 0;  // mean of the predictions' word_match, 0..100
+  double word_baseline = 0;  // word_baseline(predictions): what the outputs get against the wrong key
   int samples = 0;   // number of samples scored
   std::vector<Prediction> predictions;
 };
+
+// word_match's reference level: each output scored against the next sample's answers (i against
+// i+1, cyclically), so words a model emits regardless of the prompt (the common code words, the
+// key's format) get their credit without any retrieval. NaN for fewer than two predictions.
+double word_baseline(const std::vector<Prediction>& predictions);
 
 // Runs the generator on every sample (one task, one length) and scores it.
 TaskResult run_task(const std::vector<TaskSample>& samples, const Generator& generate);

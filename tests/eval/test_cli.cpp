@@ -77,4 +77,31 @@ TEST(Cli, ReportMergesRuns) {
   fs::remove_all(dir);
 }
 
+TEST(Cli, ReportRescoreAddsWordScoresToOlderResults) {
+  const fs::path dir = fs::temp_directory_path() / ("harpe-test-cli-rescore-" + std::to_string(::getpid()));
+  fs::create_directories(dir);
+  const fs::path file = dir / "results.json";
+  {
+    // As written before word_score existed: two passkey predictions, exact 50, partial 90.
+    std::ofstream f(file);
+    f << R"({"schema": "harpe.eval.v1", "name": "abf", "tasks": [{"task": "passkey", "length": 256,
+      "score": 50, "samples": 2, "predictions": [
+      {"expected": ["kilo whiskey victor bravo hotel"], "output": "kilo whiskey victor bravo hotel.", "score": 100},
+      {"expected": ["alpha golf charlie zulu papa"], "output": "alpha golf zulu zulu papa.", "score": 0}]}],
+      "ppl": [{"dataset": "corpus-test-bible", "window": 256, "stride": 64, "nll_sum": 300.0, "tokens": 100}]})";
+  }
+  const CliRun r = harpe_run("report --rescore " + dir.string());
+  ASSERT_EQ(r.code, 0) << r.out;
+  EXPECT_NE(r.out.find("| abf (1 tasks) | 90.00 | 90.00 |"), std::string::npos) << r.out;
+  std::ifstream in(file);
+  const auto j = nlohmann::json::parse(in);
+  EXPECT_DOUBLE_EQ(j["tasks"][0]["word_score"].get<double>(), 90.0);
+  EXPECT_DOUBLE_EQ(j["tasks"][0]["predictions"][1]["word_score"].get<double>(), 80.0);
+  EXPECT_DOUBLE_EQ(j["tasks"][0]["word_baseline"].get<double>(), 0.0);
+  EXPECT_DOUBLE_EQ(j["tasks"][0]["score"].get<double>(), 50.0);  // the rest as it was
+  EXPECT_EQ(j["ppl"][0]["nll_sum"].get<double>(), 300.0);
+  EXPECT_EQ(j["name"], "abf");
+  fs::remove_all(dir);
+}
+
 }  // namespace

@@ -101,6 +101,8 @@ TEST(Report, JsonRoundTrip) {
   const RunResults old = results_from_json(old_json, "old");
   EXPECT_DOUBLE_EQ(old.tasks[0].predictions[1].word_score, 80);
   EXPECT_DOUBLE_EQ(old.tasks[0].word_score, 90);
+  // Baseline: output 0 vs key 1: nothing in place (0); output 1 vs key 0: nothing (0).
+  EXPECT_DOUBLE_EQ(old.tasks[0].word_baseline, 0);
   EXPECT_TRUE(std::isnan(old.tasks[1].word_score));  // no predictions kept: unknown, shown as "-"
   EXPECT_THROW(results_from_json("{", "bad"), Error);
   EXPECT_THROW(results_from_json("{\"schema\": \"other\"}", "bad"), Error);

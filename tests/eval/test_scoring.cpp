@@ -1,6 +1,8 @@
 // RULER's string_match_all / string_match_part on hand-made predictions, and the task runner.
 #include <gtest/gtest.h>
 
+#include <cmath>
+
 #include "core/error.h"
 #include "eval/scoring.h"
 
@@ -56,6 +58,18 @@ TEST(Scoring, WordMatchGivesPartialCreditForWordsInPlace) {
   EXPECT_THROW(word_match("x", std::vector<std::string>{}), Error);
 }
 
+TEST(Scoring, WordBaselineScoresEachOutputAgainstTheNextSamplesAnswer) {
+  std::vector<Prediction> p(3);
+  p[0].expected = {"alpha bravo"};
+  p[0].output = "alpha bravo";    // vs p[1]'s "alpha zulu": 50
+  p[1].expected = {"alpha zulu"};
+  p[1].output = "yankee";          // vs p[2]'s "xray yankee": 50 (offset -1)
+  p[2].expected = {"xray yankee"};
+  p[2].output = "alpha bravo";    // vs p[0]'s "alpha bravo": 100
+  EXPECT_DOUBLE_EQ(word_baseline(p), 200.0 / 3);
+  EXPECT_TRUE(std::isnan(word_baseline({p[0]})));
+}
+
 TEST(Scoring, PostprocessReplacesControlCharactersAndTrims) {
   EXPECT_EQ(postprocess_prediction("  12\x01" "34 \n"), "12\n34");
   EXPECT_EQ(postprocess_prediction("\t\n"), "");
@@ -95,6 +109,8 @@ TEST(Scoring, RunTaskScoresEachSampleAndPassesTheBudget) {
   EXPECT_DOUBLE_EQ(r.predictions[1].score, 50.0);
   EXPECT_DOUBLE_EQ(r.word_score, 75.0);  // one-word answers: the same as string_match_all here
   EXPECT_DOUBLE_EQ(r.predictions[1].word_score, 50.0);
+  // Baseline: sample i's output against sample i+1's answers (v, w of another index): no credit.
+  EXPECT_DOUBLE_EQ(r.word_baseline, 0.0);
   EXPECT_EQ(r.predictions[1].output, "v1");  // post-processed
   EXPECT_THROW(run_task({}, gen), Error);
 }
