@@ -4,7 +4,7 @@
 #   hyper-parameters) -> perplexity (pari = math, bible = prose), NIAH tasks, needle heatmap,
 #   short-context retention -> `harpe report` over all runs.
 #
-# Usage: scripts/reproduce.sh --preset demo|core|full|passkey --out RUN_DIR [--harpe BIN] [--jobs N]
+# Usage: scripts/reproduce.sh --preset demo|core|full|passkey|passkey-4x --out RUN_DIR [--harpe BIN] [--jobs N]
 #                             [--keep-going] [--dry-run]
 #
 # Every step writes a marker file (RUN_DIR/.done/<step>) last; a rerun skips steps whose marker
@@ -33,7 +33,7 @@ while (($#)); do
 done
 [[ -n "$preset" && -n "$out" ]] || { echo "reproduce: error: --preset and --out are required (see --help)" >&2; exit 2; }
 envfile="$ROOT/configs/reproduce_${preset}.env"
-[[ -f "$envfile" ]] || { echo "reproduce: error: --preset $preset: no $envfile (demo, core, full, passkey)" >&2; exit 2; }
+[[ -f "$envfile" ]] || { echo "reproduce: error: --preset $preset: no $envfile (demo, core, full, passkey, passkey-4x)" >&2; exit 2; }
 if [[ -z "$harpe" ]]; then
   for c in "$ROOT/build/src/harpe" "$ROOT"/build-*/src/harpe; do [[ -x "$c" ]] && { harpe="$c"; break; }; done
 fi
