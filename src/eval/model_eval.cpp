@@ -199,8 +199,8 @@ std::string run_markdown(const RunResults& run) {
   for (const auto& [k, v] : run.meta) o << "- " << k << ": " << v << "\n";
   o << "\n";
   if (!run.tasks.empty())
-    o << markdown_table(run) << "\nPartial credit (word_match: the share of each answer's words "
-      << "found in place, 0..100):\n\n"
+    o << markdown_table(run) << "\n"
+      << kPartialCreditCaption << ":\n\n"
       << markdown_table(run, TaskMetric::words) << "\n";
   if (run.has_needle) {
     o << "Needle grid (depth % rows x context length columns), average " << run.needle.average()

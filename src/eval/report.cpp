@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 #include <set>
 #include <sstream>
+#include <utility>
 
 #include "core/error.h"
 #include "eval/heatmap.h"
@@ -194,14 +195,15 @@ Comparison compare(const std::vector<RunResults>& runs) {
   for (int64_t l : lengths) c.summary.header.push_back(length_label(l));
   c.summary.header.push_back("avg");
   c.summary_words.header = c.summary.header;
+  auto summary_row = [&](const RunResults& r, Metric metric) {
+    std::vector<double> vals;
+    for (int64_t l : lengths) vals.push_back(length_mean(r, l, metric));
+    vals.push_back(run_mean(r, metric));
+    return std::make_pair(r.name + " (" + std::to_string(run_tasks(r).size()) + " tasks)", vals);
+  };
   for (const auto& r : runs) {
-    const std::string label = r.name + " (" + std::to_string(run_tasks(r).size()) + " tasks)";
-    for (Metric metric : {&TaskResult::score, &TaskResult::word_score}) {
-      std::vector<double> vals;
-      for (int64_t l : lengths) vals.push_back(length_mean(r, l, metric));
-      vals.push_back(run_mean(r, metric));
-      (metric == &TaskResult::score ? c.summary : c.summary_words).rows.push_back({label, vals});
-    }
+    c.summary.rows.push_back(summary_row(r, &TaskResult::score));
+    c.summary_words.rows.push_back(summary_row(r, &TaskResult::word_score));
   }
   for (const auto& task : ordered_tasks(tasks)) {
     Table t;
@@ -442,8 +444,7 @@ std::string comparison_markdown(const std::vector<RunResults>& runs) {
   s << "Scores are RULER's string_match_all (0..100). Summary: mean over the tasks each run has "
        "at each length.\n\n";
   s << table_markdown(c.summary) << "\n";
-  s << "Partial credit (word_match: the share of each answer's words found in place, 0..100):\n\n"
-    << table_markdown(c.summary_words) << "\n";
+  s << kPartialCreditCaption << ":\n\n" << table_markdown(c.summary_words) << "\n";
   for (const auto& [task, t] : c.per_task) s << "## " << task << "\n\n" << table_markdown(t) << "\n";
   for (const auto& r : runs) {
     if (!r.has_needle) continue;
@@ -465,8 +466,7 @@ std::string comparison_html(const std::vector<RunResults>& runs,
   s << "<h1>Evaluation comparison</h1>\n<p>Scores are RULER's string_match_all (0..100). "
        "Summary: mean over the tasks each run has at each length.</p>\n";
   s << table_html(c.summary);
-  s << "<p>Partial credit (word_match: the share of each answer's words found in place, 0..100):</p>\n"
-    << table_html(c.summary_words);
+  s << "<p>" << kPartialCreditCaption << ":</p>\n" << table_html(c.summary_words);
   for (const auto& [task, t] : c.per_task) s << "<h2>" << html_escape(task) << "</h2>\n" << table_html(t);
   if (c.has_ppl) s << "<h2>Perplexity (sliding window)</h2>\n" << table_html(c.ppl, false);
   for (size_t i = 0; i < runs.size(); ++i) {

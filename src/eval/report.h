@@ -44,6 +44,9 @@ RunResults read_run(const std::string& run_dir_or_file);
 // at each length). Scores with 2 decimals; "-" where a (task, length) was not run. `words`:
 // word_match's partial credit instead of string_match_all.
 enum class TaskMetric { exact, words };
+// The heading above a words table, in results.md and the comparisons.
+inline constexpr const char* kPartialCreditCaption =
+    "Partial credit (word_match: the share of each answer's words found in place, 0..100)";
 std::string markdown_table(const RunResults& run, TaskMetric metric = TaskMetric::exact);
 // Markdown needle grid: depth rows x length columns.
 std::string needle_markdown(const NeedleGrid& grid);

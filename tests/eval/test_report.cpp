@@ -15,12 +15,12 @@ namespace {
 
 namespace fs = std::filesystem;
 
-TaskResult tr(const std::string& task, int64_t len, double score, double word_score = -1) {
+TaskResult tr(const std::string& task, int64_t len, double score) {
   TaskResult t;
   t.task = task;
   t.length = len;
   t.score = score;
-  t.word_score = word_score < 0 ? score : word_score;
+  t.word_score = score;
   t.samples = 2;
   return t;
 }
