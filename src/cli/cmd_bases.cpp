@@ -15,6 +15,7 @@
 #include "cli/command.h"
 #include "core/error.h"
 #include "core/timer.h"
+#include "rope/base_bound.h"
 #include "rope/bases.h"
 #include "rope/waveform.h"
 
@@ -36,6 +37,8 @@ struct Options {
   bool naive = false;
   std::string plot;
   int plot_points = 2000;
+  bool lower_bound = false;
+  double precision = 1e-3;
 };
 
 // Integral bases print without decimals, others with two.
@@ -165,7 +168,36 @@ void plot_waveforms(const Options& o, const std::vector<double>& bases) {
         o.plot, "'");
 }
 
+// --lower-bound: Men et al.'s smallest base for --context at --head-dim; with --json a table over
+// the powers of two from 1024 (or less, when the context is smaller) up to the context.
+void run_lower_bound(const Options& o) {
+  check(o.context >= 1, "--context must be positive, got ", o.context);
+  Timer timer;
+  if (!o.json) {
+    const double b = base_lower_bound(o.head_dim, o.context, o.precision);
+    std::printf("RoPE base lower bound (Men et al. 2024) for context %d at head dim %d: %.4g\n"
+                "(smallest base with sum_i cos(m b^(-2i/d)) >= 0 for every m < %d; relative "
+                "precision %g; %.3f s)\n",
+                o.context, o.head_dim, b, o.context, o.precision, timer.seconds());
+    return;
+  }
+  std::vector<int64_t> contexts;
+  for (int64_t L = std::min<int64_t>(1024, o.context); L < o.context; L *= 2) contexts.push_back(L);
+  contexts.push_back(o.context);
+  nlohmann::ordered_json j;
+  j["head_dim"] = o.head_dim;
+  j["precision"] = o.precision;
+  j["bounds"] = nlohmann::ordered_json::array();
+  for (const BaseBoundRow& r : base_lower_bounds(o.head_dim, contexts, o.precision))
+    j["bounds"].push_back({{"context", r.context}, {"base", r.base}});
+  j["seconds"] = timer.seconds();
+  std::printf("%s\n", j.dump().c_str());
+}
+
 void run(const Options& o) {
+  if (o.lower_bound) return run_lower_bound(o);
+  check(!o.strategy.empty() && o.heads > 0 && o.b_min > 0 && o.b_max > 0,
+        "give --strategy, --heads, --min and --max (or --lower-bound)");
   const BaseStrategy strategy = parse_base_strategy(o.strategy);
   check(o.heads > 0, "--heads: must be positive, got ", o.heads);
   check(std::isfinite(o.stride) && o.stride > 0, "--stride: must be positive, got ", o.stride);
@@ -221,11 +253,16 @@ void setup(CLI::App& parent) {
   cmd->add_option("--strategy", o->strategy,
                   "uniform: b_h = b_min + h (b_max - b_min)/(N - 1) ascending over heads; "
                   "uniform-desc: the same, descending; peak-valley: the paper's Algorithm 1 "
-                  "search over b_min + i*stride")
-      ->required();
-  cmd->add_option("--heads", o->heads, "Number of heads N (one base each)")->required();
-  cmd->add_option("--min", o->b_min, "Smallest base b_min, e.g. 1e6")->required();
-  cmd->add_option("--max", o->b_max, "Largest base b_max, e.g. 5e6")->required();
+                  "search over b_min + i*stride");
+  cmd->add_option("--heads", o->heads, "Number of heads N (one base each)");
+  cmd->add_option("--min", o->b_min, "Smallest base b_min, e.g. 1e6");
+  cmd->add_option("--max", o->b_max, "Largest base b_max, e.g. 5e6");
+  cmd->add_flag("--lower-bound", o->lower_bound,
+                "Instead: the smallest base that supports --context tokens at --head-dim (Men et "
+                "al. 2024: sum_i cos(m b^(-2i/d)) >= 0 for every m < context); with --json a "
+                "table over context lengths");
+  cmd->add_option("--precision", o->precision, "--lower-bound: relative precision of the base")
+      ->capture_default_str();
   cmd->add_option("--head-dim", o->head_dim, "Head dimension d (even); peak-valley and --plot")
       ->capture_default_str();
   cmd->add_option("--stride", o->stride, "Candidate spacing s for peak-valley")->capture_default_str();

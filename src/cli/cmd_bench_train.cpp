@@ -43,15 +43,15 @@ void setup(CLI::App& parent) {
     check(t.context > 0 && t.batch > 0, "--context and --batch must be positive");
     const model::MemoryEstimate mem =
         model::estimate_training_memory(t.config, t.batch, t.context, t.recompute);
-    const std::size_t avail = train::available_memory_bytes();
+    const std::size_t avail = available_memory_bytes();
     std::printf("model: %s\n", model::describe(t.config).c_str());
     std::printf("shape: batch %d x context %d, %s; memory estimate %s (activations %s)\n", t.batch,
                 t.context, t.recompute ? "recompute" : "no recompute",
-                train::format_bytes(double(mem.total())).c_str(),
-                train::format_bytes(double(mem.activations)).c_str());
+                format_bytes(double(mem.total())).c_str(),
+                format_bytes(double(mem.activations)).c_str());
     std::fflush(stdout);
     check(avail == 0 || mem.total() <= avail, "not enough memory: needs ",
-          train::format_bytes(double(mem.total())), ", ", train::format_bytes(double(avail)),
+          format_bytes(double(mem.total())), ", ", format_bytes(double(avail)),
           " available; try --recompute or a smaller --context");
 
     const std::size_t n = static_cast<std::size_t>(t.batch) * t.context * (f->steps + 1) + 1;

@@ -19,6 +19,8 @@ struct Flags {
   unsigned long long tokens = 0;
   int head_dim = 0;
   bool print_settings = false;
+  std::string loss = "all";
+  unsigned long long data_seed = 0;
 };
 
 void print_settings(const Flags& f) {
@@ -111,7 +113,15 @@ void setup(CLI::App& parent) {
       ->capture_default_str();
   cmd->add_option("--clip", o.clip, "Global gradient-norm clip (0: off)")->capture_default_str();
   cmd->add_flag("--recompute", o.recompute, "Recompute layers in backward (long contexts)");
+  cmd->add_option("--loss", f->loss, harpe::cli::kLossHelp)
+      ->check(CLI::IsMember({"all", "answers"}))
+      ->capture_default_str();
+  cmd->add_option("--data-seed", f->data_seed, "Seed of the shard's document order")
+      ->capture_default_str();
   cmd->add_option("--save-every", o.hooks.save_every, "Checkpoint every n steps (0: stage ends)")
+      ->capture_default_str();
+  cmd->add_option("--keep-every", o.hooks.keep_every,
+                  "Also keep the model every n steps as OUT/step-N (0: off)")
       ->capture_default_str();
   cmd->add_option("--log-every", o.hooks.log_every, "Progress line every n steps")
       ->capture_default_str();
@@ -130,6 +140,8 @@ void setup(CLI::App& parent) {
       return;
     }
     f->o.tokens = f->tokens;
+    f->o.answers_only = f->loss == "answers";
+    f->o.data_seed = f->data_seed;
     check(!f->o.from.empty(), "--from is required");
     check(!f->o.method.empty(), "--method is required (pi, abf, ntk, yarn, harpe)");
     check(f->o.hooks.log_every > 0, "--log-every must be positive, got ", f->o.hooks.log_every);

@@ -49,6 +49,7 @@ void setup(CLI::App& parent) {
     po.out_dir = f->train.out;
     po.resume = f->train.resume;
     po.hooks.save_every = f->train.save_every;
+    po.hooks.keep_every = f->train.keep_every;
     po.hooks.log_every = f->train.log_every;
     po.hooks.tokenizer = f->tokenizer;
     po.hooks.quiet = f->quiet;

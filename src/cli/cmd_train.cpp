@@ -34,6 +34,8 @@ void setup(CLI::App& parent) {
     train::RunOptions run;
     train::TrainOptions& t = run.train;
     cli::apply_train_flags(f->train, t, /*default_steps=*/100);
+    check(f->train.keep_every == 0, "--keep-every is not supported by harpe train yet; use harpe "
+          "pretrain");
     t.context_parallel = f->context_parallel;
     run.data_path = f->train.data;
     run.out_dir = f->train.out;

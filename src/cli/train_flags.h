@@ -12,14 +12,18 @@
 namespace harpe::cli {
 
 struct TrainFlags {
-  std::string preset, config, data, out, schedule = "cosine";
+  std::string preset, config, data, out, schedule = "cosine", loss = "all";
   int context = 256, batch = 8, grad_accum = 1, log_every = 1;
-  long steps = 0, warmup = 20, save_every = 0;
+  long steps = 0, warmup = 20, save_every = 0, keep_every = 0;
   unsigned long long tokens = 0;  // budget instead of steps
   double lr = 3e-4, min_lr_ratio = 0.1, clip = 1.0, weight_decay = 0.1;
   bool recompute = false, resume = false, distributed = false;
-  unsigned long long seed = 1337;
+  unsigned long long seed = 1337, data_seed = 0;
 };
+
+inline const char* kLossHelp =
+    "Which targets the loss scores: all (every next token) or answers (only the tokens the\n"
+    "shard's loss mask marks, e.g. the answers of `harpe data recall`; the loss is their mean)";
 
 inline const char* kDistributedHelp =
     "Require data-parallel training over MPI: start with mpirun -np R harpe ...; each rank takes\n"
@@ -53,8 +57,16 @@ inline void add_train_flags(CLI::App* cmd, TrainFlags& f) {
                 "Keep only each layer's input and recompute the layer in backward (long contexts)");
   cmd->add_option("--save-every", f.save_every, "Checkpoint every n steps (0: only at the end)")
       ->capture_default_str();
+  cmd->add_option("--keep-every", f.keep_every,
+                  "Also keep the model every n steps as OUT/step-N (for learning curves; 0: off)")
+      ->capture_default_str();
   cmd->add_flag("--resume", f.resume, "Continue OUT/checkpoint (same --batch/--context/--grad-accum)");
   cmd->add_option("--seed", f.seed, "Initialisation seed")->capture_default_str();
+  cmd->add_option("--data-seed", f.data_seed, "Seed of the shard's document order")
+      ->capture_default_str();
+  cmd->add_option("--loss", f.loss, kLossHelp)
+      ->check(CLI::IsMember({"all", "answers"}))
+      ->capture_default_str();
   cmd->add_flag("--distributed", f.distributed, kDistributedHelp);
   cmd->add_option("--log-every", f.log_every, "Print a progress line every n steps")
       ->capture_default_str();
@@ -72,6 +84,7 @@ inline void apply_train_flags(const TrainFlags& f, train::TrainOptions& t, long 
   check(f.grad_accum > 0, "--grad-accum must be positive, got ", f.grad_accum);
   check(f.log_every > 0, "--log-every must be positive, got ", f.log_every);
   check(f.save_every >= 0, "--save-every must be >= 0, got ", f.save_every);
+  check(f.keep_every >= 0, "--keep-every must be >= 0, got ", f.keep_every);
   check(f.clip >= 0, "--clip must be >= 0, got ", f.clip);
   check(f.min_lr_ratio >= 0 && f.min_lr_ratio <= 1, "--min-lr-ratio must lie in [0, 1], got ",
         f.min_lr_ratio);
@@ -94,6 +107,8 @@ inline void apply_train_flags(const TrainFlags& f, train::TrainOptions& t, long 
   t.clip = f.clip;
   t.recompute = f.recompute;
   t.seed = f.seed;
+  t.data_seed = f.data_seed;
+  t.answers_only = f.loss == "answers";
 }
 
 }  // namespace harpe::cli

@@ -65,8 +65,11 @@ std::uint32_t ShardWriter::source_id(std::string_view name) {
   return static_cast<std::uint32_t>(source_names_.size() - 1);
 }
 
-void ShardWriter::add_document(std::span<const std::int32_t> tokens, std::uint32_t source) {
+void ShardWriter::add_document(std::span<const std::int32_t> tokens, std::uint32_t source,
+                               std::span<const std::uint8_t> scored) {
   check(!finished_, "shard ", path_, ": add_document after finish()");
+  check(scored.empty() || scored.size() == tokens.size(), "shard ", path_, ": document ",
+        sources_.size(), " has ", tokens.size(), " tokens but ", scored.size(), " loss-mask flags");
   if (source_names_.empty() && source == 0) source_id("default");
   check(source < source_names_.size(), "shard ", path_, ": unknown source id ", source);
   scratch_.resize(tokens.size() * token_bytes_);
@@ -83,7 +86,12 @@ void ShardWriter::add_document(std::span<const std::int32_t> tokens, std::uint32
     }
   }
   write_bytes(scratch_.data(), scratch_.size());
-  offsets_.push_back(offsets_.back() + tokens.size());
+  const std::uint64_t first = offsets_.back();
+  mask_.resize((first + tokens.size() + 63) / 64, 0);
+  for (std::size_t i = 0; i < tokens.size(); ++i)
+    if (scored.empty() || scored[i]) mask_[(first + i) / 64] |= std::uint64_t{1} << ((first + i) % 64);
+  masked_ = masked_ || !scored.empty();
+  offsets_.push_back(first + tokens.size());
   sources_.push_back(source);
 }
 
@@ -108,10 +116,14 @@ void ShardWriter::finish() {
   }
   write_bytes(zeros, pad8(pos) - pos);
   pos = pad8(pos);
+  if (masked_) {
+    write_bytes(mask_.data(), mask_.size() * 8);
+    pos += mask_.size() * 8;
+  }
 
   ShardHeader h{};
   std::memcpy(h.magic, kShardMagic, 8);
-  h.version = kShardVersion;
+  h.version = masked_ ? kShardVersionMasked : kShardVersion;
   h.token_bytes = token_bytes_;
   h.n_tokens = n_tokens();
   h.n_documents = n_documents();
@@ -151,6 +163,7 @@ Shard& Shard::operator=(Shard&& o) noexcept {
     tokens_ = std::exchange(o.tokens_, nullptr);
     offsets_ = std::exchange(o.offsets_, nullptr);
     source_ids_ = std::exchange(o.source_ids_, nullptr);
+    mask_ = std::exchange(o.mask_, nullptr);
     source_names_ = std::move(o.source_names_);
   }
   return *this;
@@ -185,8 +198,9 @@ Shard Shard::open(const std::string& path, bool check_tokens) {
   const ShardHeader& h = s.header_;
 
   check(std::memcmp(h.magic, kShardMagic, 8) == 0, "shard ", path, ": bad magic (not a harpe token shard)");
-  check(h.version == kShardVersion, "shard ", path, ": unsupported version ", h.version, " (expected ",
-        kShardVersion, ")");
+  check(h.version == kShardVersion || h.version == kShardVersionMasked, "shard ", path,
+        ": unsupported version ", h.version, " (expected ", kShardVersion, " or ", kShardVersionMasked,
+        ")");
   check(h.token_bytes == 2 || h.token_bytes == 4, "shard ", path, ": token width ", h.token_bytes,
         " (expected 2 or 4)");
   check(h.vocab_size > 0 && (h.token_bytes == 4 || h.vocab_size <= 65536), "shard ", path, ": vocab_size ",
@@ -217,7 +231,16 @@ Shard Shard::open(const std::string& path, bool check_tokens) {
     s.source_names_.emplace_back(reinterpret_cast<const char*>(base + pos), len);
     pos += len;
   }
-  check(pad8(pos) == size, "shard ", path, ": ", size - pad8(pos), " unexpected bytes after the source table");
+  pos = pad8(pos);
+  if (h.version == kShardVersionMasked) {
+    const std::uint64_t words = (h.n_tokens + 63) / 64;
+    check(pos <= size && words <= (size - pos) / 8, "shard ", path,
+          ": the loss mask runs past file end");
+    s.mask_ = reinterpret_cast<const std::uint64_t*>(base + pos);
+    pos += words * 8;
+  }
+  check(pos == size, "shard ", path, ": the tables end at byte ", pos, " but the file has ", size,
+        " bytes");
 
   check(s.offsets_[0] == 0, "shard ", path, ": first document offset is ", s.offsets_[0], ", expected 0");
   for (std::uint64_t d = 0; d < h.n_documents; ++d) {

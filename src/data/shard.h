@@ -7,6 +7,9 @@
 //   offsets      (n_documents + 1) uint64: document d spans tokens [offsets[d], offsets[d+1])
 //   source ids   n_documents uint32 (index into the source names), zero-padded to 8
 //   source names n_sources entries of {uint32 byte length, bytes}, zero-padded to 8
+//   loss mask    version 2 only: ceil(n_tokens / 64) uint64 words, bit i % 64 of word i / 64 set
+//                when token i is a scored target (training with `--loss answers` scores only
+//                those; docs/data.md). A shard without any masked document is written as version 1.
 //
 // ShardWriter streams tokens to "<path>.tmp.<pid>", writes the tables and header on finish(), fsyncs
 // and renames onto <path>: a reader never sees a half-written shard under the final name.
@@ -25,7 +28,8 @@
 namespace harpe::data {
 
 inline constexpr char kShardMagic[8] = {'H', 'R', 'P', 'S', 'H', 'R', 'D', '1'};
-inline constexpr std::uint32_t kShardVersion = 1;
+inline constexpr std::uint32_t kShardVersion = 1;        // no loss mask
+inline constexpr std::uint32_t kShardVersionMasked = 2;  // with the loss mask section
 inline constexpr std::size_t kShardHeaderBytes = 64;
 
 struct ShardHeader {
@@ -58,7 +62,10 @@ class ShardWriter {
   // The id of a source name, added on first use (ids count from 0 in order of first use).
   std::uint32_t source_id(std::string_view name);
   // Appends one document. Every token must be in [0, vocab_size); source must be a known id.
-  void add_document(std::span<const std::int32_t> tokens, std::uint32_t source = 0);
+  // scored (empty, or one flag per token): which tokens are loss targets; empty means all. The
+  // shard gets a loss mask section (version 2) once any document passes flags.
+  void add_document(std::span<const std::int32_t> tokens, std::uint32_t source = 0,
+                    std::span<const std::uint8_t> scored = {});
   // Writes tables and header, fsyncs, renames onto the final path. Nothing may be added after.
   void finish();
 
@@ -74,6 +81,8 @@ class ShardWriter {
   std::vector<std::uint32_t> sources_;
   std::vector<std::string> source_names_;
   std::vector<unsigned char> scratch_;
+  std::vector<std::uint64_t> mask_;  // one bit per token, kept for every document
+  bool masked_ = false;              // some document passed flags
   bool finished_ = false;
 };
 
@@ -109,6 +118,12 @@ class Shard {
   // Copies tokens [begin, begin + n) as int32; throws if the range is out of bounds.
   void copy_tokens(std::uint64_t begin, std::uint64_t n, std::int32_t* out) const;
   DocumentSpan document(std::uint64_t d) const;
+  // The loss mask (version 2 shards): whether token i is a scored target. Without a mask every
+  // token is.
+  bool has_loss_mask() const { return mask_ != nullptr; }
+  bool scored(std::uint64_t i) const {
+    return mask_ == nullptr || ((mask_[i / 64] >> (i % 64)) & 1u) != 0;
+  }
 
  private:
   std::string path_;
@@ -118,6 +133,7 @@ class Shard {
   const unsigned char* tokens_ = nullptr;
   const std::uint64_t* offsets_ = nullptr;
   const std::uint32_t* source_ids_ = nullptr;
+  const std::uint64_t* mask_ = nullptr;
   std::vector<std::string> source_names_;
 };
 

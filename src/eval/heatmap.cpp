@@ -91,9 +91,42 @@ std::string length_label(int64_t tokens) {
   return std::to_string(tokens);
 }
 
-std::string heatmap_svg(const NeedleGrid& g, const std::string& title) {
+HeatGrid needle_heat_grid(const NeedleGrid& g) {
   check_grid(g);
-  const int nx = static_cast<int>(g.lengths.size()), ny = static_cast<int>(g.depths.size());
+  HeatGrid h;
+  for (int64_t l : g.lengths) {
+    h.cols.push_back(length_label(l));
+    h.col_values.push_back(std::to_string(l));
+  }
+  for (double d : g.depths) {
+    h.rows.push_back(fmt(d, 0));
+    h.row_values.push_back(fmt(d, 1));
+  }
+  h.scores = g.scores;
+  h.y_title = "Depth (%)";
+  h.y_name = "depth";
+  h.y_unit = std::string(1, '%');  // (a plain "%" trips GCC 12's -Wrestrict false positive)
+  return h;
+}
+
+std::string heatmap_svg(const NeedleGrid& g, const std::string& title) {
+  return heatmap_svg(needle_heat_grid(g), title);
+}
+
+std::string heatmap_svg(const HeatGrid& g, const std::string& title) {
+  check(!g.cols.empty() && !g.rows.empty(), "heatmap: empty grid");
+  check(g.scores.size() == g.rows.size(), "heatmap: ", g.scores.size(), " score rows for ",
+        g.rows.size(), " rows");
+  for (const auto& row : g.scores)
+    check(row.size() == g.cols.size(), "heatmap: a score row has ", row.size(), " values for ",
+          g.cols.size(), " columns");
+  const auto col_value = [&](size_t x) {
+    return x < g.col_values.size() ? g.col_values[x] : g.cols[x];
+  };
+  const auto row_value = [&](size_t y) {
+    return y < g.row_values.size() ? g.row_values[y] : g.rows[y];
+  };
+  const int nx = static_cast<int>(g.cols.size()), ny = static_cast<int>(g.rows.size());
   const int cw = std::max(36, 640 / nx), ch = std::clamp(360 / ny, 18, 40);
   const int left = 80, top = 40, bottom = 60, bar_gap = 24, bar_w = 18, right = 70;
   const int w = left + nx * cw + bar_gap + bar_w + right, h = top + ny * ch + bottom;
@@ -109,9 +142,10 @@ std::string heatmap_svg(const NeedleGrid& g, const std::string& title) {
       const int px = left + x * cw, py = top + y * ch;
       s << "<rect x=\"" << px << "\" y=\"" << py << "\" width=\"" << cw << "\" height=\"" << ch
         << "\" fill=\"" << hex_colour(rdylgn(v)) << "\" stroke=\"white\" stroke-width=\"1\">"
-        << "<title>length " << g.lengths[static_cast<size_t>(x)] << ", depth "
-        << fmt(g.depths[static_cast<size_t>(y)], 1) << "%: "
-        << (std::isnan(v) ? std::string("n/a") : fmt(v, 1)) << "</title></rect>\n";
+        << "<title>" << xml_escape(g.x_name) << " " << xml_escape(col_value(static_cast<size_t>(x)))
+        << ", " << xml_escape(g.y_name) << " " << xml_escape(row_value(static_cast<size_t>(y)))
+        << xml_escape(g.y_unit) << ": " << (std::isnan(v) ? std::string("n/a") : fmt(v, 1))
+        << "</title></rect>\n";
       if (!std::isnan(v) && ch >= 16 && cw >= 30) {
         const bool dark = v < 15 || v > 85;
         s << "<text x=\"" << px + cw / 2 << "\" y=\"" << py + ch / 2 + 4
@@ -122,15 +156,14 @@ std::string heatmap_svg(const NeedleGrid& g, const std::string& title) {
   }
   for (int x = 0; x < nx; ++x)
     s << "<text x=\"" << left + x * cw + cw / 2 << "\" y=\"" << top + ny * ch + 16
-      << "\" text-anchor=\"middle\">" << length_label(g.lengths[static_cast<size_t>(x)])
-      << "</text>\n";
+      << "\" text-anchor=\"middle\">" << xml_escape(g.cols[static_cast<size_t>(x)]) << "</text>\n";
   for (int y = 0; y < ny; ++y)
     s << "<text x=\"" << left - 6 << "\" y=\"" << top + y * ch + ch / 2 + 4
-      << "\" text-anchor=\"end\">" << fmt(g.depths[static_cast<size_t>(y)], 0) << "</text>\n";
+      << "\" text-anchor=\"end\">" << xml_escape(g.rows[static_cast<size_t>(y)]) << "</text>\n";
   s << "<text x=\"" << left + nx * cw / 2 << "\" y=\"" << top + ny * ch + 40
-    << "\" text-anchor=\"middle\">Context length (tokens)</text>\n";
+    << "\" text-anchor=\"middle\">" << xml_escape(g.x_title) << "</text>\n";
   s << "<text transform=\"translate(24," << top + ny * ch / 2
-    << ") rotate(-90)\" text-anchor=\"middle\">Depth (%)</text>\n";
+    << ") rotate(-90)\" text-anchor=\"middle\">" << xml_escape(g.y_title) << "</text>\n";
   // Colour bar: 0 at the bottom, 100 at the top.
   const int bx = left + nx * cw + bar_gap, bh = ny * ch, steps = 50;
   for (int i = 0; i < steps; ++i) {

@@ -52,7 +52,21 @@ struct NeedleArgs {
   bool png = true;
 };
 
+// `harpe eval recall` (eval/recall.h): generated held-out sequences, or a JSONL file.
+struct RecallArgs {
+  std::string lengths = "1x,2x,4x,8x,16x,32x";  // "Nx": N times the model's original context
+  std::string variants = "all";                 // comma-separated, or all
+  int samples = 100;                            // sequences per (variant, length)
+  uint64_t seed = 7;
+  int vocab = 0;  // 0: the model's vocabulary
+  int filler = 0, pairs = 4, values = 4, queries = 0, far = 0;
+  std::string input;  // JSONL file instead of generated sequences
+  std::string group;  // label that groups runs (e.g. the seeds of one method) in reports
+  bool heatmaps = true;  // DIR/recall_<variant>.svg
+};
+
 RunResults eval_ppl(const ModelArgs& m, const PplArgs& a);
+RunResults eval_recall(const ModelArgs& m, const RecallArgs& a);
 // allow_other: vt / cwe / fwe allowed too (`harpe eval ruler`).
 RunResults eval_ruler(const ModelArgs& m, const RulerArgs& a, bool allow_other);
 RunResults eval_needle(const ModelArgs& m, const NeedleArgs& a);

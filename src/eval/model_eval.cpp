@@ -52,7 +52,7 @@ std::string self_extend_label(const rope::PositionMap& p) {
   return std::to_string(p.window) + "," + std::to_string(p.group);
 }
 
-std::vector<int64_t> parse_lengths(const std::string& text, const std::string& flag) {
+std::vector<int64_t> parse_lengths(const std::string& text, const std::string& flag, int64_t c0) {
   std::vector<int64_t> out;
   std::stringstream ss(text);
   std::string item;
@@ -63,6 +63,9 @@ std::vector<int64_t> parse_lengths(const std::string& text, const std::string& f
     if (num.back() == 'k' || num.back() == 'K') {
       mult = 1024;
       num.pop_back();
+    } else if (num.back() == 'x' && c0 > 0) {
+      mult = c0;  // a multiple of the model's original context
+      num.pop_back();
     }
     size_t used = 0;
     long long v = 0;
@@ -72,7 +75,8 @@ std::vector<int64_t> parse_lengths(const std::string& text, const std::string& f
       used = 0;
     }
     check(used == num.size() && !num.empty() && v > 0, flag, ": '", item,
-          "' is not a positive length (e.g. 4096 or 4k)");
+          "' is not a positive length (e.g. 4096 or 4k", c0 > 0 ? ", or 2x for twice C0" : "", ")");
+    check(v <= (int64_t{1} << 40) / mult, flag, ": '", item, "' is too large");
     out.push_back(v * mult);
   }
   check(!out.empty(), flag, ": no length given");
@@ -209,6 +213,7 @@ std::string run_markdown(const RunResults& run) {
     if (!run.needle_png.empty()) o << "![needle heatmap](" << run.needle_png << ")\n\n";
     else if (!run.needle_svg.empty()) o << "![needle heatmap](" << run.needle_svg << ")\n\n";
   }
+  if (!run.recall.empty()) o << recall_markdown(run);
   if (!run.ppl.empty()) o << ppl_markdown(run.ppl) << "\n";
   return o.str();
 }

@@ -32,8 +32,10 @@ LoadedModel load_model_and_tokenizer(const std::string& dir, const std::string& 
 rope::PositionMap parse_self_extend(const std::string& text);
 std::string self_extend_label(const rope::PositionMap& p);  // "none" or "W,G"
 
-// "512,1024" or "4k,8K" -> lengths (each > 0); errors name `flag`.
-std::vector<int64_t> parse_lengths(const std::string& text, const std::string& flag);
+// "512,1024" or "4k,8K" -> lengths (each > 0); errors name `flag`. With c0 > 0, "2x" means
+// 2 * c0 (a multiple of the model's original context).
+std::vector<int64_t> parse_lengths(const std::string& text, const std::string& flag,
+                                   int64_t c0 = 0);
 
 // The model's original (pretraining) context C0 and where it was read from: the config's
 // rope_scaling original_max_position_embeddings, else run_config.json's "original_context" (written

@@ -283,6 +283,24 @@ std::string results_to_json(const RunResults& run, bool keep_predictions) {
     if (!run.needle_svg.empty()) j["needle"]["svg"] = run.needle_svg;
     if (!run.needle_png.empty()) j["needle"]["png"] = run.needle_png;
   }
+  if (!run.recall.empty()) {
+    j["recall"] = json::array();
+    for (const auto& r : run.recall) {
+      json buckets = json::array();
+      for (const auto& b : r.buckets)
+        buckets.push_back({{"lo", recall_bucket_lo(b.bucket)}, {"hi", recall_bucket_hi(b.bucket)},
+                           {"queries", b.queries}, {"exact", b.exact}});
+      j["recall"].push_back({{"variant", r.variant},
+                             {"length", r.length},
+                             {"query_score", r.query_score()},
+                             {"sequence_score", r.sequence_score()},
+                             {"queries", r.queries},
+                             {"queries_exact", r.queries_exact},
+                             {"sequences", r.sequences},
+                             {"sequences_exact", r.sequences_exact},
+                             {"buckets", buckets}});
+    }
+  }
   if (!run.ppl.empty()) {
     j["ppl"] = json::array();
     for (const auto& p : run.ppl)
@@ -350,6 +368,32 @@ RunResults results_from_json(const std::string& text, const std::string& source)
       }
       r.needle_svg = n.value("svg", std::string());
       r.needle_png = n.value("png", std::string());
+    }
+    for (const auto& jr : j.value("recall", json::array())) {
+      RecallResult rr;
+      rr.variant = jr.at("variant").get<std::string>();
+      rr.length = jr.at("length").get<int64_t>();
+      rr.queries = jr.at("queries").get<int64_t>();
+      rr.queries_exact = jr.at("queries_exact").get<int64_t>();
+      rr.sequences = jr.at("sequences").get<int64_t>();
+      rr.sequences_exact = jr.at("sequences_exact").get<int64_t>();
+      check(rr.length > 0 && rr.queries >= 0 && rr.queries_exact >= 0 &&
+                rr.queries_exact <= rr.queries && rr.sequences >= 0 && rr.sequences_exact >= 0 &&
+                rr.sequences_exact <= rr.sequences,
+            "results ", source, ": recall ", rr.variant, " @ ", rr.length, ": inconsistent counts");
+      for (const auto& jb : jr.value("buckets", json::array())) {
+        RecallBucketScore b;
+        const int64_t lo = jb.at("lo").get<int64_t>();
+        check(lo >= 0 && lo < (int64_t{1} << 30), "results ", source, ": recall bucket lo ", lo,
+              " out of range");
+        b.bucket = recall_distance_bucket(static_cast<int>(lo));
+        b.queries = jb.at("queries").get<int64_t>();
+        b.exact = jb.at("exact").get<int64_t>();
+        check(b.queries >= 0 && b.exact >= 0 && b.exact <= b.queries, "results ", source,
+              ": recall bucket counts inconsistent");
+        rr.buckets.push_back(b);
+      }
+      r.recall.push_back(std::move(rr));
     }
     for (const auto& jp : j.value("ppl", json::array())) {
       PplResult p;
@@ -435,6 +479,97 @@ std::string needle_markdown(const NeedleGrid& g) {
   avg.push_back(g.average());
   t.rows.push_back({"avg", avg});
   return table_markdown(t);
+}
+
+std::vector<std::string> recall_variants(const RunResults& run) {
+  std::set<std::string> present;
+  for (const auto& r : run.recall) present.insert(r.variant);
+  std::vector<std::string> out;
+  for (RecallVariant v : all_recall_variants())
+    if (present.erase(std::string(recall_variant_name(v)))) out.push_back(std::string(recall_variant_name(v)));
+  for (const auto& v : present) out.push_back(v);  // foreign files' variant names
+  return out;
+}
+
+namespace {
+
+std::set<int64_t> recall_lengths(const RunResults& run) {
+  std::set<int64_t> s;
+  for (const auto& r : run.recall) s.insert(r.length);
+  return s;
+}
+
+const RecallResult* find_recall(const RunResults& run, const std::string& variant, int64_t length) {
+  for (const auto& r : run.recall)
+    if (r.variant == variant && r.length == length) return &r;
+  return nullptr;
+}
+
+}  // namespace
+
+HeatGrid recall_heat_grid(const RunResults& run, const std::string& variant) {
+  const std::set<int64_t> lengths = recall_lengths(run);
+  std::set<int> buckets;
+  for (const auto& r : run.recall)
+    if (r.variant == variant)
+      for (const auto& b : r.buckets) buckets.insert(b.bucket);
+  HeatGrid g;
+  for (int64_t l : lengths) {
+    g.cols.push_back(length_label(l));
+    g.col_values.push_back(std::to_string(l));
+  }
+  // Far distances on top, as in the needle picture's depth axis read from the far end.
+  for (auto it = buckets.rbegin(); it != buckets.rend(); ++it) {
+    g.rows.push_back(recall_bucket_label(*it));
+    std::vector<double> row;
+    for (int64_t l : lengths) {
+      const RecallResult* r = find_recall(run, variant, l);
+      double v = kNaN;
+      if (r)
+        for (const auto& b : r->buckets)
+          if (b.bucket == *it && b.queries > 0)
+            v = 100.0 * static_cast<double>(b.exact) / static_cast<double>(b.queries);
+      row.push_back(v);
+    }
+    g.scores.push_back(row);
+  }
+  g.y_title = "Key-query distance (tokens)";
+  g.y_name = "distance";
+  return g;
+}
+
+std::string recall_markdown(const RunResults& run) {
+  if (run.recall.empty()) return "";
+  const std::set<int64_t> lengths = recall_lengths(run);
+  const std::vector<std::string> variants = recall_variants(run);
+  auto table = [&](double (RecallResult::*metric)() const) {
+    Table t;
+    t.header = {"variant"};
+    for (int64_t l : lengths) t.header.push_back(length_label(l));
+    for (const auto& v : variants) {
+      std::vector<double> vals;
+      for (int64_t l : lengths) {
+        const RecallResult* r = find_recall(run, v, l);
+        vals.push_back(r ? (r->*metric)() : kNaN);
+      }
+      t.rows.push_back({v, vals});
+    }
+    return table_markdown(t);
+  };
+  std::ostringstream s;
+  s << "Associative recall, exact match per query (%):\n\n" << table(&RecallResult::query_score)
+    << "\nExact match per sequence (every query right, %):\n\n"
+    << table(&RecallResult::sequence_score) << "\n";
+  for (const auto& v : variants) {
+    const HeatGrid g = recall_heat_grid(run, v);
+    Table t;
+    t.header = {"distance"};
+    for (const auto& c : g.cols) t.header.push_back(c);
+    for (size_t i = 0; i < g.rows.size(); ++i) t.rows.push_back({g.rows[i], g.scores[i]});
+    s << "Recall " << v << " by key-query distance (rows) and length (columns), exact %:\n\n"
+      << table_markdown(t) << "\n";
+  }
+  return s.str();
 }
 
 std::string comparison_markdown(const std::vector<RunResults>& runs) {

@@ -8,7 +8,9 @@
 #include <string>
 #include <vector>
 
+#include "eval/heatmap.h"
 #include "eval/needle_grid.h"
+#include "eval/recall.h"
 #include "eval/scoring.h"
 
 namespace harpe::eval {
@@ -30,6 +32,7 @@ struct RunResults {
   NeedleGrid needle;
   std::string needle_svg, needle_png;         // image files, relative to the run directory
   std::vector<PplResult> ppl;
+  std::vector<RecallResult> recall;           // one entry per (variant, length)
 };
 
 // JSON text of a run (predictions included when keep_predictions).
@@ -50,6 +53,13 @@ inline constexpr const char* kPartialCreditCaption =
 std::string markdown_table(const RunResults& run, TaskMetric metric = TaskMetric::exact);
 // Markdown needle grid: depth rows x length columns.
 std::string needle_markdown(const NeedleGrid& grid);
+
+// Associative recall of one run: exact match per query (variant rows x length columns), per
+// sequence, and per variant a distance-bucket x length grid.
+std::string recall_markdown(const RunResults& run);
+// The distance-bucket x length grid of one variant (rows: buckets that have queries).
+HeatGrid recall_heat_grid(const RunResults& run, const std::string& variant);
+std::vector<std::string> recall_variants(const RunResults& run);  // in eval/recall.h's order
 
 // Comparison of runs: a summary table (run rows x length columns: the mean over the tasks each run
 // has at that length, plus "avg"), then one table per task (run rows x lengths), then perplexity.

@@ -6,9 +6,14 @@
 
 namespace harpe::train {
 
-TokenWindows TokenWindows::from_shard(const std::string& path, bool shuffle, uint64_t seed, bool align) {
+TokenWindows TokenWindows::from_shard(const std::string& path, bool shuffle, uint64_t seed, bool align,
+                                      bool answers_only) {
   TokenWindows w;
   w.shard_ = std::make_shared<data::Shard>(data::Shard::open(path));
+  check(!answers_only || w.shard_->has_loss_mask(), path,
+        ": loss on answers only needs a shard with a loss mask (harpe data recall writes one); "
+        "this one has none");
+  w.answers_only_ = answers_only;
   w.n_ = w.shard_->n_tokens();
   w.name_ = path;
   w.shuffle_ = shuffle && w.shard_->n_documents() > 1;
@@ -57,7 +62,7 @@ void TokenWindows::seek(uint64_t position, uint64_t epoch) {
   if (replan) plan_epoch();
 }
 
-void TokenWindows::copy(uint64_t begin, uint64_t n, int32_t* out) const {
+void TokenWindows::copy(uint64_t begin, uint64_t n, int32_t* out, uint8_t* scored) const {
   if (shuffle_) {
     // Stream offset -> (k-th document of the order, offset inside it); a window may span several.
     std::size_t k = static_cast<std::size_t>(std::upper_bound(starts_.begin(), starts_.end(), begin) -
@@ -67,6 +72,8 @@ void TokenWindows::copy(uint64_t begin, uint64_t n, int32_t* out) const {
       const uint64_t inside = begin - starts_[k];
       const uint64_t take = std::min(n, doc.length - inside);
       shard_->copy_tokens(doc.offset + inside, take, out);
+      if (scored)
+        for (uint64_t i = 0; i < take; ++i) *scored++ = shard_->scored(doc.offset + inside + i);
       out += take;
       begin += take;
       n -= take;
@@ -74,7 +81,10 @@ void TokenWindows::copy(uint64_t begin, uint64_t n, int32_t* out) const {
     }
   } else if (shard_) {
     shard_->copy_tokens(begin, n, out);
+    if (scored)
+      for (uint64_t i = 0; i < n; ++i) scored[i] = shard_->scored(begin + i);
   } else {
+    if (scored) std::fill(scored, scored + n, uint8_t{1});
     std::copy(memory_.begin() + static_cast<long>(begin), memory_.begin() + static_cast<long>(begin + n),
               out);
   }
@@ -92,6 +102,7 @@ void TokenWindows::next_batch_part(int B, int T, int first, int count, int32_t* 
   check(n_ >= need, name_, ": ", n_, " tokens is too few for one window of context ", T,
         " (needs ", need, ")");
   window_.resize(need);
+  window_scored_.resize(answers_only_ ? need : 0);
   for (int b = 0; b < B; ++b) {
     if (pos_ + need > n_) {
       pos_ = 0;
@@ -100,9 +111,12 @@ void TokenWindows::next_batch_part(int B, int T, int first, int count, int32_t* 
     }
     if (b >= first && b < first + count) {
       const std::size_t row = static_cast<std::size_t>(b - first) * T;
-      copy(pos_, need, window_.data());
+      copy(pos_, need, window_.data(), answers_only_ ? window_scored_.data() : nullptr);
       std::copy(window_.begin(), window_.end() - 1, tokens + row);
       std::copy(window_.begin() + 1, window_.end(), targets + row);
+      if (answers_only_)
+        for (int t = 0; t < T; ++t)
+          if (!window_scored_[static_cast<std::size_t>(t) + 1]) targets[row + static_cast<std::size_t>(t)] = -1;
     }
     pos_ = next_start(pos_, T);
   }

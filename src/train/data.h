@@ -27,8 +27,10 @@ class TokenWindows {
   // head is seen twice). So every document of up to T + 1 tokens is whole in some window: a
   // retrieval document's answer is never cut off from the needle it needs. Documents longer than
   // a window are read in consecutive windows as before.
+  // answers_only: targets the shard's loss mask does not mark are set to -1 (not scored); the
+  // shard must have a mask (data/shard.h, version 2).
   static TokenWindows from_shard(const std::string& path, bool shuffle = true, uint64_t seed = 0,
-                                 bool align = false);
+                                 bool align = false, bool answers_only = false);
   static TokenWindows from_tokens(std::vector<int32_t> tokens, std::string name = "tokens");
 
   uint64_t n_tokens() const { return n_; }
@@ -38,7 +40,7 @@ class TokenWindows {
   uint64_t epoch() const { return epoch_; }
   void seek(uint64_t position, uint64_t epoch);
 
-  // Fills tokens [B, T] (inputs) and targets [B, T] (inputs shifted by one).
+  // Fills tokens [B, T] (inputs) and targets [B, T] (inputs shifted by one; -1 where not scored).
   void next_batch(int B, int T, int32_t* tokens, int32_t* targets);
   // The same step through the data as next_batch(B, ...), but only windows [first, first + count)
   // of the B are copied (tokens/targets are [count, T]). Data-parallel ranks each take their
@@ -46,12 +48,14 @@ class TokenWindows {
   void next_batch_part(int B, int T, int first, int count, int32_t* tokens, int32_t* targets);
 
  private:
-  void copy(uint64_t begin, uint64_t n, int32_t* out) const;
+  // Tokens [begin, begin + n) of the stream; `scored` (optional) gets their loss-mask flags.
+  void copy(uint64_t begin, uint64_t n, int32_t* out, uint8_t* scored = nullptr) const;
   void plan_epoch();  // order_ and starts_ for epoch_ (shuffled shards only)
   uint64_t next_start(uint64_t position, int T) const;  // where the window after this one starts
   std::shared_ptr<data::Shard> shard_;
   bool shuffle_ = false;
   bool align_ = false;
+  bool answers_only_ = false;
   uint64_t seed_ = 0;
   std::vector<uint64_t> order_;   // document indices in stream order
   std::vector<uint64_t> starts_;  // stream offset of each, plus the total at the end
@@ -59,6 +63,7 @@ class TokenWindows {
   std::string name_;
   uint64_t n_ = 0, pos_ = 0, epoch_ = 0;
   std::vector<int32_t> window_;
+  std::vector<uint8_t> window_scored_;
 };
 
 }  // namespace harpe::train

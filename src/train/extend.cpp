@@ -82,6 +82,7 @@ void preflight(const model::ModelConfig& cfg, int batch, int context, bool recom
 
 struct LoopState {
   std::string ckpt, metrics_path;
+  std::string out_dir;  // where keep_every's step-N directories go
   long end_step = 0;   // the loop runs until the trainer has done this many steps
   long total_steps = 0;  // of the whole run (for the ETA and the progress line)
   int stage = -1;      // recorded in metrics when >= 0
@@ -161,6 +162,12 @@ RunEnd train_loop(Trainer& t, LoopState& ls, const LoopHooks& hooks) {
       std::fflush(stdout);
       return RunEnd::interrupted;
     }
+    if (hooks.keep_every > 0 && r.step % hooks.keep_every == 0 && root) {
+      const std::string dir = ls.out_dir + "/step-" + std::to_string(r.step);
+      fs::create_directories(dir);
+      model::save_model_dir(t.model(), dir);
+      copy_tokenizer(hooks.tokenizer, dir);
+    }
     if (hooks.save_every > 0 && r.step % hooks.save_every == 0 && r.step != ls.end_step) {
       save_on_root(t, ls.ckpt, hooks.tokenizer);
       ls.last_saved = r.step;
@@ -189,7 +196,9 @@ io::Json train_options_json(const TrainOptions& o) {
             {"weight_decay", o.adamw.weight_decay}}},
           {"clip", o.clip},
           {"recompute", o.recompute},
-          {"seed", o.seed}};
+          {"seed", o.seed},
+          {"loss", o.answers_only ? "answers" : "all"},
+          {"data_seed", o.data_seed}};
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -231,7 +240,8 @@ RunEnd run_pretrain(const PretrainOptions& po_in) {
     check(fs::is_regular_file(po.hooks.tokenizer), "--tokenizer ", po.hooks.tokenizer,
           ": no such file");
   opts.config.validate();
-  TokenWindows data = TokenWindows::from_shard(po.data_path, /*shuffle=*/true, /*seed=*/0, /*align=*/true);
+  TokenWindows data = TokenWindows::from_shard(po.data_path, /*shuffle=*/true, opts.data_seed,
+                                               /*align=*/true, opts.answers_only);
   check(data.vocab_size() <= static_cast<uint32_t>(opts.config.vocab_size), po.data_path,
         ": the shard's vocabulary (", data.vocab_size(), ") is larger than the model's (",
         opts.config.vocab_size, ")");
@@ -254,6 +264,7 @@ RunEnd run_pretrain(const PretrainOptions& po_in) {
   LoopState ls;
   ls.ckpt = ckpt;
   ls.metrics_path = metrics_path;
+  ls.out_dir = po.out_dir;
   ls.end_step = ls.total_steps = opts.steps;
   if (po.resume) {
     ls.last_saved = trainer->steps_done();
@@ -606,6 +617,8 @@ ExtendPlan plan_extend(const ExtendOptions& o) {
          {{"beta1", o.beta1}, {"beta2", o.beta2}, {"eps", 1e-8}, {"weight_decay", o.weight_decay}}},
         {"clip", o.clip},
         {"recompute", o.recompute},
+        {"loss", o.answers_only ? "answers" : "all"},
+        {"data_seed", o.data_seed},
         {"optimizer_first_stage", "fresh"},
         {"optimizer_later_stages", "carried"}}}};
   plan.run_config = rc.dump(2) + "\n";
@@ -633,6 +646,8 @@ TrainOptions stage_train_options(const ExtendOptions& o, const ExtendPlan& plan,
   t.adamw.weight_decay = o.weight_decay;
   t.clip = o.clip;
   t.recompute = o.recompute;
+  t.answers_only = o.answers_only;
+  t.data_seed = o.data_seed;
   return t;
 }
 
@@ -709,6 +724,7 @@ RunEnd run_extend(const ExtendOptions& o) {
   LoopState ls;
   ls.ckpt = ckpt;
   ls.metrics_path = metrics_path;
+  ls.out_dir = o.out_dir;
   ls.total_steps = plan.stages.back().end_step;
   const bool staged = plan.stages.size() > 1;
   for (std::size_t k = 0; k < plan.stages.size(); ++k) {
@@ -730,7 +746,8 @@ RunEnd run_extend(const ExtendOptions& o) {
                   model::describe(c).c_str());
       std::fflush(stdout);
     }
-    TokenWindows data = TokenWindows::from_shard(o.data_path, /*shuffle=*/true, /*seed=*/0, /*align=*/true);
+    TokenWindows data = TokenWindows::from_shard(o.data_path, /*shuffle=*/true, t.data_seed,
+                                                 /*align=*/true, t.answers_only);
     check(data.vocab_size() <= static_cast<uint32_t>(plan.source_config.vocab_size), o.data_path,
           ": the shard's vocabulary (", data.vocab_size(), ") is larger than the model's (",
           plan.source_config.vocab_size, ")");

@@ -37,6 +37,9 @@ bool stop_requested();
 // What both commands share besides the model and the data.
 struct LoopHooks {
   long save_every = 0;  // 0: only at the end (and on interruption)
+  // > 0: also keep the model every this many steps as OUT/step-N (config.json and
+  // model.safetensors: a model directory to evaluate, e.g. for a learning curve).
+  long keep_every = 0;
   int log_every = 1;
   std::string tokenizer;  // copied into every saved checkpoint (for `harpe generate`)
   // Called after each step (tests: raise SIGINT here to exercise the handler).
@@ -100,6 +103,8 @@ struct ExtendOptions {
   double min_lr_ratio = 0.1;
   double beta1 = 0.9, beta2 = 0.95, weight_decay = 0.1, clip = 1.0;
   bool recompute = false;
+  bool answers_only = false;  // loss on the shard's answer tokens only (TrainOptions)
+  uint64_t data_seed = 0;     // the shard's document order (TrainOptions)
   bool resume = false;
   std::string tokenizer;  // "" = the source's tokenizer.model if it has one
   LoopHooks hooks;

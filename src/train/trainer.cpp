@@ -7,6 +7,7 @@
 #include <sstream>
 
 #include "core/error.h"
+#include "core/system.h"
 #include "core/timer.h"
 #include "io/atomic_file.h"
 #include "io/json_util.h"
@@ -33,25 +34,6 @@ void check_options(const TrainOptions& o) {
 }
 
 }  // namespace
-
-std::size_t available_memory_bytes() {
-  std::ifstream in("/proc/meminfo");
-  std::string key;
-  std::size_t kb = 0;
-  std::string unit;
-  while (in >> key >> kb >> unit)
-    if (key == "MemAvailable:") return kb * 1024;
-  return 0;
-}
-
-std::string format_bytes(double b) {
-  char buf[32];
-  if (b >= 1024.0 * 1024 * 1024)
-    std::snprintf(buf, sizeof buf, "%.2f GiB", b / (1024.0 * 1024 * 1024));
-  else
-    std::snprintf(buf, sizeof buf, "%.1f MiB", b / (1024.0 * 1024));
-  return buf;
-}
 
 Trainer::Trainer(const TrainOptions& opts, TokenWindows data) : opts_(opts), data_(std::move(data)) {
   check_options(opts_);
@@ -160,6 +142,16 @@ StepResult Trainer::step() {
     sum = loss[0];
     count = static_cast<long>(loss[1]);
   }
+  // Gradients were scaled by 1 / (all tokens of the step); the loss is the mean over the scored
+  // ones. When some targets are not scored (loss on answers only), rescale so the gradient is
+  // that of the mean (a factor of exactly 1 otherwise: text runs are unchanged bit for bit).
+  if (count > 0 && static_cast<uint64_t>(count) != tokens_per_step()) {
+    const float k = static_cast<float>(static_cast<double>(tokens_per_step()) / static_cast<double>(count));
+    float* g = model_->grads.data();
+    const std::size_t n = model_->grads.size();
+#pragma omp parallel for simd schedule(static)
+    for (std::size_t i = 0; i < n; ++i) g[i] *= k;
+  }
   r.loss = count ? sum / static_cast<double>(count) : 0.0;
   r.lr = opts_.schedule.at(state_.step);
   r.grad_norm = clip_grad_norm(*model_, opts_.clip);
@@ -208,7 +200,8 @@ void run_training(const RunOptions& run) {
   }
   check_options(opts);
 
-  TokenWindows data = TokenWindows::from_shard(run.data_path, /*shuffle=*/true, /*seed=*/0, /*align=*/true);
+  TokenWindows data = TokenWindows::from_shard(run.data_path, /*shuffle=*/true, opts.data_seed,
+                                               /*align=*/true, opts.answers_only);
   check(data.vocab_size() <= static_cast<uint32_t>(opts.config.vocab_size), run.data_path,
         ": the shard's vocabulary (", data.vocab_size(), ") is larger than the model's (",
         opts.config.vocab_size, ")");
@@ -305,16 +298,6 @@ void run_training(const RunOptions& run) {
   if (root) std::printf("saved %s (step %ld)\n", ckpt.c_str(), trainer->steps_done());
   // Nobody leaves before the final checkpoint is in place (a following --resume reads it).
   dist::barrier();
-}
-
-std::string format_duration(double s) {
-  char buf[32];
-  const long t = static_cast<long>(s + 0.5);
-  if (t >= 3600)
-    std::snprintf(buf, sizeof buf, "%ldh%02ldm", t / 3600, (t / 60) % 60);
-  else
-    std::snprintf(buf, sizeof buf, "%ldm%02lds", t / 60, t % 60);
-  return buf;
 }
 
 // Keeps the metrics lines of steps <= `step` (a resumed run rewrites what came after).

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "core/system.h"
 #include "model/model.h"
 #include "train/checkpoint.h"
 #include "train/context_parallel.h"
@@ -28,6 +29,11 @@ struct TrainOptions {
   double clip = 1.0;  // <= 0: no clipping
   bool recompute = false;
   uint64_t seed = 1337;
+  // Loss on the shard's answer tokens only (its loss mask, data/shard.h); the loss and its
+  // gradient are the mean over the scored tokens.
+  bool answers_only = false;
+  // Seed of the shard's document order (0: the order every run had before this option).
+  uint64_t data_seed = 0;
   // Split every micro-batch over dist::world()'s ranks (batch / ranks sequences each) and sum the
   // gradients over ranks. Off: this process trains alone whatever the world is.
   bool data_parallel = false;
@@ -101,11 +107,6 @@ struct RunOptions {
 };
 void run_training(const RunOptions& run);
 
-// Bytes of RAM available now (MemAvailable); 0 if unknown.
-std::size_t available_memory_bytes();
-std::string format_bytes(double bytes);
-// "1h02m" / "3m05s" for progress lines.
-std::string format_duration(double seconds);
 // Keeps the metrics lines of steps <= `step` (a resumed run rewrites what came after); atomic.
 void truncate_metrics(const std::string& path, long step);
 

@@ -365,6 +365,29 @@ TEST(LmHeadXent, AllUnscoredAndBadTarget) {
       harpe::Error);
 }
 
+// Loss on answers only: an unscored token's row of dx is exactly zero, and the scored rows and dW
+// are those of a call on the scored tokens alone.
+TEST(LmHeadXent, UnscoredTokensGetNoGradient) {
+  const int N = 6, C = 5, V = 11;
+  Vec x = random_vec(N * C, 31), W = random_vec(V * C, 32);
+  std::vector<int32_t> tg = {-1, 3, -1, -1, 9, -1};
+  Vec dx(N * C, 7.0f), dW(V * C, 0.0f);
+  const double loss = k::lmhead_xent(x.data(), W.data(), tg.data(), N, C, V, dx.data(), dW.data(),
+                                     0.5f);
+  Vec xs, dxs(2 * C), dWs(V * C, 0.0f);
+  for (int n : {1, 4}) xs.insert(xs.end(), x.begin() + n * C, x.begin() + (n + 1) * C);
+  std::vector<int32_t> ts = {3, 9};
+  const double loss_s = k::lmhead_xent(xs.data(), W.data(), ts.data(), 2, C, V, dxs.data(),
+                                       dWs.data(), 0.5f);
+  EXPECT_DOUBLE_EQ(loss, loss_s);
+  for (int n = 0; n < N; ++n)
+    for (int c = 0; c < C; ++c) {
+      const float want = n == 1 ? dxs[c] : n == 4 ? dxs[C + c] : 0.0f;
+      EXPECT_EQ(dx[n * C + c], want) << n << " " << c;
+    }
+  for (int i = 0; i < V * C; ++i) EXPECT_FLOAT_EQ(dW[i], dWs[i]);
+}
+
 // ---------------------------------------------------------------- adamw
 
 TEST(AdamW, MatchesFormulaOverSteps) {
