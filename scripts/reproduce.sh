@@ -4,7 +4,8 @@
 #   hyper-parameters) -> perplexity (pari = math, bible = prose), NIAH tasks, needle heatmap,
 #   short-context retention -> `harpe report` over all runs.
 #
-# Usage: scripts/reproduce.sh --preset demo|core|full|passkey|passkey-4x --out RUN_DIR [--harpe BIN] [--jobs N]
+# Usage: scripts/reproduce.sh --preset demo|core|full|passkey|passkey-4x|recall|recall-demo --out RUN_DIR
+#                             [--harpe BIN] [--jobs N]
 #                             [--keep-going] [--dry-run]
 #
 # Every step writes a marker file (RUN_DIR/.done/<step>) last; a rerun skips steps whose marker
@@ -17,6 +18,7 @@
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
+args=("$@")
 preset="" out="" harpe="" jobs=2 keep_going=0 dry=0
 usage() { sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'; }
 while (($#)); do
@@ -33,7 +35,9 @@ while (($#)); do
 done
 [[ -n "$preset" && -n "$out" ]] || { echo "reproduce: error: --preset and --out are required (see --help)" >&2; exit 2; }
 envfile="$ROOT/configs/reproduce_${preset}.env"
-[[ -f "$envfile" ]] || { echo "reproduce: error: --preset $preset: no $envfile (demo, core, full, passkey, passkey-4x)" >&2; exit 2; }
+[[ -f "$envfile" ]] || { echo "reproduce: error: --preset $preset: no $envfile (demo, core, full, passkey, passkey-4x, recall, recall-demo)" >&2; exit 2; }
+# Associative-recall presets (docs/recall.md) have their own pipeline.
+if grep -q '^KIND=recall' "$envfile"; then exec bash "$ROOT/scripts/reproduce_recall.sh" "${args[@]}"; fi
 if [[ -z "$harpe" ]]; then
   for c in "$ROOT/build/src/harpe" "$ROOT"/build-*/src/harpe; do [[ -x "$c" ]] && { harpe="$c"; break; }; done
 fi

@@ -26,8 +26,8 @@ void setup(CLI::App& parent) {
   cmd->add_option("--jsonl", a->d.jsonl, "Also write the sequences as JSONL");
   cmd->add_option("--input", a->d.input, "Convert this JSONL file instead of generating");
   cmd->add_option("--variants", a->variants,
-                  "Comma-separated: single, multikey, multivalue, multiquery, or all (sample i "
-                  "takes the (i mod n)-th)")
+                  "Comma-separated: single, multikey, multivalue, multiquery, copy; all = the first "
+                  "four (sample i takes the (i mod n)-th)")
       ->capture_default_str();
   cmd->add_option("--length", a->length, "Tokens per sequence (the training context)")
       ->capture_default_str();
@@ -44,20 +44,9 @@ void setup(CLI::App& parent) {
     d.spec.values = a->task.values;
     d.spec.queries = a->task.queries;
     d.spec.far = a->task.far;
-    d.variants.clear();
-    if (a->variants == "all") {
-      d.variants = eval::all_recall_variants();
-    } else {
-      std::string item;
-      for (size_t i = 0; i <= a->variants.size(); ++i) {
-        if (i == a->variants.size() || a->variants[i] == ',') {
-          d.variants.push_back(eval::parse_recall_variant(item, "--variants"));
-          item.clear();
-        } else {
-          item += a->variants[i];
-        }
-      }
-    }
+    d.spec.span = a->task.span;
+    d.spec.adjacent = a->task.copy == "adjacent";
+    d.variants = eval::parse_recall_variants(a->variants, "--variants");
     const eval::RecallDataSummary s = eval::make_recall_data(d);
     std::printf("%s: %lld sequences, %lld tokens (%lld answer tokens scored), vocab %d\n",
                 d.out.c_str(), static_cast<long long>(s.sequences), static_cast<long long>(s.tokens),

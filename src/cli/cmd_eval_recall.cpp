@@ -33,7 +33,7 @@ void setup(CLI::App& parent) {
                   "context C0)")
       ->capture_default_str();
   cmd->add_option("--variants", a->r.variants,
-                  "Comma-separated: single, multikey, multivalue, multiquery, or all")
+                  "Comma-separated: single, multikey, multivalue, multiquery, copy; all = the first four")
       ->capture_default_str();
   cmd->add_option("--samples,-n", a->r.samples, "Sequences per variant and length")
       ->capture_default_str();
@@ -51,6 +51,8 @@ void setup(CLI::App& parent) {
     r.values = a->task.values;
     r.queries = a->task.queries;
     r.far = a->task.far;
+    r.span = a->task.span;
+    r.adjacent = a->task.copy == "adjacent";
     harpe::eval::eval_recall(a->m, r);
   });
 }

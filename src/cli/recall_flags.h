@@ -8,7 +8,8 @@
 namespace harpe::cli {
 
 struct RecallTaskFlags {
-  int vocab = 0, filler = 0, pairs = 4, values = 4, queries = 0, far = 0;
+  int vocab = 0, filler = 0, pairs = 4, values = 4, queries = 0, far = 0, span = 16;
+  std::string copy = "uniform";
 };
 
 inline void add_recall_task_flags(CLI::App* cmd, RecallTaskFlags& f, const char* vocab_help) {
@@ -27,6 +28,13 @@ inline void add_recall_task_flags(CLI::App* cmd, RecallTaskFlags& f, const char*
   cmd->add_option("--far", f.far,
                   "Put every queried pair at least this many tokens before its query (0: "
                   "distances uniform over the window)")
+      ->capture_default_str();
+  cmd->add_option("--span", f.span, "copy: the repeated span is 4..SPAN tokens long")
+      ->capture_default_str();
+  cmd->add_option("--copy", f.copy,
+                  "copy: uniform (the span anywhere before its repeat) or adjacent (right before "
+                  "it: the short-range case that makes the recall circuit form in training)")
+      ->check(CLI::IsMember({"uniform", "adjacent"}))
       ->capture_default_str();
 }
 

@@ -11,6 +11,7 @@
 #include <sstream>
 
 #include "core/error.h"
+#include "eval/chart.h"
 
 namespace harpe::eval {
 namespace {
@@ -20,20 +21,6 @@ constexpr uint8_t kRdYlGn[11][3] = {
     {0xa5, 0x00, 0x26}, {0xd7, 0x30, 0x27}, {0xf4, 0x6d, 0x43}, {0xfd, 0xae, 0x61},
     {0xfe, 0xe0, 0x8b}, {0xff, 0xff, 0xbf}, {0xd9, 0xef, 0x8b}, {0xa6, 0xd9, 0x6a},
     {0x66, 0xbd, 0x63}, {0x1a, 0x98, 0x50}, {0x00, 0x68, 0x37}};
-
-std::string xml_escape(const std::string& s) {
-  std::string out;
-  for (char c : s) {
-    switch (c) {
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '&': out += "&amp;"; break;
-      case '"': out += "&quot;"; break;
-      default: out += c;
-    }
-  }
-  return out;
-}
 
 std::string fmt(double v, int prec) {
   std::ostringstream o;
@@ -135,16 +122,16 @@ std::string heatmap_svg(const HeatGrid& g, const std::string& title) {
     << "\" viewBox=\"0 0 " << w << " " << h << "\" font-family=\"sans-serif\" font-size=\"12\">\n";
   s << "<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n";
   s << "<text x=\"" << left + nx * cw / 2 << "\" y=\"24\" text-anchor=\"middle\" font-size=\"15\">"
-    << xml_escape(title) << "</text>\n";
+    << markup_escape(title) << "</text>\n";
   for (int y = 0; y < ny; ++y) {
     for (int x = 0; x < nx; ++x) {
       const double v = g.scores[static_cast<size_t>(y)][static_cast<size_t>(x)];
       const int px = left + x * cw, py = top + y * ch;
       s << "<rect x=\"" << px << "\" y=\"" << py << "\" width=\"" << cw << "\" height=\"" << ch
         << "\" fill=\"" << hex_colour(rdylgn(v)) << "\" stroke=\"white\" stroke-width=\"1\">"
-        << "<title>" << xml_escape(g.x_name) << " " << xml_escape(col_value(static_cast<size_t>(x)))
-        << ", " << xml_escape(g.y_name) << " " << xml_escape(row_value(static_cast<size_t>(y)))
-        << xml_escape(g.y_unit) << ": " << (std::isnan(v) ? std::string("n/a") : fmt(v, 1))
+        << "<title>" << markup_escape(g.x_name) << " " << markup_escape(col_value(static_cast<size_t>(x)))
+        << ", " << markup_escape(g.y_name) << " " << markup_escape(row_value(static_cast<size_t>(y)))
+        << markup_escape(g.y_unit) << ": " << (std::isnan(v) ? std::string("n/a") : fmt(v, 1))
         << "</title></rect>\n";
       if (!std::isnan(v) && ch >= 16 && cw >= 30) {
         const bool dark = v < 15 || v > 85;
@@ -156,14 +143,14 @@ std::string heatmap_svg(const HeatGrid& g, const std::string& title) {
   }
   for (int x = 0; x < nx; ++x)
     s << "<text x=\"" << left + x * cw + cw / 2 << "\" y=\"" << top + ny * ch + 16
-      << "\" text-anchor=\"middle\">" << xml_escape(g.cols[static_cast<size_t>(x)]) << "</text>\n";
+      << "\" text-anchor=\"middle\">" << markup_escape(g.cols[static_cast<size_t>(x)]) << "</text>\n";
   for (int y = 0; y < ny; ++y)
     s << "<text x=\"" << left - 6 << "\" y=\"" << top + y * ch + ch / 2 + 4
-      << "\" text-anchor=\"end\">" << xml_escape(g.rows[static_cast<size_t>(y)]) << "</text>\n";
+      << "\" text-anchor=\"end\">" << markup_escape(g.rows[static_cast<size_t>(y)]) << "</text>\n";
   s << "<text x=\"" << left + nx * cw / 2 << "\" y=\"" << top + ny * ch + 40
-    << "\" text-anchor=\"middle\">" << xml_escape(g.x_title) << "</text>\n";
+    << "\" text-anchor=\"middle\">" << markup_escape(g.x_title) << "</text>\n";
   s << "<text transform=\"translate(24," << top + ny * ch / 2
-    << ") rotate(-90)\" text-anchor=\"middle\">" << xml_escape(g.y_title) << "</text>\n";
+    << ") rotate(-90)\" text-anchor=\"middle\">" << markup_escape(g.y_title) << "</text>\n";
   // Colour bar: 0 at the bottom, 100 at the top.
   const int bx = left + nx * cw + bar_gap, bh = ny * ch, steps = 50;
   for (int i = 0; i < steps; ++i) {

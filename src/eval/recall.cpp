@@ -15,7 +15,8 @@ namespace harpe::eval {
 namespace {
 
 constexpr RecallVariant kVariants[] = {RecallVariant::single, RecallVariant::multikey,
-                                       RecallVariant::multivalue, RecallVariant::multiquery};
+                                       RecallVariant::multivalue, RecallVariant::multiquery,
+                                       RecallVariant::copy};
 
 // The pairs of one sequence before they are written: key, value, and where (-1: not placed).
 struct Pair {
@@ -32,6 +33,7 @@ std::string_view recall_variant_name(RecallVariant v) {
     case RecallVariant::multikey: return "multikey";
     case RecallVariant::multivalue: return "multivalue";
     case RecallVariant::multiquery: return "multiquery";
+    case RecallVariant::copy: return "copy";
   }
   return "?";
 }
@@ -40,14 +42,38 @@ RecallVariant parse_recall_variant(std::string_view name, std::string_view flag)
   for (RecallVariant v : kVariants)
     if (recall_variant_name(v) == name) return v;
   fail(flag, ": unknown recall variant \"", name,
-       "\" (single, multikey, multivalue, multiquery)");
+       "\" (single, multikey, multivalue, multiquery, copy, or all)");
 }
 
 std::vector<RecallVariant> all_recall_variants() {
-  return {std::begin(kVariants), std::end(kVariants)};
+  return {RecallVariant::single, RecallVariant::multikey, RecallVariant::multivalue,
+          RecallVariant::multiquery};
 }
 
-int RecallSpec::used_pairs() const { return variant == RecallVariant::single ? 1 : pairs; }
+std::vector<RecallVariant> parse_recall_variants(std::string_view list, std::string_view flag) {
+  std::vector<RecallVariant> out;
+  auto add = [&](RecallVariant v) {
+    if (std::find(out.begin(), out.end(), v) == out.end()) out.push_back(v);
+  };
+  size_t start = 0;
+  while (true) {
+    const size_t comma = list.find(',', start);
+    const std::string_view item =
+        list.substr(start, comma == std::string_view::npos ? std::string_view::npos : comma - start);
+    if (item == "all") {
+      for (RecallVariant v : all_recall_variants()) add(v);
+    } else {
+      add(parse_recall_variant(item, flag));
+    }
+    if (comma == std::string_view::npos) break;
+    start = comma + 1;
+  }
+  return out;
+}
+
+int RecallSpec::used_pairs() const {
+  return variant == RecallVariant::single || variant == RecallVariant::copy ? 1 : pairs;
+}
 
 int RecallSpec::used_queries() const {
   if (variant != RecallVariant::multiquery) return 1;
@@ -58,7 +84,9 @@ int RecallSpec::values_per_key() const {
   return variant == RecallVariant::multivalue ? values : 1;
 }
 
-int RecallSpec::query_tokens() const { return used_queries() * (1 + values_per_key()); }
+int RecallSpec::query_tokens() const {
+  return variant == RecallVariant::copy ? span : used_queries() * (1 + values_per_key());
+}
 
 void RecallSpec::validate() const {
   const std::string v(recall_variant_name(variant));
@@ -73,6 +101,17 @@ void RecallSpec::validate() const {
   check(queries >= 0 && used_queries() <= used_pairs(), "recall: --queries ", queries,
         " is more than the ", used_pairs(), " pairs");
   check(far >= 0, "recall: --far must be >= 0, got ", far);
+  if (variant == RecallVariant::copy) {
+    check(span >= 4, "recall copy: --span must be at least 4, got ", span);
+    check(span <= vocab - used_filler(), "recall copy: --span ", span, " is more than the ",
+          vocab - used_filler(), " non-filler tokens");
+    check(2 * span <= length, "recall copy: length ", length, " is too short for two copies of ",
+          "a span of up to ", span, " tokens");
+    check(far == 0 || far + span <= length, "recall copy: --far ", far, " leaves no room at length ",
+          length);
+    check(far == 0 || !adjacent, "recall copy: --far and --copy adjacent exclude each other");
+    return;
+  }
   check(used_pairs() <= n_keys(), "recall: ", used_pairs(), " distinct keys do not fit the ",
         n_keys(), " keys of vocabulary ", vocab);
   const int value_slots = used_pairs() - 1 + values_per_key();
@@ -89,9 +128,52 @@ void RecallSpec::validate() const {
         " leaves no room before the queries at length ", length);
 }
 
+namespace {
+
+// The copy variant: a span of r distinct non-filler tokens at a random position, repeated at the
+// end; every token of the repeat after its first is a query.
+RecallSequence generate_copy(const RecallSpec& spec, Rng& rng) {
+  const int T = spec.length;
+  const int r = static_cast<int>(rng.uniform(4, spec.span));
+  // Uniform: the repeat ends the sequence and the span lies anywhere before it. Adjacent: span and
+  // repeat side by side at a random place (filler after them).
+  int first = 0, second = 0;
+  if (spec.adjacent) {
+    first = static_cast<int>(rng.uniform(0, T - 2 * r));
+    second = first + r;
+  } else {
+    second = T - r;
+    const int last_first = spec.far > 0 ? std::min(second - r, second - spec.far) : second - r;
+    first = static_cast<int>(rng.uniform(0, std::max(0, last_first)));
+  }
+  const std::vector<int64_t> span = rng.sample(spec.vocab - spec.used_filler(), r);
+  RecallSequence s;
+  s.variant = "copy";
+  s.vocab = spec.vocab;
+  s.tokens.resize(static_cast<size_t>(T));
+  for (int t = 0; t < T; ++t)
+    s.tokens[static_cast<size_t>(t)] = static_cast<int32_t>(rng.uniform(0, spec.used_filler() - 1));
+  for (int j = 0; j < r; ++j) {
+    const auto tok = static_cast<int32_t>(spec.used_filler() + span[static_cast<size_t>(j)]);
+    s.tokens[static_cast<size_t>(first + j)] = tok;
+    s.tokens[static_cast<size_t>(second + j)] = tok;
+  }
+  for (int j = 1; j < r; ++j) {
+    RecallQuery q;
+    q.at = second + j;
+    q.answers = {s.tokens[static_cast<size_t>(q.at)]};
+    q.distance = second - first;
+    s.queries.push_back(std::move(q));
+  }
+  return s;
+}
+
+}  // namespace
+
 RecallSequence generate_recall(const RecallSpec& spec, uint64_t seed) {
   spec.validate();
   Rng rng(seed);
+  if (spec.variant == RecallVariant::copy) return generate_copy(spec, rng);
   const int T = spec.length;
   const int m = spec.values_per_key();
   const int nq = spec.used_queries();

@@ -7,6 +7,9 @@
 //   multivalue  one key with `values` values (plus pairs - 1 distractor pairs); its query is
 //               answered by all of them, in any order
 //   multiquery  `pairs` pairs, `queries` of them queried
+//   copy        a span of random tokens written twice (Olsson et al.'s induction setting): every
+//               token of the second copy after its first is a one-token query answered by the
+//               first copy (the curriculum that makes the recall circuit form; docs/recall.md)
 //
 // A sequence of length T is filler tokens with each pair "k v" written at a free position of the
 // context part [0, T - Q) (the query part is the last Q tokens): each query is "k a1 .. am", the
@@ -27,11 +30,14 @@
 
 namespace harpe::eval {
 
-enum class RecallVariant { single, multikey, multivalue, multiquery };
+enum class RecallVariant { single, multikey, multivalue, multiquery, copy };
 std::string_view recall_variant_name(RecallVariant v);
-// "single" | "multikey" | "multivalue" | "multiquery"; throws Error naming `flag`.
+// "single" | "multikey" | "multivalue" | "multiquery" | "copy"; throws Error naming `flag`.
 RecallVariant parse_recall_variant(std::string_view name, std::string_view flag = "--variants");
+// The four NIAH-like variants ("all"; copy is not among them).
 std::vector<RecallVariant> all_recall_variants();
+// "multiquery,copy" or "all" or "all,copy" -> variants (no repeats), errors name `flag`.
+std::vector<RecallVariant> parse_recall_variants(std::string_view list, std::string_view flag);
 
 struct RecallSpec {
   RecallVariant variant = RecallVariant::multiquery;
@@ -42,6 +48,9 @@ struct RecallSpec {
   int values = 4;       // multivalue: values of the queried key
   int queries = 0;      // multiquery: queried keys (0: all pairs); 1 for the other variants
   int far = 0;          // > 0: every queried pair at least this many tokens before its query
+  int span = 16;        // copy: the span's length is drawn from [4, span] (span >= 4)
+  bool adjacent = false;  // copy: span and repeat side by side at a random place (distance =
+                          // the span's length), the case that makes the circuit form in training
   // The counts the variant really uses (single: 1 pair; multikey/multivalue: 1 query; ...).
   int used_pairs() const;
   int used_queries() const;
@@ -50,7 +59,7 @@ struct RecallSpec {
   int n_keys() const { return (vocab - used_filler()) / 2; }
   int first_key() const { return used_filler(); }
   int first_value() const { return used_filler() + n_keys(); }
-  // Tokens of the query part: used_queries() * (1 + values_per_key()).
+  // Tokens of the query part: used_queries() * (1 + values_per_key()); copy: span.
   int query_tokens() const;
   // Throws Error naming the setting that makes the spec impossible (too short, too few keys...).
   void validate() const;

@@ -19,20 +19,6 @@ namespace fs = std::filesystem;
 
 namespace {
 
-std::vector<RecallVariant> parse_variants(const std::string& text) {
-  if (text == "all") return all_recall_variants();
-  std::vector<RecallVariant> out;
-  size_t start = 0;
-  while (start <= text.size()) {
-    const size_t comma = text.find(',', start);
-    const std::string item = text.substr(start, comma == std::string::npos ? comma : comma - start);
-    out.push_back(parse_recall_variant(item, "--variants"));
-    if (comma == std::string::npos) break;
-    start = comma + 1;
-  }
-  return out;
-}
-
 // Bytes one sequence of T tokens needs at inference: the KV cache (k, v and Self-Extend's grouped
 // k) and the logits of every position.
 double recall_bytes(const model::ModelConfig& c, int64_t T) {
@@ -77,7 +63,9 @@ RunResults eval_recall(const ModelArgs& m, const RecallArgs& a) {
     spec.values = a.values;
     spec.queries = a.queries;
     spec.far = a.far;
-    for (RecallVariant v : parse_variants(a.variants))
+    spec.span = a.span;
+    spec.adjacent = a.adjacent;
+    for (RecallVariant v : parse_recall_variants(a.variants, "--variants"))
       for (int64_t L : lengths) {
         check(L <= (int64_t{1} << 24), "--lengths: ", L, " tokens is more than this command "
               "evaluates (16M)");
@@ -117,7 +105,8 @@ RunResults eval_recall(const ModelArgs& m, const RecallArgs& a) {
                               ", filler " + std::to_string(a.filler) + ", pairs " +
                               std::to_string(a.pairs) + ", values " + std::to_string(a.values) +
                               ", queries " + std::to_string(a.queries) + ", far " +
-                              std::to_string(a.far);
+                              std::to_string(a.far) + ", span " + std::to_string(a.span) +
+                              (a.adjacent ? ", copy adjacent" : "");
   } else {
     run.meta["recall_input"] = a.input;
   }

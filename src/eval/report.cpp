@@ -11,6 +11,7 @@
 #include <utility>
 
 #include "core/error.h"
+#include "eval/chart.h"
 #include "eval/heatmap.h"
 #include "eval/ruler.h"
 
@@ -113,28 +114,14 @@ std::string table_markdown(const Table& t) {
   return s.str();
 }
 
-std::string html_escape(const std::string& s) {
-  std::string out;
-  for (char c : s) {
-    switch (c) {
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '&': out += "&amp;"; break;
-      case '"': out += "&quot;"; break;
-      default: out += c;
-    }
-  }
-  return out;
-}
-
 // Scores (0..100, higher is better) get the heatmap palette; other values (perplexities) do not.
 std::string table_html(const Table& t, bool score_colours = true) {
   std::ostringstream s;
   s << "<table>\n<tr>";
-  for (const auto& h : t.header) s << "<th>" << html_escape(h) << "</th>";
+  for (const auto& h : t.header) s << "<th>" << markup_escape(h) << "</th>";
   s << "</tr>\n";
   for (const auto& [label, vals] : t.rows) {
-    s << "<tr><td class=\"label\">" << html_escape(label) << "</td>";
+    s << "<tr><td class=\"label\">" << markup_escape(label) << "</td>";
     for (double v : vals) {
       if (std::isnan(v))
         s << "<td>-</td>";
@@ -179,6 +166,7 @@ struct Comparison {
   Table summary_words;  // the same, with word_match's partial credit
   std::vector<std::pair<std::string, Table>> per_task;
   bool has_ppl = false;
+  bool has_tasks = false;  // some run has RULER-style tasks
   Table ppl;  // run rows x "dataset (window/stride)" columns; values are perplexities
 };
 
@@ -191,6 +179,7 @@ Comparison compare(const std::vector<RunResults>& runs) {
     for (const auto& t : run_tasks(r)) tasks.insert(t);
   }
   Comparison c;
+  c.has_tasks = !tasks.empty();
   c.summary.header = {"run"};
   for (int64_t l : lengths) c.summary.header.push_back(length_label(l));
   c.summary.header.push_back("avg");
@@ -485,7 +474,9 @@ std::vector<std::string> recall_variants(const RunResults& run) {
   std::set<std::string> present;
   for (const auto& r : run.recall) present.insert(r.variant);
   std::vector<std::string> out;
-  for (RecallVariant v : all_recall_variants())
+  std::vector<RecallVariant> known = all_recall_variants();
+  known.push_back(RecallVariant::copy);
+  for (RecallVariant v : known)
     if (present.erase(std::string(recall_variant_name(v)))) out.push_back(std::string(recall_variant_name(v)));
   for (const auto& v : present) out.push_back(v);  // foreign files' variant names
   return out;
@@ -576,11 +567,14 @@ std::string comparison_markdown(const std::vector<RunResults>& runs) {
   const Comparison c = compare(runs);
   std::ostringstream s;
   s << "# Evaluation comparison\n\n";
-  s << "Scores are RULER's string_match_all (0..100). Summary: mean over the tasks each run has "
-       "at each length.\n\n";
-  s << table_markdown(c.summary) << "\n";
-  s << kPartialCreditCaption << ":\n\n" << table_markdown(c.summary_words) << "\n";
-  for (const auto& [task, t] : c.per_task) s << "## " << task << "\n\n" << table_markdown(t) << "\n";
+  if (c.has_tasks) {
+    s << "Scores are RULER's string_match_all (0..100). Summary: mean over the tasks each run has "
+         "at each length.\n\n";
+    s << table_markdown(c.summary) << "\n";
+    s << kPartialCreditCaption << ":\n\n" << table_markdown(c.summary_words) << "\n";
+    for (const auto& [task, t] : c.per_task) s << "## " << task << "\n\n" << table_markdown(t) << "\n";
+  }
+  s << recall_comparison_markdown(runs);
   for (const auto& r : runs) {
     if (!r.has_needle) continue;
     s << "## Needle grid: " << r.name << "\n\n" << needle_markdown(r.needle) << "\n";
@@ -598,16 +592,20 @@ std::string comparison_html(const std::vector<RunResults>& runs,
        "<style>body{font-family:sans-serif;margin:2em}table{border-collapse:collapse;margin:1em 0}"
        "td,th{border:1px solid #ccc;padding:4px 8px;text-align:right}td.label{text-align:left}"
        "th{background:#eee}</style></head><body>\n";
-  s << "<h1>Evaluation comparison</h1>\n<p>Scores are RULER's string_match_all (0..100). "
-       "Summary: mean over the tasks each run has at each length.</p>\n";
-  s << table_html(c.summary);
-  s << "<p>" << kPartialCreditCaption << ":</p>\n" << table_html(c.summary_words);
-  for (const auto& [task, t] : c.per_task) s << "<h2>" << html_escape(task) << "</h2>\n" << table_html(t);
-  if (c.has_ppl) s << "<h2>Perplexity (sliding window)</h2>\n" << table_html(c.ppl, false);
+  if (c.has_tasks) {
+    s << "<h1>Evaluation comparison</h1>\n<p>Scores are RULER's string_match_all (0..100). "
+         "Summary: mean over the tasks each run has at each length.</p>\n";
+    s << table_html(c.summary);
+    s << "<p>" << kPartialCreditCaption << ":</p>\n" << table_html(c.summary_words);
+    for (const auto& [task, t] : c.per_task) s << "<h2>" << markup_escape(task) << "</h2>\n" << table_html(t);
+  }
+  s << recall_comparison_html(runs);
+  if (c.has_ppl)
+    s << "<h2>Perplexity (sliding window)</h2>\n" << ppl_charts_html(runs) << table_html(c.ppl, false);
   for (size_t i = 0; i < runs.size(); ++i) {
     const RunResults& r = runs[i];
     if (!r.has_needle) continue;
-    s << "<h2>Needle grid: " << html_escape(r.name) << "</h2>\n";
+    s << "<h2>Needle grid: " << markup_escape(r.name) << "</h2>\n";
     const std::string dir = i < run_dirs.size() ? run_dirs[i] : std::string();
     const fs::path svg = fs::path(dir) / r.needle_svg, png = fs::path(dir) / r.needle_png;
     if (!r.needle_svg.empty() && fs::exists(svg)) {

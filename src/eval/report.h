@@ -61,6 +61,26 @@ std::string recall_markdown(const RunResults& run);
 HeatGrid recall_heat_grid(const RunResults& run, const std::string& variant);
 std::vector<std::string> recall_variants(const RunResults& run);  // in eval/recall.h's order
 
+// Runs grouped by meta "group" (e.g. the seeds of one method; a run without one is its own group),
+// in order of first appearance, and a score's mean and spread over a group's runs.
+struct RunGroup {
+  std::string name;
+  std::vector<const RunResults*> runs;
+};
+std::vector<RunGroup> group_runs(const std::vector<RunResults>& runs);
+struct Spread {
+  double mean = 0, min = 0, max = 0, sd = 0;
+  int n = 0;
+};
+bool has_recall(const std::vector<RunResults>& runs);
+// The recall comparison (report_recall.cpp): per variant, method rows x length columns, "mean
+// (min-max)" over each group's runs and a "best" row; HTML adds line charts (log2 length axis,
+// min-max band) and each group's pooled distance x length heatmap. "" when no run has recall.
+std::string recall_comparison_markdown(const std::vector<RunResults>& runs);
+std::string recall_comparison_html(const std::vector<RunResults>& runs);
+// Perplexity vs window per dataset, one line per group (HTML, inline SVG); "" without perplexity.
+std::string ppl_charts_html(const std::vector<RunResults>& runs);
+
 // Comparison of runs: a summary table (run rows x length columns: the mean over the tasks each run
 // has at that length, plus "avg"), then one table per task (run rows x lengths), then perplexity.
 std::string comparison_markdown(const std::vector<RunResults>& runs);

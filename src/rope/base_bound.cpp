@@ -34,17 +34,24 @@ struct Rotations {
   int n = 0;
   std::vector<double> buf;
   double *theta, *wc, *ws, *c, *s;
-  Rotations(double base, int head_dim) : n(head_dim / 2), buf(5 * static_cast<size_t>(head_dim / 2)) {
+  Rotations(double base, int head_dim) : Rotations(base_thetas(base, head_dim)) {}
+  explicit Rotations(const std::vector<double>& thetas)
+      : n(static_cast<int>(thetas.size())), buf(5 * thetas.size()) {
     theta = buf.data();
     wc = theta + n;
     ws = wc + n;
     c = ws + n;
     s = c + n;
     for (int i = 0; i < n; ++i) {
-      theta[i] = std::pow(base, -2.0 * i / head_dim);
+      theta[i] = thetas[static_cast<size_t>(i)];
       wc[i] = std::cos(theta[i]);
       ws[i] = std::sin(theta[i]);
     }
+  }
+  static std::vector<double> base_thetas(double base, int head_dim) {
+    std::vector<double> t(static_cast<size_t>(head_dim / 2));
+    for (int i = 0; i < head_dim / 2; ++i) t[static_cast<size_t>(i)] = std::pow(base, -2.0 * i / head_dim);
+    return t;
   }
   void anchor(int64_t m) {  // exact cos / sin at m: bounds the recurrence's error
     for (int i = 0; i < n; ++i) {
@@ -90,8 +97,13 @@ bool any_negative(double base, int head_dim, int64_t context) {
 
 int64_t first_negative_decay(double base, int head_dim, int64_t context) {
   check_args(base, head_dim);
+  return first_negative_decay(Rotations::base_thetas(base, head_dim), context);
+}
+
+int64_t first_negative_decay(const std::vector<double>& theta, int64_t context) {
   check(context >= 1, "RoPE base bound: the context must be positive, got ", context);
-  Rotations r(base, head_dim);
+  check(!theta.empty(), "RoPE base bound: no frequencies");
+  Rotations r(theta);
   for (int64_t m0 = 0; m0 < context; m0 += kBlock) {
     r.anchor(m0);
     const int64_t m = r.scan(m0, std::min(context, m0 + kBlock));

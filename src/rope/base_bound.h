@@ -30,6 +30,10 @@ struct BaseBoundRow {
 std::vector<BaseBoundRow> base_lower_bounds(int head_dim, const std::vector<int64_t>& contexts,
                                             double rel_precision = 1e-3);
 
+// The same for any set of inverse frequencies (a RoPE table's row: PI, YaRN, ... are not one
+// base): the first m < L with sum_i cos(m theta_i) < 0, or -1.
+int64_t first_negative_decay(const std::vector<double>& theta, int64_t context);
+
 // The base b whose slowest frequency b^(-(d-2)/d) equals theta (the "effective base" of a table
 // row's last inverse frequency): b = theta^(-d/(d-2)).
 double effective_base(double slowest_inv_freq, int head_dim);

@@ -13,6 +13,7 @@
 #include "io/json_util.h"
 #include "model/weights_io.h"
 #include "rope/bases.h"
+#include "train/base_check.h"
 #include "train/dist.h"
 
 namespace harpe::train {
@@ -705,6 +706,9 @@ RunEnd run_extend(const ExtendOptions& o) {
                 plan.original_context, plan.context, plan.scaled.factor, plan.stages.size(),
                 plan.stages.back().end_step);
     std::printf("run config (%s):\n%s", rc_path.c_str(), plan.run_config.c_str());
+    const model::ModelConfig last = stage_config(plan, static_cast<int>(plan.stages.size()) - 1);
+    std::printf("%s", check_base_bound(last, plan.context).text.c_str());
+    std::fflush(stdout);
   }
   // Preflight at the longest stage before anything is written.
   preflight(stage_config(plan, static_cast<int>(plan.stages.size()) - 1),

@@ -14,6 +14,7 @@
 #include "core/error.h"
 #include "data/shard.h"
 #include "eval/recall.h"
+#include "eval/chart.h"
 #include "eval/recall_data.h"
 #include "eval/report.h"
 
@@ -97,6 +98,44 @@ TEST(Recall, GeneratorIsDeterministicAndAnswersEveryVariant) {
   EXPECT_EQ(spec_of(RecallVariant::multikey).used_queries(), 1);
   EXPECT_EQ(spec_of(RecallVariant::multiquery).used_queries(), 4);
   EXPECT_EQ(spec_of(RecallVariant::multivalue).values_per_key(), 4);
+}
+
+TEST(Recall, CopyRepeatsASpanAndQueriesItsSecondCopy) {
+  RecallSpec spec = spec_of(RecallVariant::copy, 96);
+  spec.span = 12;
+  std::set<int> lengths;
+  for (uint64_t seed = 0; seed < 100; ++seed) {
+    const RecallSequence s = generate_recall(spec, seed);
+    EXPECT_EQ(s.tokens, generate_recall(spec, seed).tokens);
+    ASSERT_NO_THROW(validate_recall(s, "copy"));
+    const int r = static_cast<int>(s.queries.size()) + 1;
+    lengths.insert(r);
+    ASSERT_GE(r, 4);
+    ASSERT_LE(r, 12);
+    const int second = 96 - r, first = second - s.queries[0].distance;
+    std::set<int32_t> distinct;
+    for (int j = 0; j < r; ++j) {
+      const int32_t t = s.tokens[static_cast<size_t>(second + j)];
+      EXPECT_EQ(s.tokens[static_cast<size_t>(first + j)], t);
+      EXPECT_GE(t, spec.used_filler());
+      distinct.insert(t);
+    }
+    EXPECT_EQ(static_cast<int>(distinct.size()), r);  // distinct: each token has one successor
+    for (size_t q = 0; q < s.queries.size(); ++q)
+      EXPECT_EQ(s.queries[q].at, second + static_cast<int>(q) + 1);
+    // Outside the two copies only filler.
+    for (int t = 0; t < 96; ++t)
+      if ((t < first || t >= first + r) && t < second) {
+        EXPECT_LT(s.tokens[static_cast<size_t>(t)], spec.used_filler());
+      }
+  }
+  EXPECT_GT(lengths.size(), 5u);
+  spec.far = 60;
+  for (uint64_t seed = 0; seed < 50; ++seed)
+    EXPECT_GE(generate_recall(spec, seed).queries[0].distance, 60);
+  EXPECT_EQ(parse_recall_variants("all,copy", "--variants").size(), 5u);
+  EXPECT_EQ(parse_recall_variants("copy,multiquery,copy", "--variants").size(), 2u);
+  EXPECT_THROW(parse_recall_variants("copy,", "--variants"), Error);
 }
 
 TEST(Recall, DistancesAreUniformOverTheWindowOrFar) {
@@ -312,6 +351,69 @@ TEST(Recall, TrainingShardMasksExactlyTheAnswers) {
     EXPECT_EQ(conv.token(i), shard.token(i));
     EXPECT_EQ(conv.scored(i), shard.scored(i));
   }
+}
+
+}  // namespace
+}  // namespace harpe::eval
+
+namespace harpe::eval {
+namespace {
+
+RunResults recall_run(const std::string& name, const std::string& group, double s64, double s2k) {
+  RunResults r;
+  r.name = name;
+  r.meta["group"] = group;
+  for (auto [L, score] : {std::pair<int64_t, double>{64, s64}, {2048, s2k}}) {
+    RecallResult x;
+    x.variant = "multiquery";
+    x.length = L;
+    x.queries = 100;
+    x.queries_exact = static_cast<int64_t>(score);
+    x.sequences = 25;
+    x.sequences_exact = 10;
+    x.buckets = {{L == 64 ? 2 : 7, 100, static_cast<int64_t>(score)}};
+    r.recall.push_back(x);
+  }
+  return r;
+}
+
+TEST(RecallReport, GroupsSeedsIntoMeanAndSpreadAndNamesAWinnerOnlyBeyondIt) {
+  const std::vector<RunResults> runs = {
+      recall_run("a-s1", "a", 100, 90), recall_run("a-s2", "a", 98, 80),
+      recall_run("b-s1", "b", 99, 40),  recall_run("b-s2", "b", 97, 85)};
+  const std::vector<RunGroup> groups = group_runs(runs);
+  ASSERT_EQ(groups.size(), 2u);
+  EXPECT_EQ(groups[0].name, "a");
+  EXPECT_EQ(groups[0].runs.size(), 2u);
+  const std::string md = recall_comparison_markdown(runs);
+  EXPECT_NE(md.find("| a (2) | 99.0 (98.0-100.0) | 85.0 (80.0-90.0) |"), std::string::npos) << md;
+  EXPECT_NE(md.find("| b (2) | 98.0 (97.0-99.0) | 62.5 (40.0-85.0) |"), std::string::npos) << md;
+  // a's 64 mean is best but b's best run (99) beats a's worst (98): within the spread; at 2K too.
+  EXPECT_NE(md.find("| best | a (within the spread) | a (within the spread) |"), std::string::npos) << md;
+  std::vector<RunResults> clear = runs;
+  clear[3] = recall_run("b-s2", "b", 97, 30);  // b's best at 2K (40) < a's worst (80)
+  EXPECT_NE(recall_comparison_markdown(clear).find("a (beyond the spread) |\n"), std::string::npos);
+  const std::string html = recall_comparison_html(runs);
+  EXPECT_NE(html.find("<svg"), std::string::npos);
+  EXPECT_NE(html.find("(log2 scale)"), std::string::npos);
+  EXPECT_NE(html.find("fill-opacity=\"0.18\""), std::string::npos);  // the seed band
+  EXPECT_NE(html.find("a: multiquery"), std::string::npos);           // a's pooled heatmap
+  // Columns ascend by length; the comparison page carries the recall section.
+  EXPECT_LT(md.find("| 64 |"), md.find("| 2K |"));
+  EXPECT_NE(comparison_markdown(runs).find("## Associative recall"), std::string::npos);
+}
+
+TEST(RecallReport, ChartEscapesNamesAndRejectsBadInput) {
+  LineChart c;
+  c.title = "<script>alert(1)</script>";
+  c.series.push_back({"m<&>", {64, 128}, {1, 2}, {}, {}});
+  const std::string svg = line_chart_svg(c);
+  EXPECT_EQ(svg.find("<script>"), std::string::npos);
+  EXPECT_NE(svg.find("m&lt;&amp;&gt;"), std::string::npos);
+  c.series[0].x[0] = 0;  // not on a log axis
+  EXPECT_THROW(line_chart_svg(c), Error);
+  c.series[0].x = {64};
+  EXPECT_THROW(line_chart_svg(c), Error);
 }
 
 }  // namespace

@@ -118,6 +118,18 @@ TEST(ExtendCli, PretrainThenExtendWritesAReproducibleRun) {
   ASSERT_EQ(r.code, 0) << r.out;
   EXPECT_NE(r.out.find("C0 32 -> L 512"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("step 2/2"), std::string::npos) << r.out;  // 1024 tokens / 512 per step
+  EXPECT_NE(r.out.find("RoPE base bound (Men et al. 2024) for L 512"), std::string::npos) << r.out;
+  // A base below Men et al.'s bound for L is named in a warning; one above it is not.
+  const std::string low = "extend --from " + base + " --data " + shard + " --method abf --context "
+                          "512 --steps 1 --abf-base 50 --out " + (dir / "low").string();
+  Cli w = run(low);
+  ASSERT_EQ(w.code, 0) << w.out;
+  EXPECT_NE(w.out.find("warning: 2 of 2 KV heads are below the bound"), std::string::npos) << w.out;
+  w = run("extend --from " + base + " --data " + shard + " --method abf --context 512 --steps 1 "
+          "--abf-base 1e7 --out " + (dir / "high").string());
+  ASSERT_EQ(w.code, 0) << w.out;
+  EXPECT_EQ(w.out.find("warning:"), std::string::npos) << w.out;
+  EXPECT_NE(w.out.find("effective base of the slowest frequency 1e+07"), std::string::npos) << w.out;
   EXPECT_EQ(io::read_file(ext + "/checkpoint/tokenizer.model"), io::read_file(tok));
   const io::Json rc = io::parse_json(io::read_file(ext + "/run_config.json"), "run_config");
   EXPECT_EQ(rc["method"], "harpe");

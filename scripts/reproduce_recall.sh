@@ -1,0 +1,200 @@
+#!/usr/bin/env bash
+# The paper's question on associative recall (docs/recall.md), end to end and resumable:
+#   recall data at C0 -> a base that retrieves at C0 (or the preset's shipped base) -> extended to
+#   32*C0 by every method, same token budget and data, for each seed -> recall at 1x..32x C0 per
+#   variant and distance, Self-Extend and the un-extended base -> `harpe report` (mean and min-max
+#   over seeds, charts, heatmaps).
+#
+# Usage: scripts/reproduce.sh --preset recall|recall-demo --out RUN_DIR [--harpe BIN] [--jobs N]
+#                             [--keep-going] [--dry-run]
+# (reproduce.sh hands presets with KIND=recall to this script, with the same arguments.)
+#
+# --jobs N runs N steps at once, each single-threaded (on 2 cores two 1-thread jobs train about
+# twice as fast as one 2-thread job at these model sizes). Every step writes a marker file
+# (RUN_DIR/.done/<step>) last and is skipped when rerun; wall times go to RUN_DIR/timings.tsv.
+# shellcheck disable=SC2046
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "$0")/.." && pwd)"
+preset="" out="" harpe="" jobs=2 keep_going=0 dry=0
+usage() { sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'; }
+while (($#)); do
+  case "$1" in
+    --preset) preset="${2:?--preset needs a value}"; shift 2 ;;
+    --out) out="${2:?--out needs a value}"; shift 2 ;;
+    --harpe) harpe="${2:?--harpe needs a value}"; shift 2 ;;
+    --jobs) jobs="${2:?--jobs needs a value}"; shift 2 ;;
+    --keep-going) keep_going=1; shift ;;
+    --dry-run) dry=1; shift ;;
+    -h|--help) usage; exit 0 ;;
+    *) echo "reproduce: error: unknown argument '$1' (see --help)" >&2; exit 2 ;;
+  esac
+done
+[[ -n "$preset" && -n "$out" ]] || { echo "reproduce: error: --preset and --out are required (see --help)" >&2; exit 2; }
+[[ "$jobs" =~ ^[1-9][0-9]*$ ]] || { echo "reproduce: error: --jobs must be a positive integer, got '$jobs'" >&2; exit 2; }
+envfile="$ROOT/configs/reproduce_${preset}.env"
+[[ -f "$envfile" ]] || { echo "reproduce: error: --preset $preset: no $envfile" >&2; exit 2; }
+if [[ -z "$harpe" ]]; then
+  for c in "$ROOT/build/src/harpe" "$ROOT"/build-*/src/harpe; do [[ -x "$c" ]] && { harpe="$c"; break; }; done
+fi
+[[ -x "$harpe" ]] || { echo "reproduce: error: no harpe program (build it, or pass --harpe BIN)" >&2; exit 2; }
+harpe="$(cd "$(dirname "$harpe")" && pwd)/$(basename "$harpe")"
+
+BASE_CHECKPOINT="" SELF_EXTEND=1 EXT_PAIRS=4 EXT_COPY=uniform BASE_COPY=adjacent SPAN=24 EVAL_SPAN=16
+# shellcheck disable=SC1090
+source "$envfile"
+export OMP_WAIT_POLICY="${OMP_WAIT_POLICY:-passive}"
+
+mkdir -p "$out/.done"
+out="$(cd "$out" && pwd)"
+D="$out/data"
+timings="$out/timings.tsv"
+[[ -f "$timings" ]] || printf 'step\tseconds\tstatus\tload1\tstart_utc\n' >"$timings"
+L=$((32 * C0))
+mkdir -p "$D"
+
+log() { printf '== [%s] %s\n' "$(date -u +%H:%M:%S)" "$*"; }
+
+# step NAME CMD...: run CMD unless .done/NAME exists; time it; write the marker last. Output of a
+# step goes to RUN_DIR/logs/NAME.log (printed when it fails).
+step() {
+  local name="$1"; shift
+  local marker="$out/.done/$name" logf="$out/logs/$name.log"
+  if [[ -f "$marker" ]]; then log "$name: done before, skipped"; return 0; fi
+  log "$name: started"
+  ((dry)) && { echo "   $*"; return 0; }
+  mkdir -p "$out/logs"
+  local load start t0 t1 rc=0
+  load="$(cut -d' ' -f1 /proc/loadavg)"
+  start="$(date -u +%FT%TZ)"
+  t0="$(date +%s.%N)"
+  "$@" >"$logf" 2>&1 || rc=$?
+  t1="$(date +%s.%N)"
+  local secs; secs="$(awk -v a="$t0" -v b="$t1" 'BEGIN{printf "%.1f", b-a}')"
+  if ((rc == 0)); then
+    printf '%s\t%s\tok\t%s\t%s\n' "$name" "$secs" "$load" "$start" >>"$timings"
+    : >"$marker"
+    log "$name: ok in ${secs} s"
+  else
+    printf '%s\t%s\tfailed(%d)\t%s\t%s\n' "$name" "$secs" "$rc" "$load" "$start" >>"$timings"
+    log "$name: FAILED (exit $rc) after ${secs} s; last lines of $logf:"
+    tail -n 5 "$logf" >&2
+    return "$rc"
+  fi
+}
+
+# A pool of `jobs` parallel steps, each single-threaded. pool_run NAME CMD... queues; pool_wait
+# waits for all and fails (unless --keep-going) when one failed.
+pool_failed=0
+pool_run() {
+  while (($(jobs -rp | wc -l) >= jobs)); do wait -n || pool_failed=1; done
+  OMP_NUM_THREADS=1 step "$@" &
+}
+pool_wait() {
+  while (($(jobs -rp | wc -l) > 0)); do wait -n || pool_failed=1; done
+  if ((pool_failed)); then
+    ((keep_going)) || { echo "reproduce: a step failed (rerun to resume; --keep-going to continue)" >&2; exit 1; }
+  fi
+}
+
+resume_flag() { if [[ -d "$1/checkpoint" ]]; then echo --resume; fi; }
+
+# ---------------------------------------------------------------------------------------------
+log "preset $preset ($envfile), C0 $C0 -> L $L, seeds: $SEEDS, methods: $METHODS, jobs $jobs"
+"$harpe" --version || true
+
+# The base: the preset's shipped checkpoint, or trained here on recall data at C0.
+if [[ -n "$BASE_CHECKPOINT" ]]; then
+  base="$ROOT/$BASE_CHECKPOINT"
+  [[ -f "$base/model.safetensors" ]] || { echo "reproduce: error: $base has no model.safetensors" >&2; exit 2; }
+  log "base: shipped checkpoint $base (configs/recall-base/README.md says how it was made)"
+else
+  step data-base "$harpe" data recall --out "$D/base.bin" --length "$C0" --samples "$BASE_SAMPLES" \
+    --variants "$BASE_VARIANTS" --copy "$BASE_COPY" --span "$SPAN" --vocab "$VOCAB" --seed 1
+  pretrain() {
+    "$harpe" pretrain --config "$ROOT/$MODEL_CONFIG" --data "$D/base.bin" --out "$out/base" \
+      --context "$C0" --batch "$PRE_BATCH" --steps "$PRE_STEPS" --lr "$PRE_LR" --warmup "$PRE_WARMUP" \
+      --schedule constant --loss answers --save-every 500 --log-every 100 \
+      $(resume_flag "$out/base")
+  }
+  step pretrain pretrain || exit 1
+  base="$out/base/checkpoint"
+fi
+
+# The extension data: recall sequences of L tokens, distances uniform over the window, one shard
+# per seed (the seed changes the sequences and their order; the budget is the same).
+for s in $SEEDS; do
+  pool_run "data-ext-s$s" "$harpe" data recall --out "$D/ext-s$s.bin" --length "$L" \
+    --samples "$EXT_SAMPLES" --variants "$EXT_VARIANTS" --copy "$EXT_COPY" --span "$SPAN" --pairs "$EXT_PAIRS" \
+    --vocab "$VOCAB" --seed "$((100 + s))"
+done
+pool_wait
+
+settings() { "$harpe" extend --print-settings --from "$base" --context "$L"; }
+setting() { settings | awk -v k="$1" 'index($0, k) { print $NF; exit }'; }
+head_dim() { jq -r '.head_dim // (.hidden_size / .num_attention_heads)' "$base/config.json"; }
+
+extend_args() {
+  case "$1" in
+    pi|ntk|yarn|abf) echo "--method $1" ;;
+    abf3) echo "--method abf --stages scaled" ;;
+    harpe-pv) echo "--method harpe --bases peak-valley" ;;
+    harpe-uni) echo "--method harpe --bases uniform" ;;
+    harpe-desc) echo "--method harpe --bases uniform-desc" ;;
+    harpe-bound)
+      # b_min at Men et al.'s bound for L, b_max at the paper's ratio (5e6 / 1e6 = 5).
+      local b; b="$("$harpe" bases --lower-bound --head-dim "$(head_dim)" --context "$L" --json |
+                    jq -r '.bounds[-1].base')"
+      echo "--method harpe --bases peak-valley --bases-min $b --bases-max $(awk -v b="$b" 'BEGIN{printf "%.6g", 5*b}')" ;;
+    *) echo "reproduce: error: unknown method '$1' in METHODS" >&2; return 1 ;;
+  esac
+}
+extend() {  # METHOD SEED
+  local m="$1" s="$2" args; args="$(extend_args "$m")"
+  # shellcheck disable=SC2086
+  "$harpe" extend --from "$base" --data "$D/ext-s$s.bin" --out "$out/ext/$m-s$s" $args \
+    --context "$L" --tokens "$EXT_TOKENS" --batch "$EXT_BATCH" --lr "$EXT_LR" --loss answers \
+    --data-seed "$s" --save-every 20 --log-every 10 $(resume_flag "$out/ext/$m-s$s")
+}
+for s in $SEEDS; do
+  for m in $METHODS; do pool_run "extend-$m-s$s" extend "$m" "$s"; done
+done
+pool_wait
+
+# Evaluation: the base (no extension), Self-Extend on the base, every extended model and seed. Each
+# seed also changes the evaluation sequences (--seed), so the spread covers both.
+evaluate() {  # NAME GROUP CHECKPOINT SEED [--self-extend W,G]
+  local name="$1" group="$2" ckpt="$3" s="$4"; shift 4
+  "$harpe" eval recall --model "$ckpt" "$@" --lengths "$EVAL_LENGTHS" --variants "$EVAL_VARIANTS" \
+    --samples "$EVAL_SAMPLES" --span "$EVAL_SPAN" --seed "$((1000 + s))" \
+    --out "$out/eval/$name" --name "$name" --group "$group"
+}
+runs=()
+for s in $SEEDS; do
+  pool_run "eval-base-s$s" evaluate "base-s$s" base "$base" "$s"
+  runs+=("$out/eval/base-s$s")
+  if ((SELF_EXTEND)); then
+    pool_run "eval-self-extend-s$s" evaluate "self-extend-s$s" self-extend "$base" "$s" \
+      --self-extend "$(setting 'self-extend window,group')"
+    runs+=("$out/eval/self-extend-s$s")
+  fi
+  for m in $METHODS; do
+    pool_run "eval-$m-s$s" evaluate "$m-s$s" "$m" "$out/ext/$m-s$s/checkpoint" "$s"
+    runs+=("$out/eval/$m-s$s")
+  done
+done
+pool_wait
+
+# ---------------------------------------------------------------------------------------------
+report() {
+  local have=()
+  for r in "${runs[@]}"; do [[ -f "$r/results.json" ]] && have+=("$r"); done
+  ((${#have[@]})) || { echo "report: no evaluation results" >&2; return 1; }
+  "$harpe" report "${have[@]}" --out "$out/report"
+}
+rm -f "$out/.done/report"  # the report always reflects the runs present now
+step report report || exit 1
+((dry)) || cat "$out/report/comparison.md"
+log "timings ($timings):"
+column -t -s $'\t' "$timings" 2>/dev/null || cat "$timings"
+log "done: $out/report/comparison.html"
