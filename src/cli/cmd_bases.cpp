@@ -1,20 +1,19 @@
 // `harpe bases`: choose per-head RoPE bases (uniform, uniform-desc, peak-valley), print them as a
 // table or JSON, and optionally plot the chosen bases' attention waveforms with gnuplot.
-#include <stdlib.h>  // mkdtemp
-
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
-#include <fstream>
 #include <memory>
 #include <nlohmann/json.hpp>
+#include <sstream>
 #include <string>
 #include <vector>
 
 #include "cli/command.h"
 #include "core/error.h"
 #include "core/timer.h"
+#include "eval/gnuplot.h"
 #include "rope/base_bound.h"
 #include "rope/bases.h"
 #include "rope/waveform.h"
@@ -24,6 +23,8 @@ namespace {
 namespace fs = std::filesystem;
 using namespace harpe;
 using namespace harpe::rope;
+using harpe::eval::gp_quote;
+using harpe::eval::run_gnuplot;
 
 struct Options {
   std::string strategy;
@@ -51,13 +52,6 @@ std::string format_base(double b) {
   return buf;
 }
 
-// Gnuplot single-quoted string literal ('' stands for one quote).
-std::string gp_quote(const std::string& s) {
-  std::string out = "'";
-  for (char c : s) out += c == '\'' ? std::string("''") : std::string(1, c);
-  return out + "'";
-}
-
 std::string plot_terminal(const std::string& path) {
   const std::string ext = fs::path(path).extension().string();
   if (ext == ".svg" || ext == ".SVG")
@@ -67,28 +61,13 @@ std::string plot_terminal(const std::string& path) {
   fail("--plot: file must end in .svg or .png, got '", path, "'");
 }
 
-struct TempDir {
-  fs::path path;
-  TempDir() {
-    std::string templ = (fs::temp_directory_path() / "harpe-bases-XXXXXX").string();
-    if (!mkdtemp(templ.data())) fail("--plot: cannot create a temporary directory under ",
-                                     fs::temp_directory_path().string());
-    path = templ;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    fs::remove_all(path, ec);
-  }
-};
-
 // Waveforms of the chosen bases (head order) and their sum, sampled at plot_points positions
 // spread evenly over [m_lo, context], drawn with gnuplot (top: each head, bottom: the sum).
 void plot_waveforms(const Options& o, const std::vector<double>& bases) {
   const std::string terminal = plot_terminal(o.plot);
-  check(std::system("command -v gnuplot >/dev/null 2>&1") == 0,
-        "--plot: gnuplot not found in PATH (install the gnuplot-nox package)");
   check(o.plot_points >= 2, "--plot-points: need at least 2, got ", o.plot_points);
-  TempDir tmp;
+  const fs::path out_path = fs::absolute(o.plot);  // gnuplot runs in its temporary directory
+  const std::string out_q = gp_quote(out_path.string(), "--plot");
   const int n = static_cast<int>(bases.size());
   // Sample offsets from m_lo: geometric in m (the x axis is logarithmic: the peak chains sit in
   // the first few thousand positions, the trough chains spread over the whole context), every
@@ -112,9 +91,8 @@ void plot_waveforms(const Options& o, const std::vector<double>& bases) {
       rows[k][n] += f[sample[k]];
     }
   }
-  const fs::path data = tmp.path / "waveforms.dat";
+  std::ostringstream out;
   {
-    std::ofstream out(data);
     out << "# m";
     for (double b : bases) out << " b=" << format_base(b);
     out << " sum\n";
@@ -127,44 +105,40 @@ void plot_waveforms(const Options& o, const std::vector<double>& bases) {
       }
       out << '\n';
     }
-    check(out.good(), "--plot: cannot write ", data.string());
   }
-  const std::string d = gp_quote(data.string());
-  const fs::path script = tmp.path / "plot.gp";
+  const std::string d = "'waveforms.dat'";
+  std::ostringstream gp;
   {
-    std::ofstream gp(script);
     gp << terminal << "\n"
-       << "set output " << gp_quote(o.plot) << "\n"
-       << "set multiplot layout 2,1 title " << gp_quote("HARPE " + o.strategy + " bases: " +
-                                                         std::to_string(n) + " heads, d = " +
-                                                         std::to_string(o.head_dim)) << "\n"
+       << "set output " << out_q << "\n"
+       << "set multiplot layout 2,1 title "
+       << gp_quote(std::string("HARPE ")
+                       .append(o.strategy)
+                       .append(" bases: ")
+                       .append(std::to_string(n))
+                       .append(" heads, d = ")
+                       .append(std::to_string(o.head_dim)),
+                   "--strategy")
+       << "\n"
        << "set grid lc rgb '#dddddd'\nset logscale x\nset xrange [" << std::max(1, o.m_lo) << ":"
        << o.context << "]\n"
        << "set format x '%.0s%c'\nset palette defined (0 '#1f4e9c', 0.5 '#2ca58d', 1 '#e07b00')\n"
        << "unset colorbox\nset key off\n"
        << "set ylabel 'f_b(m) per head'\n"
-       << "set title 'attention waveform of each chosen base (blue: smallest base, orange: largest)'\n"
+       << "set title 'attention waveform of each chosen base (blue: smallest base, orange: "
+          "largest)'\n"
        << "set key top right opaque\n"
        << "plot for [i=2:" << n + 1 << "] " << d << " using 1:i with lines lw 0.6 lc palette frac "
-       << (n > 1 ? "(i-2.0)/" + std::to_string(n - 1) : std::string("0")) << " notitle, \\\n  "
-       << d << " using 1:($" << n + 2 << "/" << n << ") with lines lw 1.5 lc rgb '#000000' "
+       << (n > 1 ? "(i-2.0)/" + std::to_string(n - 1) : std::string("0")) << " notitle, \\\n  " << d
+       << " using 1:($" << n + 2 << "/" << n << ") with lines lw 1.5 lc rgb '#000000' "
        << "title 'mean over heads'\nset key off\n"
        << "set xlabel 'relative position m (log scale)'\nset ylabel 'sum over heads'\n"
        << "set title 'sum of the " << n << " waveforms'\n"
        << "plot " << d << " using 1:" << n + 2 << " with lines lw 0.8 lc rgb '#202020'\n"
        << "unset multiplot\n";
-    check(gp.good(), "--plot: cannot write ", script.string());
   }
-  const fs::path log = tmp.path / "gnuplot.log";
-  const std::string cmd = "gnuplot '" + script.string() + "' >'" + log.string() + "' 2>&1";
-  if (std::system(cmd.c_str()) != 0) {
-    std::ifstream in(log);
-    std::string line, last;
-    while (std::getline(in, line))
-      if (!line.empty()) last = line;
-    fail("--plot: gnuplot failed writing '", o.plot, "': ", last);
-  }
-  check(fs::exists(o.plot) && fs::file_size(o.plot) > 0, "--plot: gnuplot wrote nothing to '",
+  run_gnuplot(gp.str(), {{"waveforms.dat", out.str()}}, "--plot");
+  check(fs::exists(out_path) && fs::file_size(out_path) > 0, "--plot: gnuplot wrote nothing to '",
         o.plot, "'");
 }
 
@@ -196,12 +170,16 @@ void run_lower_bound(const Options& o) {
 
 void run(const Options& o) {
   if (o.lower_bound) return run_lower_bound(o);
-  check(!o.strategy.empty() && o.heads > 0 && o.b_min > 0 && o.b_max > 0,
+  // Presence only: a NaN, infinite or negative value is refused below, naming its flag.
+  check(!o.strategy.empty() && o.heads != 0 && o.b_min != 0 && o.b_max != 0,
         "give --strategy, --heads, --min and --max (or --lower-bound)");
   const BaseStrategy strategy = parse_base_strategy(o.strategy);
   check(o.heads > 0, "--heads: must be positive, got ", o.heads);
   check(std::isfinite(o.stride) && o.stride > 0, "--stride: must be positive, got ", o.stride);
-  if (!o.plot.empty()) plot_terminal(o.plot);  // reject a bad extension before the search
+  if (!o.plot.empty()) {  // reject a bad name or extension before the search
+    gp_quote(fs::absolute(o.plot).string(), "--plot");
+    plot_terminal(o.plot);
+  }
   PeakValleyParams p;
   p.head_dim = o.head_dim;
   p.m_lo = o.m_lo;

@@ -11,6 +11,7 @@
 #include "core/error.h"
 #include "eval/ruler.h"
 #include "eval/tokenizer.h"
+#include "io/read_limits.h"
 
 namespace {
 
@@ -24,14 +25,6 @@ struct Args {
   std::string essay;
   bool json = false;
 };
-
-std::string read_file(const std::string& path) {
-  std::ifstream f(path, std::ios::binary);
-  harpe::check(f.good(), "--essay ", path, ": cannot read the file");
-  std::ostringstream s;
-  s << f.rdbuf();
-  return s.str();
-}
 
 std::string clip(const std::string& s, size_t head, size_t tail) {
   if (s.size() <= head + tail + 5) return s;
@@ -54,7 +47,8 @@ void run(const Args& a) {
   opt.count_tokens = a.tokenizer.empty() ? whitespace_word_counter() : sentencepiece_counter(a.tokenizer);
   opt.seed = a.seed;
   opt.tokens_to_generate = a.tokens_to_generate;
-  if (!a.essay.empty()) opt.essay = read_file(a.essay);
+  if (!a.essay.empty())
+    opt.essay = harpe::io::read_regular_file(a.essay, harpe::io::kTextFileLimit, "--essay");
   for (const auto& t : tasks)
     harpe::check(!task_needs_essay(t) || !opt.essay.empty(), "task ", t,
                  " uses the essay haystack: give held-out prose with --essay FILE");

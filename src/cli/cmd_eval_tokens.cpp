@@ -9,7 +9,7 @@
 #include "cli/command.h"
 #include "core/error.h"
 #include "data/tokenizer.h"
-#include "io/atomic_file.h"
+#include "io/read_limits.h"
 #include "model/model.h"
 #include "model/weights_io.h"
 
@@ -23,7 +23,9 @@ struct Options {
 void run(const Options& o) {
   using namespace harpe;
   check(o.text.empty() != o.text_file.empty(), "give exactly one of --text and --text-file");
-  const std::string text = o.text_file.empty() ? o.text : io::read_file(o.text_file);
+  const std::string text =
+      o.text_file.empty() ? o.text
+                          : io::read_regular_file(o.text_file, io::kTextFileLimit, "--text-file");
   model::Model m = model::load_model_dir(o.model_dir);
   const std::string tok_path = o.tokenizer.empty() ? o.model_dir + "/tokenizer.model" : o.tokenizer;
   data::Tokenizer tok = data::Tokenizer::load(tok_path);

@@ -1,6 +1,8 @@
 // `harpe generate`: run a checkpoint: prefill the prompt into a KV cache, then decode.
+#include <cmath>
+#include <cstdint>
 #include <cstdio>
-#include <fstream>
+#include <limits>
 #include <sstream>
 #include <string>
 
@@ -9,6 +11,7 @@
 #include "core/timer.h"
 #include "data/tokenizer.h"
 #include "infer/session.h"
+#include "io/read_limits.h"
 #include "model/weights_io.h"
 
 namespace {
@@ -35,8 +38,28 @@ harpe::rope::PositionMap parse_self_extend(const std::string& s) {
   return map;
 }
 
+// Every number is checked before anything is loaded; CLI11's range checks let NaN through (every
+// comparison with NaN is false), and a NaN temperature would sample from garbage.
+void check_flags(const Options& o) {
+  using harpe::check;
+  check(std::isfinite(o.temperature) && o.temperature >= 0,
+        "--temperature must be a finite number >= 0, got ", o.temperature);
+  check(std::isfinite(o.top_p) && o.top_p >= 0 && o.top_p <= 1, "--top-p must be in [0, 1], got ",
+        o.top_p);
+  check(o.top_k >= 0, "--top-k must be >= 0, got ", o.top_k);
+  check(o.max_new >= 1, "--max-new-tokens must be >= 1, got ", o.max_new);
+  check(o.capacity >= 0, "--capacity must be >= 0 (0: prompt + max-new-tokens), got ", o.capacity);
+  check(o.prompt.empty() || o.prompt_file.empty(), "give --prompt or --prompt-file, not both");
+}
+
 void run(const Options& o) {
   using namespace harpe;
+  check_flags(o);
+  // The prompt before the model: a bad --prompt-file fails fast.
+  const std::string text =
+      o.prompt_file.empty()
+          ? o.prompt
+          : io::read_regular_file(o.prompt_file, io::kTextFileLimit, "--prompt-file");
   Timer load_timer;
   model::Model m = model::load_model_dir(o.model_dir);
   const std::string tok_path = o.tokenizer.empty() ? o.model_dir + "/tokenizer.model" : o.tokenizer;
@@ -44,21 +67,16 @@ void run(const Options& o) {
   check(tok.vocab_size() <= m.config.vocab_size, "tokenizer ", tok_path, " has ", tok.vocab_size(),
         " pieces but the model's vocabulary is ", m.config.vocab_size);
 
-  std::string text = o.prompt;
-  if (!o.prompt_file.empty()) {
-    std::ifstream f(o.prompt_file, std::ios::binary);
-    check(f.good(), "cannot read --prompt-file ", o.prompt_file);
-    std::ostringstream ss;
-    ss << f.rdbuf();
-    text = ss.str();
-  }
   std::vector<int32_t> prompt;
   if (!o.no_bos && tok.bos_id() >= 0) prompt.push_back(tok.bos_id());
   for (int32_t t : tok.encode(text)) prompt.push_back(t);
   check(!prompt.empty(), "the prompt is empty (give --prompt or --prompt-file)");
 
   infer::SessionOptions so;
-  so.capacity = o.capacity > 0 ? o.capacity : static_cast<int>(prompt.size()) + o.max_new;
+  const int64_t needed = static_cast<int64_t>(prompt.size()) + o.max_new;
+  check(o.capacity > 0 || needed <= std::numeric_limits<int>::max(), "prompt (", prompt.size(),
+        " tokens) + --max-new-tokens (", o.max_new, ") is more than a KV cache can hold");
+  so.capacity = o.capacity > 0 ? o.capacity : static_cast<int>(needed);
   so.position = parse_self_extend(o.self_extend);
   infer::Session session(m, so);
   infer::SamplingOptions sampling;
@@ -108,17 +126,18 @@ void setup(CLI::App& parent) {
   cmd->add_option("--model", o->model_dir, "Checkpoint directory (config.json + model.safetensors)")
       ->required();
   cmd->add_option("--prompt", o->prompt, "Prompt text");
-  cmd->add_option("--prompt-file", o->prompt_file, "Read the prompt from this file instead");
+  cmd->add_option("--prompt-file", o->prompt_file,
+                  "Read the prompt from this file instead (a regular file, at most 256 MiB)");
   cmd->add_option("--tokenizer", o->tokenizer,
                   "SentencePiece model (default: MODEL/tokenizer.model)");
   cmd->add_option("--max-new-tokens,-n", o->max_new, "Tokens to generate (stops early at EOS)")
       ->capture_default_str()->check(CLI::PositiveNumber);
+  // Float ranges are checked in check_flags (CLI11's checks pass NaN and print huge bounds).
   cmd->add_option("--temperature", o->temperature, "Sampling temperature; 0 = greedy")
-      ->capture_default_str()->check(CLI::NonNegativeNumber);
+      ->capture_default_str();
   cmd->add_option("--top-k", o->top_k, "Sample among the k most likely tokens (0 = all)")
       ->capture_default_str()->check(CLI::NonNegativeNumber);
-  cmd->add_option("--top-p", o->top_p, "Nucleus sampling mass")->capture_default_str()
-      ->check(CLI::Range(0.0f, 1.0f));
+  cmd->add_option("--top-p", o->top_p, "Nucleus sampling mass in [0, 1]")->capture_default_str();
   cmd->add_option("--seed", o->seed, "Sampling seed")->capture_default_str();
   cmd->add_option("--self-extend", o->self_extend,
                   "Training-free Self-Extend: W,G = neighbour window, group size (e.g. 1024,32)");

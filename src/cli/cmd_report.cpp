@@ -1,7 +1,8 @@
 // `harpe report RUN_DIR...`: merge evaluation runs (each RUN_DIR/results.json, schema
 // harpe.eval.v1, see docs/eval.md) into one comparison: markdown on stdout, and with --out a
-// comparison.md and a comparison.html (tables + embedded needle heatmaps). --rescore rewrites each
-// run's results.json with the fields this version derives from the kept predictions (word_score).
+// comparison.md and a comparison.html (tables + needle heatmaps redrawn from the scores).
+// --rescore rewrites each run's results.json with the fields this version derives from the kept
+// predictions (word_score).
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -30,10 +31,8 @@ void write_text(const std::filesystem::path& path, const std::string& text) {
 void run(const Args& a) {
   namespace fs = std::filesystem;
   std::vector<harpe::eval::RunResults> runs;
-  std::vector<std::string> dirs;
   for (const auto& r : a.runs) {
     runs.push_back(harpe::eval::read_run(r));
-    dirs.push_back(fs::is_directory(r) ? r : fs::path(r).parent_path().string());
     if (a.rescore) {
       const std::string file = fs::is_directory(r) ? (fs::path(r) / "results.json").string() : r;
       harpe::eval::write_results(runs.back(), file);
@@ -47,7 +46,7 @@ void run(const Args& a) {
     fs::create_directories(a.out, ec);
     harpe::check(fs::is_directory(a.out), "--out ", a.out, ": cannot create the directory");
     write_text(fs::path(a.out) / "comparison.md", md);
-    write_text(fs::path(a.out) / "comparison.html", harpe::eval::comparison_html(runs, dirs));
+    write_text(fs::path(a.out) / "comparison.html", harpe::eval::comparison_html(runs));
     std::fprintf(stderr, "wrote %s/comparison.md and %s/comparison.html\n", a.out.c_str(),
                  a.out.c_str());
   }

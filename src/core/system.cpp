@@ -3,6 +3,8 @@
 #include <cstdio>
 #include <fstream>
 
+#include "core/error.h"
+
 namespace harpe {
 
 std::size_t available_memory_bytes() {
@@ -13,6 +15,16 @@ std::size_t available_memory_bytes() {
   while (in >> key >> kb >> unit)
     if (key == "MemAvailable:") return kb * 1024;
   return 0;
+}
+
+void check_fits_in_memory(long double bytes, const std::string& what) {
+  constexpr long double kMax = 4611686018427387904.0L;  // 2^62
+  check(bytes <= kMax, what, " would need ", format_bytes(static_cast<double>(bytes)),
+        ", more than any machine can address");
+  const std::size_t avail = available_memory_bytes();
+  check(avail == 0 || bytes <= static_cast<long double>(avail), what, " needs ",
+        format_bytes(static_cast<double>(bytes)), " but only ",
+        format_bytes(static_cast<double>(avail)), " of memory is available");
 }
 
 std::string format_bytes(double b) {

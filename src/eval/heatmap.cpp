@@ -1,17 +1,15 @@
 #include "eval/heatmap.h"
 
-#include <unistd.h>
-
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
-#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
 
 #include "core/error.h"
 #include "eval/chart.h"
+#include "eval/gnuplot.h"
 
 namespace harpe::eval {
 namespace {
@@ -37,20 +35,6 @@ void check_grid(const NeedleGrid& g) {
   for (const auto& row : g.scores)
     check(row.size() == g.lengths.size(), "heatmap: a score row has ", row.size(),
           " values for ", g.lengths.size(), " lengths");
-}
-
-// The gnuplot string literal for s (single quotes; a quote is doubled).
-std::string gp_quote(const std::string& s) {
-  std::string out = "'";
-  for (char c : s) out += c == '\'' ? std::string("''") : std::string(1, c);
-  return out + "'";
-}
-
-// The POSIX shell literal for s.
-std::string sh_quote(const std::string& s) {
-  std::string out = "'";
-  for (char c : s) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
-  return out + "'";
 }
 
 }  // namespace
@@ -181,52 +165,42 @@ void write_heatmap_png(const NeedleGrid& g, const std::string& path, const std::
                        const std::string& gnuplot) {
   check_grid(g);
   namespace fs = std::filesystem;
-  std::string tmpl = (fs::temp_directory_path() / "harpe-heatmap-XXXXXX").string();
-  check(mkdtemp(tmpl.data()) != nullptr, "heatmap: cannot create a temporary directory");
-  const fs::path dir(tmpl);
   const std::string out = fs::absolute(path).string();
+  // Quoted first: a name that could break out of its literal is refused before anything runs.
+  const std::string out_q = gp_quote(out, "heatmap: the PNG path");
+  const std::string title_q = gp_quote(title, "heatmap: the title (run name)");
   const int nx = static_cast<int>(g.lengths.size()), ny = static_cast<int>(g.depths.size());
-  {
-    std::ofstream d(dir / "grid.dat");
-    for (int y = 0; y < ny; ++y) {
-      for (int x = 0; x < nx; ++x) {
-        const double v = g.scores[static_cast<size_t>(y)][static_cast<size_t>(x)];
-        d << x << ' ' << y << ' ' << (std::isnan(v) ? std::string("NaN") : fmt(v, 3)) << '\n';
-      }
-      d << '\n';
+  std::ostringstream d;
+  for (int y = 0; y < ny; ++y) {
+    for (int x = 0; x < nx; ++x) {
+      const double v = g.scores[static_cast<size_t>(y)][static_cast<size_t>(x)];
+      d << x << ' ' << y << ' ' << (std::isnan(v) ? std::string("NaN") : fmt(v, 3)) << '\n';
     }
-    std::ofstream p(dir / "plot.gp");
-    p << "set terminal pngcairo size " << std::max(480, 140 + 56 * nx) << ","
-      << std::max(360, 120 + 30 * ny) << " font 'sans,10'\n";
-    p << "set output " << gp_quote(out) << "\n";
-    p << "set title " << gp_quote(title) << "\n";
-    p << "set xlabel 'Context length (tokens)'\nset ylabel 'Depth (%)'\nset cblabel 'Score'\n";
-    p << "set cbrange [0:100]\nset xrange [-0.5:" << nx - 0.5 << "]\nset yrange [" << ny - 0.5
-      << ":-0.5]\n";
-    p << "set palette defined (";
-    for (int i = 0; i < 11; ++i)
-      p << (i ? ", " : "") << i * 10 << " '"
-        << hex_colour({kRdYlGn[i][0], kRdYlGn[i][1], kRdYlGn[i][2]}) << "'";
-    p << ")\nset xtics (";
-    for (int x = 0; x < nx; ++x)
-      p << (x ? ", " : "") << gp_quote(length_label(g.lengths[static_cast<size_t>(x)])) << " " << x;
-    p << ")\nset ytics (";
-    for (int y = 0; y < ny; ++y)
-      p << (y ? ", " : "") << gp_quote(fmt(g.depths[static_cast<size_t>(y)], 0)) << " " << y;
-    p << ")\nset tics scale 0\nunset key\n";
-    p << "plot " << gp_quote((dir / "grid.dat").string()) << " using 1:2:3 with image\n";
+    d << '\n';
   }
-  const std::string cmd = sh_quote(gnuplot) + " " + sh_quote((dir / "plot.gp").string()) +
-                          " 2>" + sh_quote((dir / "err.txt").string());
-  const int rc = std::system(cmd.c_str());
-  std::string err;
-  {
-    std::ifstream e(dir / "err.txt");
-    std::getline(e, err);
-  }
-  std::error_code ec;
-  fs::remove_all(dir, ec);
-  check(rc == 0, "heatmap: gnuplot failed for ", path, " (exit ", rc, "): ", err);
+  std::ostringstream p;
+  p << "set terminal pngcairo size " << std::max(480, 140 + 56 * nx) << ","
+    << std::max(360, 120 + 30 * ny) << " font 'sans,10'\n";
+  p << "set output " << out_q << "\n";
+  p << "set title " << title_q << "\n";
+  p << "set xlabel 'Context length (tokens)'\nset ylabel 'Depth (%)'\nset cblabel 'Score'\n";
+  p << "set cbrange [0:100]\nset xrange [-0.5:" << nx - 0.5 << "]\nset yrange [" << ny - 0.5
+    << ":-0.5]\n";
+  p << "set palette defined (";
+  for (int i = 0; i < 11; ++i)
+    p << (i ? ", " : "") << i * 10 << " '"
+      << hex_colour({kRdYlGn[i][0], kRdYlGn[i][1], kRdYlGn[i][2]}) << "'";
+  p << ")\nset xtics (";
+  for (int x = 0; x < nx; ++x)
+    p << (x ? ", " : "") << gp_quote(length_label(g.lengths[static_cast<size_t>(x)]), "heatmap")
+      << " " << x;
+  p << ")\nset ytics (";
+  for (int y = 0; y < ny; ++y)
+    p << (y ? ", " : "") << gp_quote(fmt(g.depths[static_cast<size_t>(y)], 0), "heatmap") << " "
+      << y;
+  p << ")\nset tics scale 0\nunset key\n";
+  p << "plot 'grid.dat' using 1:2:3 with image\n";
+  run_gnuplot(p.str(), {{"grid.dat", d.str()}}, std::string("heatmap ").append(path), gnuplot);
   check(fs::exists(out) && fs::file_size(out) > 0, "heatmap: gnuplot wrote no image at ", path);
 }
 

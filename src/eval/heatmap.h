@@ -34,7 +34,9 @@ HeatGrid needle_heat_grid(const NeedleGrid& grid);
 
 std::string heatmap_svg(const NeedleGrid& grid, const std::string& title);
 void write_heatmap_svg(const NeedleGrid& grid, const std::string& path, const std::string& title);
-// Throws Error when gnuplot cannot be run or fails (its message included).
+// Through run_gnuplot (eval/gnuplot.h). Throws Error when gnuplot cannot be run or fails (its
+// message included), and before running anything when the path or the title holds a control
+// character (it would reach the gnuplot script).
 void write_heatmap_png(const NeedleGrid& grid, const std::string& path, const std::string& title,
                        const std::string& gnuplot = "gnuplot");
 

@@ -16,6 +16,7 @@
 #include "eval/run_ppl.h"
 #include "eval/run_ruler.h"
 #include "io/atomic_file.h"
+#include "io/read_limits.h"
 
 namespace harpe::eval {
 
@@ -205,7 +206,7 @@ std::string load_essay(const std::string& essay_file, const std::string& corpus_
                        const std::string& split, size_t max_bytes) {
   if (!essay_file.empty()) {
     check(fs::exists(essay_file), "--essay ", essay_file, ": no such file");
-    return io::read_file(essay_file);
+    return io::read_regular_file(essay_file, io::kTextFileLimit, "--essay");
   }
   if (corpus_dir.empty()) return "";
   const std::string path = data::corpus_split_path(corpus_dir, data::parse_split(split));

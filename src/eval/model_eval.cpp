@@ -13,6 +13,7 @@
 #include "core/timer.h"
 #include "infer/session.h"
 #include "io/atomic_file.h"
+#include "io/read_limits.h"
 #include "model/weights_io.h"
 
 namespace harpe::eval {
@@ -89,14 +90,16 @@ OriginalContext original_context(const std::string& model_dir, const model::Mode
   for (const fs::path& p : {fs::path(model_dir) / "run_config.json",
                             fs::path(model_dir).parent_path() / "run_config.json"}) {
     if (!fs::exists(p)) continue;
-    const auto j = nlohmann::json::parse(io::read_file(p.string()), nullptr, false);
+    const auto j = nlohmann::json::parse(
+        io::read_regular_file(p.string(), io::kConfigFileLimit, "run config"), nullptr, false);
     if (j.is_object() && j.contains("original_context") && j["original_context"].is_number_integer() &&
         j["original_context"].get<int64_t>() > 0)
       return {j["original_context"].get<int64_t>(), p.string() + " original_context"};
   }
   const fs::path ts = fs::path(model_dir) / "trainer_state.json";
   if (fs::exists(ts)) {
-    const auto j = nlohmann::json::parse(io::read_file(ts.string()), nullptr, false);
+    const auto j = nlohmann::json::parse(
+        io::read_regular_file(ts.string(), io::kConfigFileLimit, "trainer state"), nullptr, false);
     if (j.is_object() && j.contains("context") && j["context"].is_number_integer() &&
         j["context"].get<int64_t>() > 0)
       return {j["context"].get<int64_t>(), ts.string() + " context"};

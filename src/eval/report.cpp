@@ -14,6 +14,7 @@
 #include "eval/chart.h"
 #include "eval/heatmap.h"
 #include "eval/ruler.h"
+#include "io/read_limits.h"
 
 namespace harpe::eval {
 namespace {
@@ -29,14 +30,6 @@ std::string fmt2(double v) {
   o.precision(2);
   o << v;
   return o.str();
-}
-
-std::string read_text(const std::string& path) {
-  std::ifstream f(path, std::ios::binary);
-  check(f.good(), "cannot read ", path);
-  std::ostringstream s;
-  s << f.rdbuf();
-  return s.str();
 }
 
 double mean(const std::vector<double>& v) {
@@ -134,30 +127,6 @@ std::string table_html(const Table& t, bool score_colours = true) {
   }
   s << "</table>\n";
   return s.str();
-}
-
-std::string base64(const std::string& in) {
-  static const char* tbl = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-  std::string out;
-  size_t i = 0;
-  for (; i + 2 < in.size(); i += 3) {
-    const uint32_t v = (static_cast<uint8_t>(in[i]) << 16) | (static_cast<uint8_t>(in[i + 1]) << 8) |
-                       static_cast<uint8_t>(in[i + 2]);
-    for (int k = 3; k >= 0; --k) out += tbl[(v >> (6 * k)) & 63];
-  }
-  if (i + 1 == in.size()) {
-    const uint32_t v = static_cast<uint8_t>(in[i]) << 16;
-    out += tbl[(v >> 18) & 63];
-    out += tbl[(v >> 12) & 63];
-    out += "==";
-  } else if (i + 2 == in.size()) {
-    const uint32_t v = (static_cast<uint8_t>(in[i]) << 16) | (static_cast<uint8_t>(in[i + 1]) << 8);
-    out += tbl[(v >> 18) & 63];
-    out += tbl[(v >> 12) & 63];
-    out += tbl[(v >> 6) & 63];
-    out += '=';
-  }
-  return out;
 }
 
 // The comparison tables shared by the markdown and HTML output.
@@ -412,7 +381,9 @@ void write_results(const RunResults& run, const std::string& path, bool keep_pre
   std::filesystem::rename(tmp, path);  // readers never see a half-written file
 }
 
-RunResults read_results(const std::string& path) { return results_from_json(read_text(path), path); }
+RunResults read_results(const std::string& path) {
+  return results_from_json(io::read_regular_file(path, io::kResultsFileLimit, "results"), path);
+}
 
 RunResults read_run(const std::string& run) {
   namespace fs = std::filesystem;
@@ -583,9 +554,7 @@ std::string comparison_markdown(const std::vector<RunResults>& runs) {
   return s.str();
 }
 
-std::string comparison_html(const std::vector<RunResults>& runs,
-                            const std::vector<std::string>& run_dirs) {
-  namespace fs = std::filesystem;
+std::string comparison_html(const std::vector<RunResults>& runs) {
   const Comparison c = compare(runs);
   std::ostringstream s;
   s << "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>harpe evaluation</title>\n"
@@ -602,20 +571,12 @@ std::string comparison_html(const std::vector<RunResults>& runs,
   s << recall_comparison_html(runs);
   if (c.has_ppl)
     s << "<h2>Perplexity (sliding window)</h2>\n" << ppl_charts_html(runs) << table_html(c.ppl, false);
-  for (size_t i = 0; i < runs.size(); ++i) {
-    const RunResults& r = runs[i];
+  for (const RunResults& r : runs) {
     if (!r.has_needle) continue;
     s << "<h2>Needle grid: " << markup_escape(r.name) << "</h2>\n";
-    const std::string dir = i < run_dirs.size() ? run_dirs[i] : std::string();
-    const fs::path svg = fs::path(dir) / r.needle_svg, png = fs::path(dir) / r.needle_png;
-    if (!r.needle_svg.empty() && fs::exists(svg)) {
-      s << "<div>" << read_text(svg.string()) << "</div>\n";
-    } else if (!r.needle_png.empty() && fs::exists(png)) {
-      s << "<img alt=\"needle heatmap\" src=\"data:image/png;base64," << base64(read_text(png.string()))
-        << "\">\n";
-    } else {
-      s << "<div>" << heatmap_svg(r.needle, r.name) << "</div>\n";  // drawn from the scores
-    }
+    // Always redrawn from the scores: no file that results.json names is ever read or inlined
+    // (a crafted "svg" path could be any file, an SVG could carry a <script>).
+    s << "<div>" << heatmap_svg(r.needle, r.name) << "</div>\n";
   }
   s << "</body></html>\n";
   return s.str();

@@ -84,9 +84,8 @@ std::string ppl_charts_html(const std::vector<RunResults>& runs);
 // Comparison of runs: a summary table (run rows x length columns: the mean over the tasks each run
 // has at that length, plus "avg"), then one table per task (run rows x lengths), then perplexity.
 std::string comparison_markdown(const std::vector<RunResults>& runs);
-// The same tables as an HTML page, with each run's needle heatmap embedded (inline SVG, or PNG as
-// a data: URI). run_dirs[i] is where runs[i]'s image paths are relative to ("" for none).
-std::string comparison_html(const std::vector<RunResults>& runs,
-                            const std::vector<std::string>& run_dirs);
+// The same tables as an HTML page, with each run's needle heatmap drawn from its scores (inline
+// SVG). No file a results.json names is read: image paths in it are never followed or inlined.
+std::string comparison_html(const std::vector<RunResults>& runs);
 
 }  // namespace harpe::eval

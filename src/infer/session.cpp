@@ -6,6 +6,7 @@
 #include <numeric>
 
 #include "core/error.h"
+#include "core/system.h"
 #include "infer/huge_pages.h"
 #include "kernels/attention.h"
 #include "kernels/cached_attention.h"
@@ -36,6 +37,11 @@ Session::Session(const model::Model& m, const SessionOptions& opts)
         pos_map_.group, ")");
   // dynamic NTK recomputes its base from the sequence length: the cache's length is used.
   table_ = rope::build_table(c.rope, c.table_shape(), capacity_);
+  const long double caches = pos_map_.self_extend() ? 3 : 2;  // K, V (and grouped K)
+  check_fits_in_memory(
+      static_cast<long double>(capacity_) * c.kv_dim() * c.num_hidden_layers * sizeof(float) *
+          caches,
+      std::string("the KV cache (capacity ").append(std::to_string(capacity_)).append(" tokens)"));
   layer_kv_ = static_cast<std::size_t>(capacity_) * c.kv_dim();
   const std::size_t total = layer_kv_ * static_cast<std::size_t>(c.num_hidden_layers);
   k_ = Buffer<float>(total);

@@ -1,12 +1,15 @@
 #include "model/config.h"
 
 #include <cmath>
+#include <cstdint>
 #include <cstdio>
 #include <limits>
+#include <utility>
 
 #include "core/error.h"
 #include "io/atomic_file.h"
 #include "io/json_util.h"
+#include "io/read_limits.h"
 
 namespace harpe::model {
 
@@ -24,41 +27,66 @@ rope::TableShape ModelConfig::table_shape() const {
 }
 
 long ModelConfig::matmul_parameter_count() const {
-  long d = hidden_size, ff = intermediate_size;
-  long attn = d * q_dim() + 2 * d * kv_dim() + static_cast<long>(q_dim()) * d;  // q,k,v,o
-  long mlp = 3 * d * ff;                                                      // gate,up,down
-  return num_hidden_layers * (attn + mlp) + static_cast<long>(vocab_size) * d;  // + lm_head
+  // 64-bit throughout: validate() bounds the result, but this must not overflow before it does.
+  const std::int64_t d = hidden_size, ff = intermediate_size, q = q_dim(), kv = kv_dim();
+  const std::int64_t attn = d * q + 2 * d * kv + q * d;  // q,k,v,o
+  const std::int64_t mlp = 3 * d * ff;                   // gate,up,down
+  return static_cast<long>(std::int64_t{num_hidden_layers} * (attn + mlp) +
+                           std::int64_t{vocab_size} * d);  // + lm_head
 }
 
 long ModelConfig::parameter_count() const {
-  long d = hidden_size, v = vocab_size;
-  long layer_norms = num_hidden_layers * 2 * d;
-  long embeddings = v * d * (tie_word_embeddings ? 1 : 2);  // embed_tokens (+ lm_head)
-  long matmul_layers = matmul_parameter_count() - v * d;
-  return embeddings + matmul_layers + layer_norms + d;  // + final norm
+  const std::int64_t d = hidden_size, v = vocab_size;
+  const std::int64_t layer_norms = std::int64_t{num_hidden_layers} * 2 * d;
+  const std::int64_t embeddings =
+      v * d * (tie_word_embeddings ? 1 : 2);  // embed_tokens (+ lm_head)
+  const std::int64_t matmul_layers = matmul_parameter_count() - v * d;
+  return static_cast<long>(embeddings + matmul_layers + layer_norms + d);  // + final norm
 }
 
 void ModelConfig::validate() const {
-  auto positive = [](long v, const char* key) { check(v > 0, key, " must be positive, got ", v); };
-  positive(vocab_size, "vocab_size");
-  positive(hidden_size, "hidden_size");
-  positive(intermediate_size, "intermediate_size");
-  positive(num_hidden_layers, "num_hidden_layers");
-  positive(num_attention_heads, "num_attention_heads");
-  check(num_key_value_heads >= 0, "num_key_value_heads must be positive, got ", num_key_value_heads);
+  using L = ConfigLimits;
+  // Each size in [1, limit] first, so that the products below (and any downstream) are exact.
+  auto in_range = [](long long v, long long lo, long long hi, const char* key) {
+    check(v >= lo && v <= hi, key, " must be in [", lo, ", ", hi, "], got ", v);
+  };
+  in_range(vocab_size, 1, L::vocab_size, "vocab_size");
+  in_range(hidden_size, 1, L::hidden_size, "hidden_size");
+  in_range(intermediate_size, 1, L::intermediate_size, "intermediate_size");
+  in_range(num_hidden_layers, 1, L::num_hidden_layers, "num_hidden_layers");
+  in_range(num_attention_heads, 1, L::num_attention_heads, "num_attention_heads");
+  in_range(num_key_value_heads, 0, L::num_attention_heads, "num_key_value_heads");
+  in_range(head_dim, 0, L::head_dim, "head_dim");
+  in_range(rot_dims, 0, L::head_dim, "rot_dims");
+  in_range(max_position_embeddings, 1, L::max_position_embeddings, "max_position_embeddings");
   check(num_attention_heads % kv_heads() == 0, "num_key_value_heads (", kv_heads(),
         ") must divide num_attention_heads (", num_attention_heads, ")");
-  check(head_dim >= 0, "head_dim must be positive, got ", head_dim);
   if (head_dim == 0)
     check(hidden_size % num_attention_heads == 0, "hidden_size (", hidden_size,
           ") is not a multiple of num_attention_heads (", num_attention_heads, "); set head_dim");
   check(head_size() >= 2, "head_dim must be at least 2, got ", head_size());
-  check(rot_dims >= 0 && rotary_dims() >= 2 && rotary_dims() <= head_size() && rotary_dims() % 2 == 0,
+  check(rotary_dims() >= 2 && rotary_dims() <= head_size() && rotary_dims() % 2 == 0,
         "rotary dims (head_dim * partial_rotary_factor = ", rotary_dims(),
         ") must be even and in [2, head_dim = ", head_size(), "]");
-  check(std::isfinite(rms_norm_eps) && rms_norm_eps > 0, "rms_norm_eps must be positive, got ",
-        rms_norm_eps);
-  positive(max_position_embeddings, "max_position_embeddings");
+  // Size products in 64 bits: every weight matrix, then the whole parameter count.
+  const std::int64_t C = hidden_size, F = intermediate_size, V = vocab_size;
+  const std::int64_t HD = std::int64_t{num_attention_heads} * head_size();
+  const std::int64_t KVD = std::int64_t{kv_heads()} * head_size();
+  auto tensor = [](std::int64_t rows, std::int64_t cols, const char* what) {
+    check(rows * cols <= L::tensor_elements, what, " is ", rows, " x ", cols, " = ", rows * cols,
+          " elements, more than the limit of ", L::tensor_elements);
+  };
+  tensor(V, C, "the embedding (vocab_size x hidden_size)");
+  tensor(HD, C, "q_proj (num_attention_heads x head_dim x hidden_size)");
+  tensor(KVD, C, "k_proj (num_key_value_heads x head_dim x hidden_size)");
+  tensor(F, C, "the MLP (intermediate_size x hidden_size)");
+  const std::int64_t per_layer = 2 * HD * C + 2 * KVD * C + 3 * F * C + 2 * C;
+  const std::int64_t params = std::int64_t{num_hidden_layers} * per_layer + V * C * 2 + C;
+  check(params <= L::parameters, "the model has ", params,
+        " parameters (num_hidden_layers x per-layer size + embeddings), more than the limit of ",
+        L::parameters);
+  check(std::isfinite(rms_norm_eps) && rms_norm_eps > 0 && rms_norm_eps < 1,
+        "rms_norm_eps must be in (0, 1), got ", rms_norm_eps);
   check(bos_token_id >= -1 && bos_token_id < vocab_size, "bos_token_id ", bos_token_id,
         " is outside the vocabulary [0, ", vocab_size, ")");
   check(eos_token_id >= -1 && eos_token_id < vocab_size, "eos_token_id ", eos_token_id,
@@ -67,21 +95,31 @@ void ModelConfig::validate() const {
     check(id >= 0 && id < vocab_size, "eos_token_id ", id, " is outside the vocabulary [0, ",
           vocab_size, ")");
 
+  // Every float of the RoPE spec finite, whether or not its scheme reads it.
   const rope::RopeSpec& r = rope;
-  check(std::isfinite(r.base) && r.base > 1, "rope_theta must be > 1, got ", r.base);
-  if (r.scheme != Scheme::rope && r.scheme != Scheme::harpe)
-    check(std::isfinite(r.factor) && r.factor >= 1, "rope_scaling.factor must be >= 1, got ",
-          r.factor);
+  for (const auto& [key, v] :
+       {std::pair{"rope_theta", r.base}, std::pair{"rope_scaling.factor", r.factor},
+        std::pair{"rope_scaling.beta_fast", r.beta_fast},
+        std::pair{"rope_scaling.beta_slow", r.beta_slow},
+        std::pair{"rope_scaling.attention_factor", r.attention_factor},
+        std::pair{"rope_scaling.low_freq_factor", r.low_freq_factor},
+        std::pair{"rope_scaling.high_freq_factor", r.high_freq_factor}})
+    check(std::isfinite(v), key, " must be finite, got ", v);
+  check(r.base > 1, "rope_theta must be > 1, got ", r.base);
   if (r.scheme == Scheme::dynamic || r.scheme == Scheme::yarn || r.scheme == Scheme::llama3)
-    check(r.original_context > 0,
-          "rope_scaling.original_max_position_embeddings must be positive, got ", r.original_context);
+    in_range(r.original_context, 1, L::max_position_embeddings,
+             "rope_scaling.original_max_position_embeddings");
+  if (r.scheme != Scheme::rope && r.scheme != Scheme::harpe)
+    check(r.factor >= 1 && r.factor <= L::rope_factor, "rope_scaling.factor must be in [1, ",
+          L::rope_factor, "], got ", r.factor);
   if (r.scheme == Scheme::yarn) {
     check(std::isfinite(r.beta_fast) && std::isfinite(r.beta_slow) && r.beta_fast > r.beta_slow &&
               r.beta_slow > 0,
           "rope_scaling: need beta_fast > beta_slow > 0, got beta_fast=", r.beta_fast,
           " beta_slow=", r.beta_slow);
-    check(std::isfinite(r.attention_factor) && r.attention_factor >= 0,
-          "rope_scaling.attention_factor must be positive, got ", r.attention_factor);
+    check(r.attention_factor >= 0 && r.attention_factor <= L::rope_factor,
+          "rope_scaling.attention_factor must be in [0, ", L::rope_factor, "], got ",
+          r.attention_factor);
   }
   if (r.scheme == Scheme::llama3)
     check(std::isfinite(r.low_freq_factor) && std::isfinite(r.high_freq_factor) &&
@@ -395,7 +433,9 @@ std::string to_hf_config(const ModelConfig& c) {
   return j.dump(2) + "\n";
 }
 
-ModelConfig read_hf_config(const std::string& path) { return parse_hf_config(io::read_file(path), path); }
+ModelConfig read_hf_config(const std::string& path) {
+  return parse_hf_config(io::read_regular_file(path, io::kConfigFileLimit, "config"), path);
+}
 
 void write_hf_config(const std::string& path, const ModelConfig& cfg) {
   io::write_text_atomic(path, to_hf_config(cfg));

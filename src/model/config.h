@@ -52,8 +52,26 @@ struct ModelConfig {
   // the N of the 6*N FLOPs/token estimate.
   long matmul_parameter_count() const;
 
-  // Throws harpe::Error with a one-line message naming the offending field.
+  // Throws harpe::Error with a one-line message naming the offending field. Checks every size
+  // against the limits below and every size product (heads x head_dim, vocab x hidden, ...) in
+  // 64-bit arithmetic, and every float field for finiteness and range, so that no product of two
+  // fields can overflow `int` anywhere downstream.
   void validate() const;
+};
+
+// Limits of a config (docs/formats.md): far above any real model, low enough that every size the
+// engine computes in `int` (a tensor's rows x columns included) fits.
+struct ConfigLimits {
+  static constexpr int vocab_size = 1 << 24;         // 16,777,216
+  static constexpr int hidden_size = 1 << 16;        // 65,536
+  static constexpr int intermediate_size = 1 << 20;  // 1,048,576
+  static constexpr int num_hidden_layers = 4096;
+  static constexpr int num_attention_heads = 1024;
+  static constexpr int head_dim = 4096;
+  static constexpr int max_position_embeddings = 1 << 26;        // 67,108,864
+  static constexpr long long tensor_elements = (1LL << 31) - 1;  // one weight matrix
+  static constexpr long long parameters = 1LL << 40;             // ~1.1T parameters (4 TiB of F32)
+  static constexpr double rope_factor = 1e6;                     // rope_scaling factors
 };
 
 // Named presets (see docs/formats.md for shapes and parameter counts):

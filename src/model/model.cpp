@@ -5,8 +5,10 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <sstream>
 
 #include "core/error.h"
+#include "core/system.h"
 #include "kernels/attention.h"
 #include "kernels/gemm.h"
 #include "kernels/ops.h"
@@ -18,6 +20,16 @@ namespace {
 constexpr std::size_t kAlign = 16;  // floats: 64 bytes
 
 std::size_t align_up(std::size_t n) { return (n + kAlign - 1) / kAlign * kAlign; }
+
+// `floats`, once checked to fit in the memory available now (before the arena is allocated);
+// the pieces name the arena in the error.
+template <typename... Args>
+std::size_t fitting_floats(std::size_t floats, const Args&... what) {
+  std::ostringstream name;
+  (name << ... << what);
+  check_fits_in_memory(static_cast<long double>(floats) * sizeof(float), name.str());
+  return floats;
+}
 
 // Splitmix64: seeds the per-tensor generators; also the generator itself (tiny and good enough for
 // weight initialisation).
@@ -197,13 +209,16 @@ Weights bind_weights(const ModelConfig& cfg, const ParamLayout& layout, float* b
   return w;
 }
 
-Model::Model(const ModelConfig& cfg) : config(cfg), layout(param_layout(cfg)), params(layout.total) {
+Model::Model(const ModelConfig& cfg)
+    : config(cfg),
+      layout(param_layout(cfg)),
+      params(fitting_floats(layout.total, "the parameters (", layout.count, " floats)")) {
   w = bind_weights(config, layout, params.data());
 }
 
 void Model::enable_grads() {
   if (has_grads()) return;
-  grads = Buffer<float>(layout.total);
+  grads = Buffer<float>(fitting_floats(layout.total, "the gradients"));
   g = bind_weights(config, layout, grads.data());
 }
 
@@ -239,6 +254,14 @@ ActivationPlan plan_activations(const ModelConfig& cfg, int B, int T, Mode mode)
   p.final_floats = align_up(N * d.C) + align_up(N);
   p.scratch_floats = mode == Mode::infer ? 0 : scratch_layout(d).total;
   p.total_floats = p.layer_floats * p.layer_blocks + p.resid_floats + p.final_floats + p.scratch_floats;
+  // The sizes above are products of a validated config and B x T < 2^31; their sum cannot wrap
+  // around unless it is far beyond any memory, which this bound (in long double) catches first.
+  const long double approx = static_cast<long double>(p.layer_floats) * p.layer_blocks +
+                             static_cast<long double>(p.resid_floats) + p.final_floats +
+                             p.scratch_floats;
+  check(approx * sizeof(float) <= 4611686018427387904.0L, "activations for batch ", B,
+        " x context ", T, " would need ", format_bytes(static_cast<double>(approx * sizeof(float))),
+        ", more than any machine can address");
   p.int_count = N;
   // lmhead_xent holds [chunk, V] logits per thread; 256-row chunks is a generous bound.
   p.xent_bytes = static_cast<std::size_t>(omp_get_max_threads()) * 256 * d.V * sizeof(float);
@@ -257,7 +280,9 @@ MemoryEstimate estimate_training_memory(const ModelConfig& cfg, int B, int T, bo
 
 Workspace::Workspace(const ModelConfig& cfg, int B, int T, Mode mode, int rope_seq_len)
     : plan(plan_activations(cfg, B, T, mode)),
-      arena(plan.total_floats),
+      arena(fitting_floats(plan.total_floats + plan.int_count, "the activations (batch ", B,
+                           " x context ", T, ")") -
+            plan.int_count),
       default_positions(plan.int_count),
       rope(rope::build_table(cfg.rope, cfg.table_shape(), rope_seq_len > 0 ? rope_seq_len : T)),
       hidden_(cfg.hidden_size),

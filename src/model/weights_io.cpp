@@ -1,7 +1,10 @@
 #include "model/weights_io.h"
 
+#include <cmath>
+
 #include "core/error.h"
 #include "io/safetensors.h"
+#include "kernels/ops.h"
 
 namespace harpe::model {
 
@@ -17,7 +20,14 @@ void load_weights(Model& m, const std::string& path) {
   io::SafetensorsFile file(path);
   for (const TensorInfo& t : m.layout.tensors) {
     check(file.contains(t.name), path, ": tensor ", t.name, " is missing");
-    file.read_f32(t.name, m.params.data() + t.offset, t.shape);
+    float* x = m.params.data() + t.offset;
+    file.read_f32(t.name, x, t.shape);
+    if (!kernels::all_finite(x, t.numel)) {  // a NaN weight would only show as NaN logits later
+      std::size_t i = 0;
+      while (i < t.numel && std::isfinite(x[i])) ++i;
+      fail(path, ": tensor ", t.name, " holds a NaN or infinite value (element ", i, ": ", x[i],
+           ")");
+    }
   }
 }
 

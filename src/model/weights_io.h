@@ -11,7 +11,8 @@ namespace harpe::model {
 // Writes model.safetensors (atomically) at `path`.
 void save_weights(const Model& m, const std::string& path);
 // Reads every tensor of the layout from `path`, checking names and shapes; tensors missing from
-// the file are an error, except lm_head.weight of a tied model (ignored if present).
+// the file are an error, except lm_head.weight of a tied model (ignored if present), and so is a
+// NaN or infinite value (the error names the tensor and the element).
 void load_weights(Model& m, const std::string& path);
 
 // A model from a directory holding config.json and model.safetensors.

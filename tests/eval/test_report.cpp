@@ -128,7 +128,7 @@ TEST(Report, ComparisonOfRunsInMarkdownAndHtml) {
   EXPECT_NE(md.find("| yarn | " + std::string("7.39") + " |"), std::string::npos);  // e^2
   EXPECT_THROW(comparison_markdown({}), Error);
 
-  // HTML with a heatmap file embedded from the run directory.
+  // HTML: the needle heatmap is redrawn from the scores, never read from the file the run names.
   const fs::path dir = fs::temp_directory_path() / ("harpe-test-report-" + std::to_string(::getpid()));
   fs::create_directories(dir);
   a.has_needle = true;
@@ -137,9 +137,10 @@ TEST(Report, ComparisonOfRunsInMarkdownAndHtml) {
   a.needle.scores = {{75}};
   a.needle_svg = "needle.svg";
   { std::ofstream(dir / "needle.svg") << "<svg id=\"marker\"></svg>"; }
-  const std::string html = comparison_html({a, b}, {dir.string(), ""});
+  const std::string html = comparison_html({a, b});
   EXPECT_EQ(html.rfind("<!DOCTYPE html>", 0), 0u);
-  EXPECT_NE(html.find("<svg id=\"marker\"></svg>"), std::string::npos);
+  EXPECT_EQ(html.find("<svg id=\"marker\"></svg>"), std::string::npos);
+  EXPECT_NE(html.find("<title>length 1024, depth 50.0%: 75.0</title>"), std::string::npos);
   EXPECT_GE(testing::count_occurrences(html, "<table>"), 4);
   EXPECT_NE(html.find("Needle grid: harpe"), std::string::npos);
   // Files on disk: write_results / read_run.
@@ -148,6 +149,37 @@ TEST(Report, ComparisonOfRunsInMarkdownAndHtml) {
   EXPECT_EQ(back.name, "harpe");
   EXPECT_EQ(back.tasks.size(), 4u);
   EXPECT_THROW(read_run((dir / "nope").string()), Error);
+  fs::remove_all(dir);
+}
+
+// A results.json is untrusted: its image paths name any file (a private key, an SVG carrying a
+// <script>), its names can hold markup. The report reads no file it names and escapes its text.
+TEST(Report, CraftedResultsCannotInlineFilesOrMarkup) {
+  const fs::path dir =
+      fs::temp_directory_path() / ("harpe-test-report-crafted-" + std::to_string(::getpid()));
+  fs::remove_all(dir);
+  fs::create_directories(dir / "run");
+  { std::ofstream(dir / "secret.txt") << "TOP-SECRET-KEY"; }
+  { std::ofstream(dir / "run" / "needle.svg") << "<svg><script>alert('svg')</script></svg>"; }
+  { std::ofstream(dir / "run" / "needle.png") << "\x89PNG\r\n\x1a\nPNG-BYTES-MARKER"; }
+  const std::string secret = (dir / "secret.txt").string();
+  for (const std::string& svg : {secret, std::string("../secret.txt"), std::string("needle.svg")}) {
+    const std::string json =
+        R"({"schema": "harpe.eval.v1", "name": "<script>alert('name')</script>",
+      "tasks": [{"task": "<img src=x onerror=alert(1)>", "length": 1024, "score": 50, "samples": 1}],
+      "needle": {"lengths": [1024], "depths": [50], "scores": [[75]], "svg": ")" +
+        svg + R"(", "png": "needle.png"}})";
+    { std::ofstream(dir / "run" / "results.json") << json; }
+    const RunResults r = read_run((dir / "run").string());
+    const std::string html = comparison_html({r});
+    EXPECT_EQ(html.find("TOP-SECRET-KEY"), std::string::npos) << svg;
+    EXPECT_EQ(html.find("PNG-BYTES-MARKER"), std::string::npos) << svg;
+    EXPECT_EQ(html.find("data:image/png"), std::string::npos) << svg;
+    EXPECT_EQ(html.find("<script>"), std::string::npos) << svg;
+    EXPECT_EQ(html.find("<img src=x"), std::string::npos) << svg;
+    EXPECT_NE(html.find("&lt;script&gt;alert("), std::string::npos) << svg;
+    EXPECT_NE(html.find("<title>length 1024, depth 50.0%: 75.0</title>"), std::string::npos);
+  }
   fs::remove_all(dir);
 }
 

@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <functional>
@@ -15,6 +16,7 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "core/error.h"
@@ -442,6 +444,51 @@ TEST(BasesCli, PlotWritesSvg) {
   EXPECT_NE(missing.output.find("harpe: error: --plot: gnuplot not found"), std::string::npos)
       << missing.output;
   EXPECT_FALSE(std::filesystem::exists(svg));
+}
+
+TEST(BasesCli, NonFiniteNumbersAreOneLineErrorsNamingTheFlag) {
+  const std::pair<const char*, const char*> bad[] = {
+      {"--strategy uniform --heads 4 --min nan --max 5e6", "--min"},
+      {"--strategy uniform --heads 4 --min 1e6 --max inf", "--max"},
+      {"--strategy uniform --heads 4 --min=-inf --max 5e6", "--min"},
+      {"--strategy peak-valley --heads 4 --min 1e6 --max 5e6 --stride nan --context 4096",
+       "--stride"},
+      {"--lower-bound --context 4096 --precision nan", "precision"},
+  };
+  for (const auto& [args, flag] : bad) {
+    const RunResult r = run(std::string("bases ") + args);
+    EXPECT_EQ(r.status, 1) << args << "\n" << r.output;
+    EXPECT_EQ(r.output.rfind("harpe: error: ", 0), 0u) << args << "\n" << r.output;
+    EXPECT_NE(r.output.find(flag), std::string::npos) << args << "\n" << r.output;
+    EXPECT_EQ(std::count(r.output.begin(), r.output.end(), '\n'), 1) << args << "\n" << r.output;
+  }
+}
+
+// A newline in the --plot name would end gnuplot's string literal and run the next line as a
+// command (gnuplot has system()); it is refused before anything runs.
+TEST(BasesCli, PlotNameCannotRunGnuplotCode) {
+  if (std::system("gnuplot --version >/dev/null 2>&1") != 0)
+    GTEST_SKIP() << "gnuplot not installed";
+  const std::filesystem::path dir =
+      std::filesystem::temp_directory_path() / ("harpe_test_bases_inj_" + std::to_string(getpid()));
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  const std::filesystem::path marker = dir / "pwned";
+  // Inside the shell's single quotes the newlines and double quotes are passed as they are.
+  const std::string name =
+      (dir / "w").string() + "\nsystem(\"touch " + marker.string() + "\")\n#.svg";
+  const std::string bases = "bases --strategy uniform --heads 4 --min 1e4 --max 4e4 --context 8192";
+  const RunResult r = run(bases + " --plot '" + name + "'");
+  EXPECT_EQ(r.status, 1) << r.output;
+  EXPECT_EQ(r.output.rfind("harpe: error: --plot: a control character", 0), 0u) << r.output;
+  EXPECT_EQ(std::count(r.output.begin(), r.output.end(), '\n'), 1) << r.output;
+  EXPECT_FALSE(std::filesystem::exists(marker)) << "gnuplot ran code from the --plot name";
+  // A quote in the name is plain data.
+  const std::filesystem::path quoted = dir / "it's.svg";
+  const RunResult ok = run(bases + " --plot \"" + quoted.string() + "\"");
+  EXPECT_EQ(ok.status, 0) << ok.output;
+  EXPECT_GT(std::filesystem::file_size(quoted), 1000u);
+  std::filesystem::remove_all(dir);
 }
 
 }  // namespace

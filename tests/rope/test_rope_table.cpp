@@ -365,6 +365,19 @@ TEST(RopeCli, BadInputIsOneLineError) {
   expect_one_line_error(run_harpe("rope --scheme harpe --heads 4 --kv-heads 2 --bases 1e4,2e4,3e4"));
   expect_one_line_error(run_harpe("rope --scheme harpe --heads 4 --kv-heads 2 --bases 1e4,,3e4"));
   expect_one_line_error(run_harpe("rope --scheme yarn --factor 4"));  // no original context
+  // NaN and infinity are refused, naming the flag, not replaced by a default.
+  for (const char* args :
+       {"rope --scheme pi --factor nan", "rope --scheme ntk --factor inf", "rope --base nan",
+        "rope --base=-inf", "rope --scheme yarn --factor 4 --original-context 64 --beta-fast nan",
+        "rope --scheme yarn --factor 4 --original-context 64 --attention-factor inf",
+        "rope --scheme llama3 --factor 8 --original-context 64 --low-freq-factor nan",
+        "rope --scheme harpe --heads 2 --bases 1e4,nan"}) {
+    const CliResult r = run_harpe(args);
+    expect_one_line_error(r);
+    const std::string flag = std::string(args).substr(std::string(args).rfind("--"));
+    EXPECT_NE(r.err.find(flag.substr(0, flag.find_first_of(" ="))), std::string::npos)
+        << args << ": " << r.err;
+  }
 }
 
 }  // namespace
