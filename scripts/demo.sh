@@ -3,11 +3,11 @@
 # then
 #   1. print HARPE's per-head bases for the paper's setting (Llama2-7B: 32 heads, head dim 128,
 #      b 1e6..5e6, stride 3e4, 128k context), by the peak-valley search and the uniform spread;
-#   2. run the short comparison (scripts/reproduce.sh --preset demo, ~10 min on an idle 2-core
-#      machine): corpus + tokenizer from the Debian bible/pari packages, a tiny base model trained
-#      on the spot at C0 = 64, extended to 32*C0 = 2048 with HARPE (peak-valley) and with ABF
-#      (single stage) under the same budget, generation from each, perplexity and NIAH at 64/512/2048,
-#      a comparison table and an HTML report.
+#   2. run the short comparison on associative recall (scripts/reproduce.sh --preset recall-demo,
+#      a few minutes on an idle 2-core machine; docs/recall.md): the shipped base model
+#      (configs/recall-base, trained at C0 = 64, retrieves there) extended to 32*C0 = 2048 by HARPE
+#      (peak-valley), ABF and YaRN under the same budget, recall at 1x..32x C0 against the
+#      un-extended base, a comparison table and an HTML report with charts and heatmaps.
 # Output: out/demo/ (report/comparison.html, timings.tsv). Rerunning resumes and skips finished steps.
 # Usage: scripts/demo.sh [--bases-only]
 set -euo pipefail
@@ -24,6 +24,6 @@ echo "== uniform spread (paper Eq. 9) =="
 echo "waveform plot: out/bases_peak_valley.svg"
 [[ "${1:-}" == "--bases-only" ]] && exit 0
 
-echo "== short comparison: HARPE vs ABF, C0 64 -> 2048 (scripts/reproduce.sh --preset demo) =="
-bash scripts/reproduce.sh --preset demo --out out/demo --harpe ./build/src/harpe --keep-going
+echo "== associative recall: HARPE, ABF, YaRN extend C0 64 -> 2048 (scripts/reproduce.sh --preset recall-demo) =="
+bash scripts/reproduce.sh --preset recall-demo --out out/demo --harpe ./build/src/harpe --keep-going
 echo "report: out/demo/report/comparison.html   timings: out/demo/timings.tsv"

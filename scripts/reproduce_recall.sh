@@ -117,7 +117,8 @@ else
       --schedule constant --loss answers --save-every 500 --log-every 100 \
       $(resume_flag "$out/base")
   }
-  step pretrain pretrain || exit 1
+  # One thread: the shipped base (configs/recall-base) was made so, and is bit-identical to this.
+  OMP_NUM_THREADS=1 step pretrain pretrain || exit 1
   base="$out/base/checkpoint"
 fi
 

@@ -1,6 +1,8 @@
 // `harpe extend`: continue a checkpoint at a longer context with a context-extension method
 // (docs/extend.md).
+#include <cmath>
 #include <cstdio>
+#include <utility>
 #include <cstdlib>
 #include <filesystem>
 
@@ -8,6 +10,7 @@
 #include "cli/train_flags.h"
 #include "core/error.h"
 #include "model/config.h"
+#include "model/original_context.h"
 #include "rope/scaling.h"
 #include "train/checkpoint.h"
 #include "train/extend.h"
@@ -21,6 +24,8 @@ struct Flags {
   bool print_settings = false;
   std::string loss = "all";
   unsigned long long data_seed = 0;
+  // Raw text of the flags the library takes typed (parsed once, in the callback).
+  std::string method, bases = "peak-valley", stages, stages_file, self_extend;
 };
 
 void print_settings(const Flags& f) {
@@ -30,10 +35,7 @@ void print_settings(const Flags& f) {
     const std::string src = train::resolve_model_source(f.o.from);
     const model::ModelConfig cfg = model::read_hf_config(src + "/config.json");
     if (d <= 0) d = cfg.head_size();
-    if (c0 <= 0)
-      c0 = std::filesystem::exists(src + "/trainer_state.json")
-               ? train::read_trainer_state(src).context
-               : cfg.max_position_embeddings;
+    if (c0 <= 0) c0 = static_cast<int>(model::original_context(src, cfg).tokens);
   }
   check(c0 > 0, "--print-settings needs --from or --original-context");
   check(d > 0, "--print-settings needs --from or --head-dim");
@@ -60,13 +62,13 @@ void setup(CLI::App& parent) {
       "this C0, L and head dim; see --print-settings and docs/extend.md). The method and its\n"
       "parameters go into OUT/checkpoint/config.json, so the checkpoint alone rebuilds its RoPE\n"
       "table. Writes OUT/run_config.json (every resolved setting), OUT/metrics.jsonl, and for\n"
-      "multi-stage runs OUT/stageK/ after each stage. Ctrl-C/SIGTERM saves and stops; --resume\n"
-      "continues.");
+      "multi-stage runs OUT/stageK/ after each stage. Ctrl-C, SIGTERM or SIGHUP saves the\n"
+      "checkpoint after the current step and exits 130; --resume continues.");
   cmd->add_option("--from", o.from,
                   "Source checkpoint: a checkpoint or model dir, or a run dir holding checkpoint/");
   cmd->add_option("--data", o.data_path, "Token shard to train on");
   cmd->add_option("--out", o.out_dir, "Run directory (checkpoint/, metrics.jsonl, run_config.json)");
-  cmd->add_option("--method", o.method, "pi | abf | ntk | yarn | harpe");
+  cmd->add_option("--method", f->method, "pi | abf | ntk | yarn | harpe");
   cmd->add_option("--context", o.context, "Target context L (tokens per training sequence)");
   cmd->add_option("--original-context", o.original_context,
                   "C0; default: the source's trained context (trainer_state.json), else its "
@@ -75,7 +77,7 @@ void setup(CLI::App& parent) {
   cmd->add_option("--abf-base", o.abf_base, "abf base; default scaled from the paper's 5e6");
   cmd->add_option("--beta-fast", o.beta_fast, "yarn beta_fast")->capture_default_str();
   cmd->add_option("--beta-slow", o.beta_slow, "yarn beta_slow")->capture_default_str();
-  cmd->add_option("--bases", o.bases,
+  cmd->add_option("--bases", f->bases,
                   "harpe: uniform | uniform-desc | peak-valley (over [bases-min, bases-max]) or "
                   "an explicit list b1,b2,... (one per KV head or per head)")
       ->capture_default_str();
@@ -84,13 +86,13 @@ void setup(CLI::App& parent) {
   cmd->add_option("--bases-stride", o.bases_stride,
                   "peak-valley candidate stride; default keeps the paper's candidate count "
                   "((5e6-1e6)/30k)");
-  cmd->add_option("--stages", o.stages,
+  cmd->add_option("--stages", f->stages,
                   "abf multi-stage schedule: base=B1:len=L1:tokens=N1,base=B2:len=L2:steps=S2,...\n"
                   "(last len = --context), or 'scaled' for the paper's 3 stages scaled (needs "
                   "--tokens/--steps, split evenly)");
-  cmd->add_option("--stages-file", o.stages_file,
+  cmd->add_option("--stages-file", f->stages_file,
                   "abf schedule from a file: one base=..:len=..:tokens=.. per line, # comments");
-  cmd->add_option("--self-extend", o.self_extend,
+  cmd->add_option("--self-extend", f->self_extend,
                   "Self-Extend W,G for inference, recorded in run_config.json; default scaled "
                   "from the paper's 1024,32");
   cmd->add_option("--tokens", f->tokens, "Token budget (steps = ceil(N / (batch * L * accum)))");
@@ -126,6 +128,9 @@ void setup(CLI::App& parent) {
   cmd->add_option("--log-every", o.hooks.log_every, "Progress line every n steps")
       ->capture_default_str();
   cmd->add_flag("--resume", o.resume, "Continue OUT/checkpoint (same flags as the first run)");
+  cmd->add_option("--override", o.override_keys,
+                  "With --resume: run_config keys allowed to change, comma-separated (e.g. "
+                  "train.lr,data); the new values are recorded");
   cmd->add_option("--tokenizer", o.tokenizer,
                   "tokenizer.model to copy into the checkpoints; default: the source's");
   cmd->add_option("--head-dim", f->head_dim, "--print-settings without --from: the head dim");
@@ -140,10 +145,34 @@ void setup(CLI::App& parent) {
       return;
     }
     f->o.tokens = f->tokens;
+    // Every number finite; "0" means "the scaled default" for the method parameters, so a
+    // negative or NaN one is an error instead of silently becoming the default.
+    const std::pair<const char*, double> params[] = {
+        {"--factor", f->o.factor},         {"--abf-base", f->o.abf_base},
+        {"--bases-min", f->o.bases_min},   {"--bases-max", f->o.bases_max},
+        {"--bases-stride", f->o.bases_stride}};
+    for (const auto& [flag, v] : params)
+      check(std::isfinite(v) && v >= 0, flag, " must be a finite positive number, got ", v);
+    const std::pair<const char*, double> others[] = {
+        {"--lr", f->o.lr},           {"--beta-fast", f->o.beta_fast}, {"--beta-slow", f->o.beta_slow},
+        {"--clip", f->o.clip},       {"--weight-decay", f->o.weight_decay},
+        {"--min-lr-ratio", f->o.min_lr_ratio}, {"--beta1", f->o.beta1}, {"--beta2", f->o.beta2}};
+    for (const auto& [flag, v] : others) check(std::isfinite(v), flag, " must be finite, got ", v);
+    check(f->o.override_keys.empty() || f->o.resume, "--override applies to --resume only");
     f->o.answers_only = f->loss == "answers";
     f->o.data_seed = f->data_seed;
     check(!f->o.from.empty(), "--from is required");
-    check(!f->o.method.empty(), "--method is required (pi, abf, ntk, yarn, harpe)");
+    check(!f->method.empty(), "--method is required (", rope::method_list(), ")");
+    f->o.method = rope::parse_method(f->method);
+    if (f->bases == "uniform" || f->bases == "uniform-desc" || f->bases == "peak-valley")
+      f->o.base_strategy = rope::parse_base_strategy(f->bases);
+    else
+      f->o.bases = train::parse_base_list(f->bases);
+    check(f->stages.empty() || f->stages_file.empty(), "give --stages or --stages-file, not both");
+    if (f->stages == "scaled") f->o.scaled_stages = true;
+    else if (!f->stages.empty()) f->o.stages = train::parse_stages(f->stages);
+    else if (!f->stages_file.empty()) f->o.stages = train::read_stages_file(f->stages_file);
+    if (!f->self_extend.empty()) f->o.self_extend = rope::parse_position_map(f->self_extend);
     check(f->o.hooks.log_every > 0, "--log-every must be positive, got ", f->o.hooks.log_every);
     check(f->o.hooks.save_every >= 0, "--save-every must be >= 0, got ", f->o.hooks.save_every);
     if (train::run_extend(f->o) == train::RunEnd::interrupted) {

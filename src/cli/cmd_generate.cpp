@@ -24,19 +24,6 @@ struct Options {
   bool no_bos = false, quiet = false;
 };
 
-harpe::rope::PositionMap parse_self_extend(const std::string& s) {
-  harpe::rope::PositionMap map;
-  if (s.empty()) return map;
-  int w = 0, g = 0;
-  char comma = 0;
-  std::istringstream in(s);
-  harpe::check(static_cast<bool>(in >> w >> comma >> g) && comma == ',' && in.peek() == EOF,
-               "--self-extend expects W,G (neighbour window, group size), got '", s, "'");
-  harpe::check(w > 0 && g >= 1 && w >= g, "--self-extend needs W >= G >= 1, got ", w, ",", g);
-  map.window = w;
-  map.group = g;
-  return map;
-}
 
 // Every number is checked before anything is loaded; CLI11's range checks let NaN through (every
 // comparison with NaN is false), and a NaN temperature would sample from garbage.
@@ -77,7 +64,7 @@ void run(const Options& o) {
   check(o.capacity > 0 || needed <= std::numeric_limits<int>::max(), "prompt (", prompt.size(),
         " tokens) + --max-new-tokens (", o.max_new, ") is more than a KV cache can hold");
   so.capacity = o.capacity > 0 ? o.capacity : static_cast<int>(needed);
-  so.position = parse_self_extend(o.self_extend);
+  so.position = harpe::rope::parse_position_map(o.self_extend);
   infer::Session session(m, so);
   infer::SamplingOptions sampling;
   sampling.max_new_tokens = o.max_new;

@@ -6,7 +6,7 @@
 #include "cli/train_flags.h"
 #include "core/error.h"
 #include "model/config.h"
-#include "train/extend.h"
+#include "train/run.h"
 
 namespace {
 
@@ -25,7 +25,8 @@ void setup(CLI::App& parent) {
       "the starting point of `harpe extend`. Writes OUT/checkpoint/ (config.json with\n"
       "max_position_embeddings = C0, model.safetensors, optimizer.safetensors, trainer_state.json,\n"
       "tokenizer.model when --tokenizer is given), OUT/metrics.jsonl and OUT/run_config.json.\n"
-      "Ctrl-C (SIGINT) or SIGTERM saves the checkpoint after the current step; --resume continues.\n"
+      "Ctrl-C (SIGINT), SIGTERM or SIGHUP saves the checkpoint after the current step and exits\n"
+      "130; --resume continues.\n"
       "Data parallel under mpirun (see --distributed).");
   harpe::cli::add_train_flags(cmd, f->train);
   cmd->add_option("--rope-base", f->rope_base, "RoPE base (rope_theta) of the new model")
@@ -48,6 +49,7 @@ void setup(CLI::App& parent) {
     po.data_path = f->train.data;
     po.out_dir = f->train.out;
     po.resume = f->train.resume;
+    po.override_keys = f->train.override_keys;
     po.hooks.save_every = f->train.save_every;
     po.hooks.keep_every = f->train.keep_every;
     po.hooks.log_every = f->train.log_every;

@@ -1,17 +1,19 @@
 // `harpe train`: train a Llama-style model on a token shard (see docs/engine.md).
 #include <cstdio>
+#include <cstdlib>
 
 #include "cli/command.h"
 #include "cli/train_flags.h"
 #include "core/error.h"
 #include "model/config.h"
-#include "train/trainer.h"
+#include "train/run.h"
 
 namespace {
 
 struct Flags {
   harpe::cli::TrainFlags train;
   int context_parallel = 1;
+  std::string tokenizer;
 };
 
 void setup(CLI::App& parent) {
@@ -20,8 +22,10 @@ void setup(CLI::App& parent) {
       "train",
       "Train a Llama-style model on a token shard.\n"
       "Writes OUT/checkpoint/ (config.json, model.safetensors, optimizer.safetensors,\n"
-      "trainer_state.json) atomically, and OUT/metrics.jsonl (one JSON object per step).\n"
-      "Data parallel under mpirun (--distributed), context parallel with --context-parallel.");
+      "trainer_state.json) atomically, OUT/metrics.jsonl (one JSON object per step) and\n"
+      "OUT/run_config.json. Ctrl-C (SIGINT), SIGTERM or SIGHUP saves the checkpoint after the\n"
+      "current step and exits 130; --resume continues. Data parallel under mpirun\n"
+      "(--distributed), context parallel with --context-parallel.");
   harpe::cli::add_train_flags(cmd, f->train);
   cmd->add_option("--context-parallel", f->context_parallel,
                   "Split every sequence over C ranks (ring attention; implies --distributed):\n"
@@ -29,21 +33,27 @@ void setup(CLI::App& parent) {
                   "C must divide the rank count (R = data-parallel x C) and --context must divide\n"
                   "by 2C")
       ->capture_default_str();
+  cmd->add_option("--tokenizer", f->tokenizer, "tokenizer.model to copy into every checkpoint");
   cmd->callback([f] {
     using namespace harpe;
-    train::RunOptions run;
-    train::TrainOptions& t = run.train;
-    cli::apply_train_flags(f->train, t, /*default_steps=*/100);
-    check(f->train.keep_every == 0, "--keep-every is not supported by harpe train yet; use harpe "
-          "pretrain");
-    t.context_parallel = f->context_parallel;
-    run.data_path = f->train.data;
-    run.out_dir = f->train.out;
-    run.save_every = f->train.save_every;
-    run.resume = f->train.resume;
-    run.log_every = f->train.log_every;
-    run.require_mpi = f->train.distributed || f->context_parallel > 1;
-    train::run_training(run);
+    train::PretrainOptions po;
+    cli::apply_train_flags(f->train, po.train, /*default_steps=*/100);
+    po.train.context_parallel = f->context_parallel;
+    po.command = "train";
+    po.record_c0 = false;
+    po.data_path = f->train.data;
+    po.out_dir = f->train.out;
+    po.resume = f->train.resume;
+    po.override_keys = f->train.override_keys;
+    po.hooks.save_every = f->train.save_every;
+    po.hooks.keep_every = f->train.keep_every;
+    po.hooks.log_every = f->train.log_every;
+    po.hooks.tokenizer = f->tokenizer;
+    po.hooks.distributed = f->train.distributed || f->context_parallel > 1;
+    if (train::run_pretrain(po) == train::RunEnd::interrupted) {
+      std::fflush(stdout);
+      std::exit(130);  // interrupted: the checkpoint is saved (the message is printed)
+    }
   });
 }
 

@@ -7,6 +7,7 @@
 #include "cli/command.h"
 #include "core/error.h"
 #include "core/version.h"
+#include "train/stop.h"
 
 namespace harpe::cli {
 
@@ -28,6 +29,8 @@ const std::map<std::string, std::string> kGroups = {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // Before any other thread exists: stop signals go to one waiting thread (train/stop.h).
+  harpe::train::take_stop_signals_on_a_thread();
   using namespace harpe::cli;
   CLI::App app{
       "harpe: Head-Adaptive Rotary Position Encoding toolkit.\n"

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <CLI/CLI.hpp>
+#include <cmath>
 #include <string>
 
 #include "core/error.h"
@@ -12,10 +13,10 @@
 namespace harpe::cli {
 
 struct TrainFlags {
-  std::string preset, config, data, out, schedule = "cosine", loss = "all";
+  std::string preset, config, data, out, schedule = "cosine", loss = "all", override_keys;
   int context = 256, batch = 8, grad_accum = 1, log_every = 1;
-  long steps = 0, warmup = 20, save_every = 0, keep_every = 0;
-  unsigned long long tokens = 0;  // budget instead of steps
+  long steps = -1, warmup = 20, save_every = 0, keep_every = 0;  // steps -1: not given
+  long long tokens = -1;  // budget instead of steps; -1: not given
   double lr = 3e-4, min_lr_ratio = 0.1, clip = 1.0, weight_decay = 0.1;
   bool recompute = false, resume = false, distributed = false;
   unsigned long long seed = 1337, data_seed = 0;
@@ -60,7 +61,11 @@ inline void add_train_flags(CLI::App* cmd, TrainFlags& f) {
   cmd->add_option("--keep-every", f.keep_every,
                   "Also keep the model every n steps as OUT/step-N (for learning curves; 0: off)")
       ->capture_default_str();
-  cmd->add_flag("--resume", f.resume, "Continue OUT/checkpoint (same --batch/--context/--grad-accum)");
+  cmd->add_flag("--resume", f.resume,
+                "Continue OUT/checkpoint; the flags must match OUT/run_config.json (see --override)");
+  cmd->add_option("--override", f.override_keys,
+                  "With --resume: run_config keys allowed to change, comma-separated (e.g. "
+                  "train.lr,data); the new values are recorded");
   cmd->add_option("--seed", f.seed, "Initialisation seed")->capture_default_str();
   cmd->add_option("--data-seed", f.data_seed, "Seed of the shard's document order")
       ->capture_default_str();
@@ -79,6 +84,15 @@ inline void apply_train_flags(const TrainFlags& f, train::TrainOptions& t, long 
     check(f.preset.empty() != f.config.empty(), "give exactly one of --preset or --config");
     t.config = f.config.empty() ? model::preset(f.preset) : model::read_hf_config(f.config);
   }
+  check(f.steps == -1 || f.steps > 0, "--steps must be positive, got ", f.steps);
+  check(f.tokens == -1 || f.tokens > 0, "--tokens must be positive, got ", f.tokens);
+  check(f.warmup >= 0, "--warmup must be >= 0, got ", f.warmup);
+  check(std::isfinite(f.lr) && f.lr > 0, "--lr must be a finite positive number, got ", f.lr);
+  check(std::isfinite(f.weight_decay) && f.weight_decay >= 0 && f.weight_decay < 10,
+        "--weight-decay must be finite and in [0, 10), got ", f.weight_decay);
+  check(std::isfinite(f.clip), "--clip must be finite, got ", f.clip);
+  check(std::isfinite(f.min_lr_ratio), "--min-lr-ratio must be finite, got ", f.min_lr_ratio);
+  check(f.override_keys.empty() || f.resume, "--override applies to --resume only");
   check(f.context > 0, "--context must be positive, got ", f.context);
   check(f.batch > 0, "--batch must be positive, got ", f.batch);
   check(f.grad_accum > 0, "--grad-accum must be positive, got ", f.grad_accum);
@@ -89,11 +103,12 @@ inline void apply_train_flags(const TrainFlags& f, train::TrainOptions& t, long 
   check(f.min_lr_ratio >= 0 && f.min_lr_ratio <= 1, "--min-lr-ratio must lie in [0, 1], got ",
         f.min_lr_ratio);
   check(!(f.steps > 0 && f.tokens > 0), "give one budget: --steps S or --tokens N, not both");
+  const unsigned long long tokens = f.tokens > 0 ? static_cast<unsigned long long>(f.tokens) : 0;
   const unsigned long long per_step =
       static_cast<unsigned long long>(f.batch) * static_cast<unsigned long long>(f.context) *
       static_cast<unsigned long long>(f.grad_accum);
   t.steps = f.steps > 0    ? f.steps
-            : f.tokens > 0 ? static_cast<long>((f.tokens + per_step - 1) / per_step)
+            : tokens > 0 ? static_cast<long>((tokens + per_step - 1) / per_step)
                            : default_steps;
   check(t.steps > 0, "give a budget: --steps S or --tokens N");
   t.context = f.context;

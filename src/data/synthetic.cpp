@@ -4,20 +4,16 @@
 #include <vector>
 
 #include "core/error.h"
+#include "core/rng.h"
 
 namespace harpe::data {
 
 namespace {
 
-// splitmix64: tiny, portable, fully specified (std distributions are implementation-defined).
+// splitmix64 (core/rng.h): tiny, portable, fully specified.
 struct Rng {
   std::uint64_t s;
-  std::uint64_t next() {
-    std::uint64_t z = (s += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-  }
+  std::uint64_t next() { return splitmix64(s); }
   std::size_t below(std::size_t n) { return static_cast<std::size_t>(next() % n); }
   template <std::size_t N>
   const char* pick(const char* const (&a)[N]) { return a[below(N)]; }

@@ -13,9 +13,10 @@ namespace harpe::eval {
 
 namespace {
 
-// Ten colours that stay apart (Tableau 10).
+// Ten colours that stay apart (Tableau 10); series past the tenth repeat them dashed.
 constexpr const char* kPalette[] = {"#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f",
                                     "#edc948", "#b07aa1", "#ff9da7", "#9c755f", "#bab0ac"};
+constexpr std::size_t kColours = sizeof kPalette / sizeof kPalette[0];
 
 std::string num(double v, int prec = 2) {
   char buf[32];
@@ -112,7 +113,8 @@ std::string line_chart_svg(const LineChart& c) {
     << markup_escape(c.y_label) << "</text>\n";
   for (size_t k = 0; k < c.series.size(); ++k) {
     const ChartSeries& sr = c.series[k];
-    const char* colour = kPalette[k % (sizeof kPalette / sizeof kPalette[0])];
+    const char* colour = kPalette[k % kColours];
+    const char* dash = k >= kColours ? " stroke-dasharray=\"6 3\"" : "";
     if (!sr.lo.empty()) {  // band: upper edge left to right, lower edge back
       std::ostringstream pts;
       for (size_t i = 0; i < sr.x.size(); ++i)
@@ -133,7 +135,7 @@ std::string line_chart_svg(const LineChart& c) {
       pen = true;
     }
     s << "<path d=\"" << path.str() << "\" fill=\"none\" stroke=\"" << colour
-      << "\" stroke-width=\"2\"/>\n";
+      << "\" stroke-width=\"2\"" << dash << "/>\n";
     for (size_t i = 0; i < sr.x.size(); ++i)
       if (std::isfinite(sr.y[i]))
         s << "<circle cx=\"" << num(fx(sr.x[i])) << "\" cy=\"" << num(fy(sr.y[i]))
@@ -141,7 +143,8 @@ std::string line_chart_svg(const LineChart& c) {
           << tick_label(sr.x[i]) << ", " << num(sr.y[i]) << "</title></circle>\n";
     const int ly = top + 14 + static_cast<int>(k) * 18;
     s << "<line x1=\"" << left + pw + 12 << "\" y1=\"" << ly - 4 << "\" x2=\"" << left + pw + 32
-      << "\" y2=\"" << ly - 4 << "\" stroke=\"" << colour << "\" stroke-width=\"3\"/>\n<text x=\""
+      << "\" y2=\"" << ly - 4 << "\" stroke=\"" << colour << "\" stroke-width=\"3\"" << dash
+      << "/>\n<text x=\""
       << left + pw + 38 << "\" y=\"" << ly << "\">" << markup_escape(sr.name) << "</text>\n";
   }
   s << "</svg>\n";

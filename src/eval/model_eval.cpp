@@ -35,17 +35,7 @@ LoadedModel load_model_and_tokenizer(const std::string& dir, const std::string& 
 }
 
 rope::PositionMap parse_self_extend(const std::string& text) {
-  rope::PositionMap map;
-  if (text.empty() || text == "none") return map;
-  int w = 0, g = 0;
-  char comma = 0;
-  std::istringstream in(text);
-  check(static_cast<bool>(in >> w >> comma >> g) && comma == ',' && in.peek() == EOF,
-        "--self-extend expects W,G (neighbour window, group size), got '", text, "'");
-  check(w > 0 && g >= 1 && w >= g, "--self-extend needs W >= G >= 1, got ", w, ",", g);
-  map.window = w;
-  map.group = g;
-  return map;
+  return rope::parse_position_map(text, "--self-extend");
 }
 
 std::string self_extend_label(const rope::PositionMap& p) {
@@ -82,29 +72,6 @@ std::vector<int64_t> parse_lengths(const std::string& text, const std::string& f
   }
   check(!out.empty(), flag, ": no length given");
   return out;
-}
-
-OriginalContext original_context(const std::string& model_dir, const model::ModelConfig& cfg) {
-  if (cfg.rope.original_context > 0)
-    return {cfg.rope.original_context, "config.json rope_scaling original_max_position_embeddings"};
-  for (const fs::path& p : {fs::path(model_dir) / "run_config.json",
-                            fs::path(model_dir).parent_path() / "run_config.json"}) {
-    if (!fs::exists(p)) continue;
-    const auto j = nlohmann::json::parse(
-        io::read_regular_file(p.string(), io::kConfigFileLimit, "run config"), nullptr, false);
-    if (j.is_object() && j.contains("original_context") && j["original_context"].is_number_integer() &&
-        j["original_context"].get<int64_t>() > 0)
-      return {j["original_context"].get<int64_t>(), p.string() + " original_context"};
-  }
-  const fs::path ts = fs::path(model_dir) / "trainer_state.json";
-  if (fs::exists(ts)) {
-    const auto j = nlohmann::json::parse(
-        io::read_regular_file(ts.string(), io::kConfigFileLimit, "trainer state"), nullptr, false);
-    if (j.is_object() && j.contains("context") && j["context"].is_number_integer() &&
-        j["context"].get<int64_t>() > 0)
-      return {j["context"].get<int64_t>(), ts.string() + " context"};
-  }
-  return {cfg.max_position_embeddings, "config.json max_position_embeddings"};
 }
 
 TokenCounter model_token_counter(const data::Tokenizer& tok) {

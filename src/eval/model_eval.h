@@ -12,6 +12,7 @@
 #include "eval/scoring.h"
 #include "eval/tokenizer.h"
 #include "model/model.h"
+#include "model/original_context.h"
 #include "rope/rope_table.h"
 
 namespace harpe::eval {
@@ -37,15 +38,9 @@ std::string self_extend_label(const rope::PositionMap& p);  // "none" or "W,G"
 std::vector<int64_t> parse_lengths(const std::string& text, const std::string& flag,
                                    int64_t c0 = 0);
 
-// The model's original (pretraining) context C0 and where it was read from: the config's
-// rope_scaling original_max_position_embeddings, else run_config.json's "original_context" (written
-// by `harpe extend`, in DIR or its parent), else trainer_state.json's "context", else config.json's
-// max_position_embeddings.
-struct OriginalContext {
-  int64_t tokens = 0;
-  std::string source;
-};
-OriginalContext original_context(const std::string& model_dir, const model::ModelConfig& cfg);
+// The model's original context C0: model/original_context.h.
+using model::OriginalContext;
+using model::original_context;
 
 // Token counter from the model's tokenizer (text tokens only, no BOS/EOS).
 TokenCounter model_token_counter(const data::Tokenizer& tok);

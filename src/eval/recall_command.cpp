@@ -1,4 +1,5 @@
 // `harpe eval recall` as a library call (declared in eval/model_commands.h).
+#include <algorithm>
 #include <cstdio>
 #include <filesystem>
 #include <map>
@@ -37,6 +38,14 @@ RunResults eval_recall(const ModelArgs& m, const RecallArgs& a) {
   const rope::PositionMap position = parse_self_extend(m.self_extend);
   const OriginalContext c0 = original_context(m.model_dir, cfg);
 
+  // A length the machine cannot hold is refused before any work.
+  auto check_memory = [&](int64_t longest) {
+    const std::size_t avail = available_memory_bytes();
+    check(avail == 0 || recall_bytes(cfg, longest) < 0.8 * static_cast<double>(avail),
+          "recall: a sequence of ", longest, " tokens needs ",
+          format_bytes(recall_bytes(cfg, longest)), " at inference but ",
+          format_bytes(static_cast<double>(avail)), " is available");
+  };
   // (variant, length) -> sequences, in the order they will be run.
   std::map<std::pair<std::string, int64_t>, std::vector<RecallSequence>> groups;
   std::vector<std::pair<std::string, int64_t>> order;
@@ -54,6 +63,7 @@ RunResults eval_recall(const ModelArgs& m, const RecallArgs& a) {
     }
   } else {
     const std::vector<int64_t> lengths = parse_lengths(a.lengths, "--lengths", c0.tokens);
+    check_memory(*std::max_element(lengths.begin(), lengths.end()));
     RecallSpec spec;
     spec.vocab = a.vocab > 0 ? a.vocab : cfg.vocab_size;
     check(spec.vocab <= cfg.vocab_size, "--vocab ", spec.vocab, " is larger than the model's ",
@@ -77,14 +87,9 @@ RunResults eval_recall(const ModelArgs& m, const RecallArgs& a) {
                                                        static_cast<uint64_t>(i))));
       }
   }
-  // A length the machine cannot hold is refused before any work.
   int64_t longest = 0;
   for (const auto& k : order) longest = std::max(longest, k.second);
-  const std::size_t avail = available_memory_bytes();
-  check(avail == 0 || recall_bytes(cfg, longest) < 0.8 * static_cast<double>(avail),
-        "recall: a sequence of ", longest, " tokens needs ",
-        format_bytes(recall_bytes(cfg, longest)), " at inference but ",
-        format_bytes(static_cast<double>(avail)), " is available");
+  check_memory(longest);
 
   RunResults run;
   run.name = m.name;

@@ -11,6 +11,7 @@
 #include <utility>
 
 #include "core/error.h"
+#include "io/atomic_file.h"
 #include "eval/chart.h"
 #include "eval/heatmap.h"
 #include "eval/ruler.h"
@@ -370,15 +371,8 @@ RunResults results_from_json(const std::string& text, const std::string& source)
 }
 
 void write_results(const RunResults& run, const std::string& path, bool keep_predictions) {
-  const std::string text = results_to_json(run, keep_predictions);
-  const std::string tmp = path + ".tmp";
-  {
-    std::ofstream f(tmp, std::ios::binary);
-    check(f.good(), "results: cannot write ", path);
-    f << text;
-    check(f.good(), "results: write failed for ", path);
-  }
-  std::filesystem::rename(tmp, path);  // readers never see a half-written file
+  // Atomic and checked: a full disk is an error and the previous file stays.
+  io::write_text_atomic(path, results_to_json(run, keep_predictions));
 }
 
 RunResults read_results(const std::string& path) {

@@ -3,15 +3,11 @@
 #include <unordered_set>
 
 #include "core/error.h"
+#include "core/rng.h"
 
 namespace harpe::eval {
 
-uint64_t mix64(uint64_t x) {
-  x += 0x9e3779b97f4a7c15ULL;
-  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
-  x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
-  return x ^ (x >> 31);
-}
+uint64_t mix64(uint64_t x) { return harpe::mix64(x); }
 
 uint64_t hash_string(std::string_view s) {
   uint64_t h = 0xcbf29ce484222325ULL;

@@ -6,6 +6,7 @@
 #include <numeric>
 
 #include "core/error.h"
+#include "core/rng.h"
 #include "core/system.h"
 #include "infer/huge_pages.h"
 #include "kernels/attention.h"
@@ -214,12 +215,7 @@ void Session::run_chunk(const int32_t* tokens, int n, float* logits, float* all_
 
 namespace {
 
-uint64_t next_random(uint64_t& s) {  // splitmix64
-  uint64_t z = (s += 0x9e3779b97f4a7c15ULL);
-  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-  return z ^ (z >> 31);
-}
+uint64_t next_random(uint64_t& s) { return splitmix64(s); }
 
 }  // namespace
 

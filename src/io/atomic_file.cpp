@@ -5,6 +5,8 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdint>
+#include <ctime>
 #include <cstdio>
 #include <cstring>
 #include <utility>
@@ -29,12 +31,28 @@ std::string errno_text(int err) {
   return std::strerror(err);
 }
 
+std::string unique_suffix() {
+  // pid + 64 random bits: not predictable, so nobody can plant a file (or a symlink) under the name
+  // in advance; O_EXCL | O_NOFOLLOW refuse one anyway.
+  uint64_t r = 0;
+  if (::getentropy(&r, sizeof r) != 0) r = static_cast<uint64_t>(::time(nullptr)) * 0x9e3779b97f4a7c15ull;
+  char buf[48];
+  std::snprintf(buf, sizeof buf, ".tmp.%d.%016llx", static_cast<int>(::getpid()),
+                static_cast<unsigned long long>(r));
+  return buf;
+}
+
 }  // namespace
+
+std::string unique_temp_path(const std::string& path) { return path + unique_suffix(); }
 
 AtomicFile::AtomicFile(std::string path) : path_(std::move(path)) {
   check(!path_.empty(), "cannot write a file with an empty path");
-  temp_ = path_ + ".tmp." + std::to_string(::getpid());
-  fd_ = ::open(temp_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  for (int attempt = 0; attempt < 4 && fd_ < 0; ++attempt) {
+    temp_ = unique_temp_path(path_);
+    fd_ = ::open(temp_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+    if (fd_ < 0 && errno != EEXIST) break;
+  }
   if (fd_ < 0) {
     int err = errno;
     std::string dir = parent_dir(path_);
@@ -112,7 +130,11 @@ void AtomicFile::commit() {
     fail("cannot write ", path_, ": rename from ", temp_, ": ", errno_text(err));
   }
   // Make the rename itself durable; failure here does not undo the (already visible) write.
-  int dfd = ::open(parent_dir(path_).c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  fsync_directory(parent_dir(path_));
+}
+
+void fsync_directory(const std::string& dir) {
+  int dfd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (dfd >= 0) {
     ::fsync(dfd);
     ::close(dfd);

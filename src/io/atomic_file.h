@@ -1,6 +1,8 @@
-// Crash-safe file writing: data goes to "<path>.tmp.<pid>", is fsync'ed, then renamed over the
-// target and the directory is fsync'ed. A reader sees either the old file or the complete new one,
-// never a torn write; a failed write leaves the old file untouched and removes the temp file.
+// Crash-safe file writing: data goes to "<path>.tmp.<pid>.<random>" (created with O_EXCL |
+// O_NOFOLLOW in the target's directory: a planted file or symlink is refused, never followed),
+// every write, the fsync and the close are checked, then it is renamed over the target and the
+// directory is fsync'ed. A reader sees either the old file or the complete new one, never a torn
+// write; a failed write (disk full ...) throws, leaves the old file untouched and removes the temp.
 #pragma once
 
 #include <cstddef>
@@ -38,6 +40,11 @@ class AtomicFile {
 };
 
 void write_text_atomic(const std::string& path, std::string_view text);
+
+// "<path>.tmp.<pid>.<64 random bits in hex>": a temp name nobody can predict.
+std::string unique_temp_path(const std::string& path);
+// fsync a directory (makes renames in it durable); errors are ignored.
+void fsync_directory(const std::string& dir);
 void write_bytes_atomic(const std::string& path, const void* data, std::size_t n);
 
 // Whole file into a string; throws harpe::Error naming the file.

@@ -8,6 +8,7 @@
 #include <cstddef>
 
 #include "kernels/reduce_avx512.h"
+#include "kernels/rope_rotate.h"
 #include "kernels/vec_math.h"
 
 namespace harpe::kernels {
@@ -129,22 +130,8 @@ void rope_row(float* x, const float* cs, const rope::RopeTable& table, bool keys
     const float* c = cs + static_cast<std::size_t>(g) * P;
     const float* s = cs + static_cast<std::size_t>(KV + g) * P;
     float* v = x + static_cast<std::size_t>(h) * D;
-    if (half) {
-      float* hi = v + P;
-#pragma omp simd
-      for (int i = 0; i < P; ++i) {
-        const float x0 = v[i], x1 = hi[i];
-        v[i] = x0 * c[i] - x1 * s[i];
-        hi[i] = x0 * s[i] + x1 * c[i];
-      }
-    } else {
-#pragma omp simd
-      for (int i = 0; i < P; ++i) {
-        const float x0 = v[2 * i], x1 = v[2 * i + 1];
-        v[2 * i] = x0 * c[i] - x1 * s[i];
-        v[2 * i + 1] = x0 * s[i] + x1 * c[i];
-      }
-    }
+    if (half) detail::rotate_half_split(v, c, s, P);
+    else detail::rotate_interleaved(v, c, s, P);
   }
 }
 

@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "core/error.h"
+#include "kernels/rope_rotate.h"
 #include "kernels/ops.h"
 
 namespace harpe::kernels {
@@ -84,25 +85,6 @@ void scale_row(float* out_c, float* out_s, const double* c, const double* s, int
   for (int i = 0; i < P; ++i) {
     out_c[i] = static_cast<float>(c[i] * cos_scale);
     out_s[i] = static_cast<float>(s[i] * sin_scale);
-  }
-}
-
-void rotate_half_split(float* v, const float* c, const float* s, int P) {
-  float* hi = v + P;
-#pragma omp simd
-  for (int i = 0; i < P; ++i) {
-    const float x0 = v[i], x1 = hi[i];
-    v[i] = x0 * c[i] - x1 * s[i];
-    hi[i] = x0 * s[i] + x1 * c[i];
-  }
-}
-
-void rotate_interleaved(float* v, const float* c, const float* s, int P) {
-#pragma omp simd
-  for (int i = 0; i < P; ++i) {
-    const float x0 = v[2 * i], x1 = v[2 * i + 1];
-    v[2 * i] = x0 * c[i] - x1 * s[i];
-    v[2 * i + 1] = x0 * s[i] + x1 * c[i];
   }
 }
 
@@ -183,9 +165,9 @@ void rope_apply(float* x, const int32_t* positions, const rope::RopeTable& table
           const size_t off = static_cast<size_t>(row_of_head[static_cast<size_t>(h)]) * P;
           float* v = token + static_cast<size_t>(h) * D;
           if (half)
-            rotate_half_split(v, cos_buf + off, sin_buf + off, P);
+            detail::rotate_half_split(v, cos_buf + off, sin_buf + off, P);
           else
-            rotate_interleaved(v, cos_buf + off, sin_buf + off, P);
+            detail::rotate_interleaved(v, cos_buf + off, sin_buf + off, P);
         }
       }
     }

@@ -8,6 +8,7 @@
 #include <sstream>
 
 #include "core/error.h"
+#include "core/rng.h"
 #include "core/system.h"
 #include "kernels/attention.h"
 #include "kernels/gemm.h"
@@ -31,15 +32,8 @@ std::size_t fitting_floats(std::size_t floats, const Args&... what) {
   return floats;
 }
 
-// Splitmix64: seeds the per-tensor generators; also the generator itself (tiny and good enough for
-// weight initialisation).
-uint64_t splitmix64(uint64_t& state) {
-  uint64_t z = (state += 0x9E3779B97F4A7C15ull);
-  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
-  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
-  return z ^ (z >> 31);
-}
-
+// splitmix64 (core/rng.h) seeds the per-tensor generators and is the generator itself (tiny and
+// good enough for weight initialisation).
 double uniform01(uint64_t& state) {  // in (0, 1]
   return (static_cast<double>(splitmix64(state) >> 11) + 1.0) * (1.0 / 9007199254740992.0);
 }

@@ -3,6 +3,8 @@
 // conventions of dynamic NTK, YaRN and Llama 3). See docs/rope.md.
 #include "rope/rope_table.h"
 
+#include <sstream>
+
 #include <algorithm>
 #include <cmath>
 #include <cstring>
@@ -319,6 +321,21 @@ double longest_wavelength(const RopeTable& t, int h) {
   const float* row = t.head(h);
   const float mn = *std::min_element(row, row + t.pairs());
   return 2.0 * std::numbers::pi / mn;
+}
+
+PositionMap parse_position_map(std::string_view text, std::string_view flag) {
+  PositionMap map;
+  if (text.empty() || text == "none") return map;
+  const std::string t(text);
+  int w = 0, g = 0;
+  char comma = 0;
+  std::istringstream in(t);
+  check(static_cast<bool>(in >> w >> comma >> g) && comma == ',' && in.peek() == EOF, flag,
+        " expects W,G (neighbour window, group size), got '", t, "'");
+  check(w > 0 && g >= 1 && w >= g, flag, " needs W >= G >= 1, got ", w, ",", g);
+  map.window = w;
+  map.group = g;
+  return map;
 }
 
 }  // namespace harpe::rope

@@ -94,4 +94,8 @@ struct PositionMap {
   int grouped_query(int i) const { return i / group + window - window / group; }
 };
 
+// The one parser of Self-Extend's "W,G" (neighbour window, group size; W >= G >= 1): "" or "none"
+// is the identity map. Errors are one line naming `flag`.
+PositionMap parse_position_map(std::string_view text, std::string_view flag = "--self-extend");
+
 }  // namespace harpe::rope

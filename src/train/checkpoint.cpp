@@ -52,33 +52,42 @@ std::string state_json(const TrainerState& s) {
 }  // namespace
 
 void save_checkpoint(const std::string& dir, const model::Model& m, const AdamWState& opt,
-                     const TrainerState& state) {
-  const std::string tmp = dir + ".tmp", old = dir + ".old";
+                     const TrainerState& state, const std::string& tokenizer) {
+  // Everything goes into a temp directory of an unpredictable name first (tokenizer included), so
+  // DIR is complete whenever it exists; a failed save removes the temp directory.
+  const std::string tmp = io::unique_temp_path(dir), old = dir + ".old";
   std::error_code ec;
-  fs::remove_all(tmp, ec);
-  fs::create_directories(tmp, ec);
-  check(!ec, "checkpoint: cannot create ", tmp, ": ", ec.message());
-
-  model::save_model_dir(m, tmp);
-  std::vector<io::TensorView> moments;
-  for (const model::TensorInfo& t : m.layout.tensors) {
-    moments.push_back({t.name + ".exp_avg", t.shape, opt.m.data() + t.offset});
-    moments.push_back({t.name + ".exp_avg_sq", t.shape, opt.v.data() + t.offset});
+  fs::create_directories(fs::absolute(fs::path(dir)).parent_path(), ec);
+  check(fs::create_directory(tmp, ec) && !ec, "checkpoint: cannot create ", tmp, ": ", ec.message());
+  try {
+    model::save_model_dir(m, tmp);
+    std::vector<io::TensorView> moments;
+    for (const model::TensorInfo& t : m.layout.tensors) {
+      moments.push_back({t.name + ".exp_avg", t.shape, opt.m.data() + t.offset});
+      moments.push_back({t.name + ".exp_avg_sq", t.shape, opt.v.data() + t.offset});
+    }
+    io::write_safetensors(tmp + "/optimizer.safetensors", moments,
+                          {{"adamw_step", std::to_string(opt.step)}});
+    io::write_text_atomic(tmp + "/trainer_state.json", state_json(state));
+    if (!tokenizer.empty())
+      io::write_text_atomic(tmp + "/tokenizer.model", io::read_file(tokenizer));
+    fsync_dir(tmp);
+  } catch (...) {
+    fs::remove_all(tmp, ec);
+    throw;
   }
-  io::write_safetensors(tmp + "/optimizer.safetensors", moments,
-                        {{"adamw_step", std::to_string(opt.step)}});
-  io::write_text_atomic(tmp + "/trainer_state.json", state_json(state));
-  fsync_dir(tmp);
 
-  // Swap: the previous checkpoint survives as DIR.old until the new one is in place.
-  // If DIR is missing, DIR.old may be the only complete checkpoint (an interrupted save): it is
-  // removed only after the new one is in place.
+  // Swap: the previous checkpoint survives as DIR.old until the new one is in place. If DIR is
+  // missing, DIR.old may be the only complete checkpoint (an interrupted save): it is removed only
+  // after the new one is in place; resolve_checkpoint() reads DIR.old when DIR is absent.
   if (fs::exists(dir)) {
     fs::remove_all(old, ec);
     fs::rename(dir, old, ec);
+    if (ec) fs::remove_all(tmp);
     check(!ec, "checkpoint: cannot rename ", dir, " to ", old, ": ", ec.message());
   }
   fs::rename(tmp, dir, ec);
+  if (ec) fs::remove_all(tmp);
   check(!ec, "checkpoint: cannot rename ", tmp, " to ", dir, ": ", ec.message());
   const fs::path parent = fs::absolute(fs::path(dir)).parent_path();
   fsync_dir(parent.string());

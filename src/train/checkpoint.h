@@ -30,8 +30,9 @@ struct TrainerState {
   std::string data;  // the data source's name (shard path), for the record
 };
 
+// tokenizer (optional): a tokenizer.model copied into the checkpoint before it becomes visible.
 void save_checkpoint(const std::string& dir, const model::Model& m, const AdamWState& opt,
-                     const TrainerState& state);
+                     const TrainerState& state, const std::string& tokenizer = "");
 
 // The directory to load from: dir, or dir.old after an interrupted save; throws if neither holds
 // a checkpoint.

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "core/error.h"
+#include "core/rng.h"
 
 namespace harpe::train {
 
@@ -23,14 +24,6 @@ TokenWindows TokenWindows::from_shard(const std::string& path, bool shuffle, uin
   return w;
 }
 
-namespace {
-uint64_t splitmix64(uint64_t& state) {
-  uint64_t z = (state += 0x9e3779b97f4a7c15ull);
-  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-  z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-  return z ^ (z >> 31);
-}
-}  // namespace
 
 void TokenWindows::plan_epoch() {
   const uint64_t docs = shard_->n_documents();

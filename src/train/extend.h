@@ -1,10 +1,10 @@
-// Context extension as a user runs it (docs/extend.md):
-//   run_pretrain  train a base model from scratch at a short context C0 (`harpe pretrain`)
+// Context extension as a user runs it (docs/extend.md); `harpe pretrain` (the base at C0) is
+// train/run.h's run_pretrain.
 //   run_extend    continue a checkpoint at a longer context L with a new RoPE table
 //                 (`harpe extend`): pi, abf, ntk, yarn, harpe (per-head bases), and multi-stage
 //                 abf where each stage continues from the previous one's weights AND optimizer.
-// Both stop cleanly on SIGINT/SIGTERM: the handler only sets a flag; the loop finishes the
-// current step, saves the checkpoint and returns RunEnd::interrupted, and --resume continues.
+// Training goes through the one driver (train/run.h): SIGINT/SIGTERM/SIGHUP save the checkpoint
+// after the current step and return RunEnd::interrupted; --resume continues.
 //
 // How a new RoPE spec starts from old weights without touching the trainer: the extension writes
 // a "seed" checkpoint in OUT/checkpoint (the source's weights, the stage's config.json, zero or
@@ -13,54 +13,18 @@
 
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
+#include "rope/bases.h"
+#include "rope/methods.h"
 #include "rope/rope_table.h"
 #include "rope/scaling.h"
+#include "train/run.h"
 #include "train/trainer.h"
 
 namespace harpe::train {
-
-enum class RunEnd { finished, interrupted };
-
-// SIGINT/SIGTERM handling. StopGuard installs the handlers (flag cleared) and restores the
-// previous ones on destruction.
-struct StopGuard {
-  StopGuard();
-  ~StopGuard();
-  StopGuard(const StopGuard&) = delete;
-  StopGuard& operator=(const StopGuard&) = delete;
-};
-bool stop_requested();
-
-// What both commands share besides the model and the data.
-struct LoopHooks {
-  long save_every = 0;  // 0: only at the end (and on interruption)
-  // > 0: also keep the model every this many steps as OUT/step-N (config.json and
-  // model.safetensors: a model directory to evaluate, e.g. for a learning curve).
-  long keep_every = 0;
-  int log_every = 1;
-  std::string tokenizer;  // copied into every saved checkpoint (for `harpe generate`)
-  // Called after each step (tests: raise SIGINT here to exercise the handler).
-  std::function<void(long step)> on_step;
-  bool quiet = false;  // no progress lines
-  // Data parallel over MPI (train/dist.h): under mpirun every rank takes batch/R sequences of each
-  // micro-batch and gradients are summed; rank 0 alone prints and writes. `distributed` makes a
-  // build or launch without MPI an error instead of a single-rank run.
-  bool distributed = false;
-};
-
-// ---------------------------------------------------------------------------------------------
-// harpe pretrain: a fresh model at context C0 (config.max_position_embeddings is set to C0), or
-// --resume of OUT/checkpoint. Writes OUT/checkpoint, OUT/metrics.jsonl, OUT/run_config.json.
-struct PretrainOptions {
-  TrainOptions train;
-  std::string data_path, out_dir;
-  bool resume = false;
-  LoopHooks hooks;
-};
-RunEnd run_pretrain(const PretrainOptions& opts);
 
 // ---------------------------------------------------------------------------------------------
 // harpe extend.
@@ -76,23 +40,31 @@ struct StageSpec {
 std::vector<StageSpec> parse_stages(const std::string& text);
 // The same syntax, one stage per line (or comma separated); '#' starts a comment.
 std::vector<StageSpec> read_stages_file(const std::string& path);
+// "1e5,2e5,..." (each > 1): an explicit HARPE base list; errors name --bases.
+std::vector<double> parse_base_list(const std::string& text);
 
 struct ExtendOptions {
   std::string from;      // source: a checkpoint dir, a model dir, or a run dir holding checkpoint/
   std::string data_path;
   std::string out_dir;
-  std::string method;    // pi | abf | ntk | yarn | harpe
+  rope::Method method = rope::Method::abf;
   int context = 0;       // L
   int original_context = 0;  // C0; 0 = from the source (trainer state context, else config)
   // Method parameters; 0 / empty means the scaled default (rope/scaling.h).
   double factor = 0;         // pi, ntk, yarn
   double abf_base = 0;       // abf
   double beta_fast = 32, beta_slow = 1;  // yarn
-  std::string bases = "peak-valley";  // harpe: uniform | uniform-desc | peak-valley | "b1,b2,..."
+  // harpe: an explicit list (one base per KV head) when non-empty, else the strategy over
+  // [bases_min, bases_max] (0: the scaled defaults).
+  rope::BaseStrategy base_strategy = rope::BaseStrategy::peak_valley;
+  std::vector<double> bases;
   double bases_min = 0, bases_max = 0, bases_stride = 0;
-  std::string stages;        // abf: stage list, or "scaled" (the scaled 3-stage schedule)
-  std::string stages_file;   // abf: stage list from a file
-  std::string self_extend;   // "W,G" for inference, recorded in run_config.json; "" = scaled
+  // abf: multi-stage. scaled_stages: the scaled 3-stage schedule, the budget split evenly;
+  // else an explicit list (each stage with its own budget). Both empty/false: one stage.
+  bool scaled_stages = false;
+  std::vector<StageSpec> stages;
+  // For inference, recorded in run_config.json; unset: the scaled setting.
+  std::optional<rope::PositionMap> self_extend;
   // Training.
   int batch = 1, grad_accum = 1;
   uint64_t tokens = 0;  // budget (single stage, or split evenly over "scaled" stages)
@@ -106,6 +78,7 @@ struct ExtendOptions {
   bool answers_only = false;  // loss on the shard's answer tokens only (TrainOptions)
   uint64_t data_seed = 0;     // the shard's document order (TrainOptions)
   bool resume = false;
+  std::string override_keys;  // --resume: run_config keys that may change ("train.lr")
   std::string tokenizer;  // "" = the source's tokenizer.model if it has one
   LoopHooks hooks;
 };

@@ -61,7 +61,7 @@ class Trainer {
   Trainer(const TrainOptions& opts, TokenWindows data, const std::string& dir);
 
   StepResult step();
-  void save(const std::string& dir) const;
+  void save(const std::string& dir, const std::string& tokenizer = "") const;
 
   long steps_done() const { return state_.step; }
   const TrainerState& state() const { return state_; }
@@ -90,24 +90,5 @@ class Trainer {
   std::vector<int32_t> full_tokens_, full_targets_, positions_;  // CP only
   std::unique_ptr<RingAttention> ring_;  // CP only; installed in ws_
 };
-
-// What `harpe train` runs (under mpirun: data-parallel over the launched ranks; rank 0 alone
-// prints, writes metrics and checkpoints): preflight (memory estimate vs available RAM), the loop with a progress
-// line per step and OUT/metrics.jsonl, checkpoints in OUT/checkpoint every save_every steps and
-// at the end. A non-finite loss or gradient stops the run with an error naming the step and the
-// last good checkpoint (left intact).
-struct RunOptions {
-  TrainOptions train;
-  std::string data_path;
-  std::string out_dir;
-  long save_every = 0;  // 0: only at the end
-  bool resume = false;
-  int log_every = 1;
-  bool require_mpi = false;  // --distributed: fail unless MPI is available
-};
-void run_training(const RunOptions& run);
-
-// Keeps the metrics lines of steps <= `step` (a resumed run rewrites what came after); atomic.
-void truncate_metrics(const std::string& path, long step);
 
 }  // namespace harpe::train

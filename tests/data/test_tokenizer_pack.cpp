@@ -1,5 +1,4 @@
-// Tokenizer training determinism and round trips, shard building, and packing (determinism, resume,
-// per-source length upsampling).
+// Tokenizer training determinism and round trips, and shard building.
 #include <gtest/gtest.h>
 #include <omp.h>
 #include <unistd.h>
@@ -11,7 +10,6 @@
 #include <vector>
 
 #include "core/error.h"
-#include "data/packing.h"
 #include "data/shard_build.h"
 #include "data/tokenizer.h"
 
@@ -145,127 +143,4 @@ TEST(ShardBuild, ByteIdenticalForAnyThreadCountAndCorrectStats) {
     EXPECT_EQ(x.longer_than[0], 0);  // documents are a few hundred tokens
   }
   EXPECT_EQ(ra.sources.size(), 2u);
-}
-
-namespace {
-
-// Documents whose tokens encode (document, position) so the stream can be checked exactly:
-// token = 3 + (d * 7 + i) % 997.
-std::string packing_shard(const std::string& name, const std::vector<std::pair<int, int>>& lengths_sources,
-                          int n_sources) {
-  std::string p = temp_path(name);
-  ShardWriter w(p, 1000);
-  for (int s = 0; s < n_sources; ++s) w.source_id(std::string("s").append(std::to_string(s)));
-  int d = 0;
-  for (auto [len, src] : lengths_sources) {
-    std::vector<std::int32_t> t(static_cast<std::size_t>(len));
-    for (int i = 0; i < len; ++i) t[static_cast<std::size_t>(i)] = 3 + (d * 7 + i) % 997;
-    w.add_document(t, static_cast<std::uint32_t>(src));
-    ++d;
-  }
-  w.finish();
-  return p;
-}
-
-}  // namespace
-
-TEST(Packing, StreamIsTheConcatenatedPlanWithOneTokenOverlap) {
-  std::vector<std::pair<int, int>> docs;
-  for (int d = 0; d < 30; ++d) docs.push_back({5 + (d * 13) % 40, 0});
-  Shard s = Shard::open(packing_shard("stream.bin", docs, 1));
-  PackOptions o;
-  o.seq_len = 16;
-  o.seed = 5;
-  // Reference stream: epoch plans concatenated.
-  std::vector<std::int32_t> ref;
-  for (std::uint64_t e = 0; e < 3; ++e) {
-    auto plan = epoch_plan(s, o, e);
-    ASSERT_EQ(plan.size(), 30u);
-    std::vector<bool> seen(30, false);
-    for (auto d : plan) seen[d] = true;
-    for (bool b : seen) EXPECT_TRUE(b) << "without upsampling each document appears once per epoch";
-    for (auto d : plan) {
-      auto span = s.document(d);
-      for (std::uint64_t i = 0; i < span.length; ++i) ref.push_back(s.token(span.offset + i));
-    }
-  }
-  Packer p(s, o);
-  std::vector<std::int32_t> seq(17);
-  const std::uint64_t n = 2 * s.n_tokens() / 16;  // crosses an epoch boundary
-  for (std::uint64_t k = 0; k < n; ++k) {
-    p.next(seq.data());
-    for (int i = 0; i < 17; ++i) ASSERT_EQ(seq[i], ref[k * 16 + i]) << "sequence " << k << " token " << i;
-  }
-  EXPECT_EQ(p.state().sequences, n);
-  EXPECT_NE(epoch_plan(s, o, 0), epoch_plan(s, o, 1));
-  PackOptions o2 = o;
-  o2.seed = 6;
-  EXPECT_NE(epoch_plan(s, o, 0), epoch_plan(s, o2, 0));
-}
-
-TEST(Packing, ResumeContinuesTheSameStream) {
-  std::vector<std::pair<int, int>> docs;
-  for (int d = 0; d < 50; ++d) docs.push_back({1 + (d * 29) % 70, d % 2});
-  docs.push_back({0, 0});  // an empty document is harmless
-  Shard s = Shard::open(packing_shard("resume.bin", docs, 2));
-  PackOptions o;
-  o.seq_len = 24;
-  o.seed = 11;
-  o.upsample_long = true;
-  o.long_threshold = 40;
-  o.long_factor = 3;
-  Packer full(s, o);
-  std::vector<std::vector<std::int32_t>> all(200, std::vector<std::int32_t>(25));
-  PackState saved;
-  for (int k = 0; k < 200; ++k) {
-    if (k == 137) saved = full.state();
-    full.next(all[static_cast<std::size_t>(k)].data());
-  }
-  Packer resumed(s, o);  // a fresh process: new packer, restored state
-  resumed.restore(saved);
-  std::vector<std::int32_t> seq(25);
-  for (int k = 137; k < 200; ++k) {
-    resumed.next(seq.data());
-    ASSERT_EQ(seq, all[static_cast<std::size_t>(k)]) << "sequence " << k;
-  }
-  PackOptions other = o;
-  other.seed = 12;
-  Packer wrong(s, other);
-  EXPECT_THROW(wrong.restore(saved), harpe::Error);
-  PackState bad = saved;
-  bad.plan_pos = 1u << 30;
-  EXPECT_THROW(resumed.restore(bad), harpe::Error);
-}
-
-TEST(Packing, LengthUpsamplingKeepsSourceSharesAndFavoursLongDocuments) {
-  // Source 0: 100 short (50) + 10 long (500) documents; source 1: 200 documents of 30 tokens.
-  std::vector<std::pair<int, int>> docs;
-  for (int i = 0; i < 100; ++i) docs.push_back({50, 0});
-  for (int i = 0; i < 10; ++i) docs.push_back({500, 0});
-  for (int i = 0; i < 200; ++i) docs.push_back({30, 1});
-  Shard s = Shard::open(packing_shard("ups.bin", docs, 2));
-  const double natural0 = 10000.0 / 16000.0;  // source 0 holds 5000 + 5000 of 16000 tokens
-  PackOptions o;
-  o.seq_len = 64;
-  o.upsample_long = true;
-  o.long_threshold = 100;
-  o.long_factor = 4;
-  double tokens[2] = {0, 0}, draws_long = 0, draws_short = 0;
-  for (std::uint64_t e = 0; e < 40; ++e) {
-    for (auto d : epoch_plan(s, o, e)) {
-      auto span = s.document(d);
-      tokens[span.source] += static_cast<double>(span.length);
-      if (span.source == 0) (span.length > 100 ? draws_long : draws_short) += 1;
-    }
-  }
-  EXPECT_NEAR(tokens[0] / (tokens[0] + tokens[1]), natural0, 0.02);
-  // Per document, a long one is drawn long_factor times as often as a short one.
-  double ratio = (draws_long / 10) / (draws_short / 100);
-  EXPECT_NEAR(ratio, 4.0, 0.6);
-  // Without upsampling the ratio is exactly 1 (every document once per epoch).
-  o.upsample_long = false;
-  double l = 0, sh = 0;
-  for (auto d : epoch_plan(s, o, 0)) (s.document(d).length > 100 ? l : sh) += s.document(d).source == 0;
-  EXPECT_EQ(l / 10, 1.0);
-  EXPECT_EQ(sh / 100, 1.0);
 }

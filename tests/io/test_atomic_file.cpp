@@ -130,3 +130,34 @@ TEST(AtomicFile, CommitTwiceAndReadMissingFail) {
   EXPECT_THROW(f.write("y"), Error);
   EXPECT_THROW(read_file(dir.path + "/missing"), Error);
 }
+
+// The temp name cannot be predicted, and a file or symlink planted under the old predictable name
+// (<path>.tmp.<pid>) is neither followed nor touched.
+TEST(AtomicFile, TempNamesAreUnpredictableAndPlantedLinksAreNotFollowed) {
+  TempDir dir;
+  const std::string p = dir.path + "/out.json", victim = dir.path + "/victim";
+  write_text_atomic(victim, "keep");
+  ASSERT_EQ(::symlink(victim.c_str(), (p + ".tmp." + std::to_string(::getpid())).c_str()), 0);
+  write_text_atomic(p, "new");
+  EXPECT_EQ(read_file(p), "new");
+  EXPECT_EQ(read_file(victim), "keep");
+  EXPECT_NE(unique_temp_path(p), unique_temp_path(p));
+}
+
+#include "io/dir_lock.h"
+
+TEST(DirLock, ASecondWriterIsRefusedWithTheHoldersPid) {
+  TempDir dir;
+  const std::string run = dir.path + "/run";
+  {
+    DirLock first(run);
+    try {
+      DirLock second(run);
+      ADD_FAILURE() << "a second lock on the same directory was granted";
+    } catch (const Error& e) {
+      const std::string m = e.what();
+      EXPECT_NE(m.find("in use by another harpe run (pid " + std::to_string(::getpid())), std::string::npos) << m;
+    }
+  }
+  EXPECT_NO_THROW(DirLock again(run));  // released with its holder
+}

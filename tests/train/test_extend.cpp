@@ -67,13 +67,27 @@ PretrainOptions pretrain_options(const std::string& shard, const std::string& ou
   return p;
 }
 
+// --bases as the CLI parses it: a strategy name or an explicit list.
+void set_bases(ExtendOptions& o, const std::string& text) {
+  if (text == "uniform" || text == "uniform-desc" || text == "peak-valley")
+    o.base_strategy = rope::parse_base_strategy(text);
+  else
+    o.bases = parse_base_list(text);
+}
+
+// --stages as the CLI parses it: "scaled" or a list.
+void set_stages(ExtendOptions& o, const std::string& text) {
+  if (text == "scaled") o.scaled_stages = true;
+  else o.stages = parse_stages(text);
+}
+
 ExtendOptions extend_options(const std::string& from, const std::string& shard,
                              const std::string& out, const std::string& method) {
   ExtendOptions o;
   o.from = from;
   o.data_path = shard;
   o.out_dir = out;
-  o.method = method;
+  o.method = rope::parse_method(method);
   o.context = kL;
   o.steps = 2;
   o.lr = 1e-3;
@@ -157,9 +171,9 @@ TEST_P(ExtendEveryMethod, TrainsRebuildsItsTableAndGenerates) {
   Fixture& f = pretrained();
   const MethodCase& mc = GetParam();
   ExtendOptions o = extend_options(f.base_run, f.shard, (f.dir / ("ext_" + mc.name)).string(), mc.method);
-  if (!mc.bases.empty()) o.bases = mc.bases;
+  if (!mc.bases.empty()) set_bases(o, mc.bases);
   if (!mc.stages.empty()) {
-    o.stages = mc.stages;
+    set_stages(o, mc.stages);
     o.steps = 0;
   }
   const ExtendPlan plan = plan_extend(o);
@@ -298,7 +312,7 @@ TEST(Extend, InterruptAndResumeMatchAnUninterruptedRun) {
     ExtendOptions o = extend_options(f.base_run, f.shard, (f.dir / out).string(), "abf");
     o.context = 256;
     o.steps = 0;
-    o.stages = "base=2e4:len=128:steps=2,base=5e4:len=256:steps=3";
+    set_stages(o, "base=2e4:len=128:steps=2,base=5e4:len=256:steps=3");
     return o;
   };
   const ExtendOptions whole = opts("whole");
@@ -352,19 +366,18 @@ TEST(Extend, RefusesWhatWouldNotFitAndBadInput) {
   }
   EXPECT_FALSE(fs::exists(o.out_dir + "/checkpoint"));
 
-  ExtendOptions bad = extend_options(f.base_run, f.shard, (f.dir / "bad").string(), "nope");
-  EXPECT_THROW(plan_extend(bad), Error);
-  bad.method = "pi";
-  bad.stages = "base=1e5:len=2048:steps=1";
+  EXPECT_THROW(rope::parse_method("nope"), Error);
+  ExtendOptions bad = extend_options(f.base_run, f.shard, (f.dir / "bad").string(), "pi");
+  set_stages(bad, "base=1e5:len=2048:steps=1");
   EXPECT_THROW(plan_extend(bad), Error);  // stages only for abf
-  bad.method = "abf";
-  bad.stages = "base=1e5:len=1024:steps=1";
+  bad.method = rope::Method::abf;
+  set_stages(bad, "base=1e5:len=1024:steps=1");
   bad.steps = 0;
   EXPECT_THROW(plan_extend(bad), Error);  // last stage != --context
   bad = extend_options(f.base_run, f.shard, (f.dir / "bad").string(), "harpe");
-  bad.bases = "1e5,2e5,3e5";  // micro has 2 KV heads / 4 heads
+  set_bases(bad, "1e5,2e5,3e5");  // micro has 2 KV heads / 4 heads
   EXPECT_THROW(plan_extend(bad), Error);
-  bad.bases = "1e5,2e5";
+  set_bases(bad, "1e5,2e5");
   EXPECT_NO_THROW(plan_extend(bad));
   bad.steps = 0;
   EXPECT_THROW(plan_extend(bad), Error);  // no budget

@@ -244,22 +244,25 @@ TEST(Trainer, LearnsARepeatedPattern) {
 }
 
 TEST(Trainer, NonFiniteLossStopsWithoutUpdating) {
-  Trainer t(options(3), TokenWindows::from_tokens(pseudo_random_tokens(500, 64, 6)));
-  ASSERT_TRUE(t.step().finite);
-  // Poison one weight through a checkpoint round trip (the trainer exposes its model read-only).
-  const fs::path dir = temp_dir("nan");
-  const std::string ck = (dir / "ckpt").string();
-  t.save(ck);
-  model::Model m = model::load_model_dir(ck);
-  m.params[m.layout.find("model.layers.1.mlp.up_proj.weight")->offset] = NAN;
-  model::save_weights(m, ck + "/model.safetensors");
-  Trainer bad(options(3), TokenWindows::from_tokens(pseudo_random_tokens(500, 64, 6)), ck);
-  std::vector<float> before(bad.model().params.begin(), bad.model().params.end());
-  const StepResult r = bad.step();
+  // A learning rate of 1e30 (no clipping, no warmup) blows the weights up after one step; the next
+  // step's loss or gradient is not finite and must leave the weights as they were. (A NaN planted
+  // in a checkpoint is refused when it loads: Config limits tests.)
+  TrainOptions o = options(5);
+  o.schedule.peak = 1e30;
+  o.schedule.warmup = 0;
+  o.clip = 0;
+  Trainer t(o, TokenWindows::from_tokens(pseudo_random_tokens(500, 64, 6)));
+  StepResult r;
+  long steps = 0;
+  std::vector<float> before;
+  do {
+    before.assign(t.model().params.begin(), t.model().params.end());
+    r = t.step();
+    ++steps;
+  } while (r.finite && steps < 5);
   EXPECT_FALSE(r.finite);
-  EXPECT_EQ(bad.steps_done(), 1);
-  EXPECT_EQ(std::memcmp(before.data(), bad.model().params.data(), before.size() * 4), 0);
-  fs::remove_all(dir);
+  EXPECT_EQ(t.steps_done(), steps - 1);
+  EXPECT_EQ(std::memcmp(before.data(), t.model().params.data(), before.size() * 4), 0);
 }
 
 // ---- CLI -------------------------------------------------------------------------------------
