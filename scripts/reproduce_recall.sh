@@ -142,6 +142,11 @@ extend_args() {
     harpe-pv) echo "--method harpe --bases peak-valley" ;;
     harpe-uni) echo "--method harpe --bases uniform" ;;
     harpe-desc) echo "--method harpe --bases uniform-desc" ;;
+    harpe-pv-s*k)
+      # The paper's stride (in units of 1e3) mapped by its share of the paper's 1e6..5e6 range.
+      local k="${1#harpe-pv-s}" bmin bmax; k="${k%k}"
+      bmin="$(setting 'harpe b_min')"; bmax="$(setting 'harpe b_max')"
+      echo "--method harpe --bases peak-valley --bases-stride $(awk -v a="$bmin" -v b="$bmax" -v k="$k" 'BEGIN{printf "%.6g", (b-a)*k*1000/4e6}')" ;;
     harpe-bound)
       # b_min at Men et al.'s bound for L, b_max at the paper's ratio (5e6 / 1e6 = 5).
       local b; b="$("$harpe" bases --lower-bound --head-dim "$(head_dim)" --context "$L" --json |
