@@ -16,7 +16,14 @@ namespace k = harpe::kernels;
 
 struct Tensors {
   explicit Tensors(const k::AttentionShape& s)
-      : q(nq(s)), kk(nk(s)), v(nk(s)), out(nq(s)), dout(nq(s)), dq(nq(s)), dk(nk(s)), dv(nk(s)),
+      : q(nq(s)),
+        kk(nk(s)),
+        v(nk(s)),
+        out(nq(s)),
+        dout(nq(s)),
+        dq(nq(s)),
+        dk(nk(s)),
+        dv(nk(s)),
         lse(static_cast<std::size_t>(s.B) * s.H * s.T) {
     std::mt19937 gen(7);
     std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
@@ -75,8 +82,16 @@ void BM_AttentionForwardBackward(benchmark::State& state) {
 }
 
 // Args: {T, KV}
-BENCHMARK(BM_AttentionForward)->Args({1024, 8})->Args({4096, 8})->Unit(benchmark::kMillisecond)->UseRealTime();
-BENCHMARK(BM_AttentionBackward)->Args({1024, 8})->Args({4096, 8})->Unit(benchmark::kMillisecond)->UseRealTime();
+BENCHMARK(BM_AttentionForward)
+    ->Args({1024, 8})
+    ->Args({4096, 8})
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
+BENCHMARK(BM_AttentionBackward)
+    ->Args({1024, 8})
+    ->Args({4096, 8})
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
 BENCHMARK(BM_AttentionForwardBackward)
     ->Args({1024, 8})
     ->Args({4096, 8})

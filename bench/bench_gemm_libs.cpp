@@ -13,16 +13,16 @@
 // other jobs the caller's CPU time estimates what the call would take with the cores to itself
 // (run with OMP_WAIT_POLICY=passive so idle OpenMP threads sleep rather than spin on the clock).
 #include <cblas.h>
-#include <oneapi/dnnl/dnnl.h>
 #include <omp.h>
+#include <oneapi/dnnl/dnnl.h>
 
 #include <algorithm>
-#include <cmath>
 #include <chrono>
-#include <ctime>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <ctime>
 #include <string>
 #include <thread>
 #include <vector>
@@ -120,11 +120,11 @@ int main(int argc, char** argv) {
     const char* name;
     int out, in;
   };
-  for (Lin l : {Lin{"tiny qkv", 512, 256}, Lin{"tiny ffn up", 688, 256},
-                Lin{"tiny ffn down", 256, 688}, Lin{"small attn", 512, 512},
-                Lin{"small qkv", 1536, 512}, Lin{"small ffn up", 1376, 512},
-                Lin{"small ffn down", 512, 1376}, Lin{"wide", 4096, 1024}}) {
-    shapes.push_back({l.name, false, true, T, l.out, l.in});  // fwd   y  = x W^T
+  for (Lin l :
+       {Lin{"tiny qkv", 512, 256}, Lin{"tiny ffn up", 688, 256}, Lin{"tiny ffn down", 256, 688},
+        Lin{"small attn", 512, 512}, Lin{"small qkv", 1536, 512}, Lin{"small ffn up", 1376, 512},
+        Lin{"small ffn down", 512, 1376}, Lin{"wide", 4096, 1024}}) {
+    shapes.push_back({l.name, false, true, T, l.out, l.in});   // fwd   y  = x W^T
     shapes.push_back({l.name, false, false, T, l.in, l.out});  // bwd  dx = dy W
     shapes.push_back({l.name, true, false, l.out, l.in, T});   // bwd  dW = dy^T x
   }
@@ -135,17 +135,19 @@ int main(int argc, char** argv) {
 
   const dnnl_version_t* v = dnnl_version();
   const char* core_env = std::getenv("OPENBLAS_CORETYPE");
-  std::printf("oneDNN %d.%d.%d | OpenBLAS core %s (OPENBLAS_CORETYPE=%s) | config: %s\n",
-              v->major, v->minor, v->patch, openblas_get_corename(), core_env ? core_env : "unset",
+  std::printf("oneDNN %d.%d.%d | OpenBLAS core %s (OPENBLAS_CORETYPE=%s) | config: %s\n", v->major,
+              v->minor, v->patch, openblas_get_corename(), core_env ? core_env : "unset",
               openblas_get_config());
   std::printf("threads %d, best of %d, load average %s\n\n", threads, reps, load_average().c_str());
-  std::printf("| use | op | M | N | K | oneDNN wall | OpenBLAS wall | ratio wall "
-              "| oneDNN cpu | OpenBLAS cpu | ratio cpu |\n");
+  std::printf(
+      "| use | op | M | N | K | oneDNN wall | OpenBLAS wall | ratio wall "
+      "| oneDNN cpu | OpenBLAS cpu | ratio cpu |\n");
   std::printf("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
 
   double sum_log_ratio = 0, sum_log_ratio_cpu = 0;
   for (const Shape& s : shapes) {
-    std::size_t a_n = static_cast<std::size_t>(s.M) * s.K, b_n = static_cast<std::size_t>(s.K) * s.N;
+    std::size_t a_n = static_cast<std::size_t>(s.M) * s.K,
+                b_n = static_cast<std::size_t>(s.K) * s.N;
     std::vector<float> A(a_n), B(b_n), C(static_cast<std::size_t>(s.M) * s.N);
     for (std::size_t i = 0; i < a_n; ++i) A[i] = static_cast<float>(i % 13) * 0.1f - 0.6f;
     for (std::size_t i = 0; i < b_n; ++i) B[i] = static_cast<float>(i % 7) * 0.1f - 0.3f;

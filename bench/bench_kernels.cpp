@@ -141,9 +141,11 @@ void BM_GemmLinear(benchmark::State& state) {
     if (which == 0)
       k::gemm(false, true, kTokens, out, in, 1.0f, x.data(), in, W.data(), in, 0.0f, y.data(), out);
     else if (which == 1)
-      k::gemm(false, false, kTokens, in, out, 1.0f, y.data(), out, W.data(), in, 0.0f, x.data(), in);
+      k::gemm(false, false, kTokens, in, out, 1.0f, y.data(), out, W.data(), in, 0.0f, x.data(),
+              in);
     else
-      k::gemm(true, false, out, in, kTokens, 1.0f, y.data(), out, x.data(), in, 1.0f, dW.data(), in);
+      k::gemm(true, false, out, in, kTokens, 1.0f, y.data(), out, x.data(), in, 1.0f, dW.data(),
+              in);
   });
   state.SetLabel(which == 0 ? "fwd NT" : which == 1 ? "dx NN" : "dW TN");
 }
@@ -223,8 +225,8 @@ void BM_LmHeadXent(benchmark::State& state) {
   const double flops = (grad ? 6.0 : 2.0) * N * static_cast<double>(V) * C;
   timed_loop(state, flops, 0, [&] {
     benchmark::DoNotOptimize(k::lmhead_xent(x.data(), W.data(), tg.data(), N, C, V,
-                                            grad ? dx.data() : nullptr,
-                                            grad ? dW.data() : nullptr, 1.0f / N));
+                                            grad ? dx.data() : nullptr, grad ? dW.data() : nullptr,
+                                            1.0f / N));
   });
 }
 BENCHMARK(BM_LmHeadXent)->ArgName("grad")->Arg(0)->Arg(1)->UseRealTime();

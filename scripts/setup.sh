@@ -27,6 +27,7 @@ table=(
   "openmpi-bin|mpirun, for distributed runs and their tests"
   "gnuplot-nox|waveform, heatmap and curve pictures (SVG)"
   "jq|reproduce.sh merges per-model results"
+  "clang-format|scripts/format.sh --check (the test command checks the code format)"
   "bible-kjv|the default corpus: prose (demo, tests)"
   "bible-kjv-text|the default corpus: the KJV text itself"
   "pari-doc|the default corpus: mathematical prose (demo, tests)"

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# The README's test command: set up, build, run the test suite; then an ASan+UBSan build of the
-# same suite. Usage: scripts/test.sh [--no-sanitize]
+# The README's test command: set up, check the code format (scripts/format.sh --check), build, run
+# the test suite; then an ASan+UBSan build of the same suite. Usage: scripts/test.sh [--no-sanitize]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
+bash scripts/format.sh --check
 jobs=$(nproc)
 # Parallel test programs share the cores; spinning OpenMP workers would steal them from each other.
 export OMP_WAIT_POLICY=passive

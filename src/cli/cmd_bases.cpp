@@ -55,9 +55,11 @@ std::string format_base(double b) {
 std::string plot_terminal(const std::string& path) {
   const std::string ext = fs::path(path).extension().string();
   if (ext == ".svg" || ext == ".SVG")
-    return "set terminal svg size 1200,800 dynamic enhanced font 'Helvetica,13' background rgb 'white'";
+    return "set terminal svg size 1200,800 dynamic enhanced font 'Helvetica,13' background rgb "
+           "'white'";
   if (ext == ".png" || ext == ".PNG")
-    return "set terminal pngcairo size 1400,900 enhanced font 'Helvetica,12' background rgb 'white'";
+    return "set terminal pngcairo size 1400,900 enhanced font 'Helvetica,12' background rgb "
+           "'white'";
   fail("--plot: file must end in .svg or .png, got '", path, "'");
 }
 
@@ -149,10 +151,11 @@ void run_lower_bound(const Options& o) {
   Timer timer;
   if (!o.json) {
     const double b = base_lower_bound(o.head_dim, o.context, o.precision);
-    std::printf("RoPE base lower bound (Men et al. 2024) for context %d at head dim %d: %.4g\n"
-                "(smallest base with sum_i cos(m b^(-2i/d)) >= 0 for every m < %d; relative "
-                "precision %g; %.3f s)\n",
-                o.context, o.head_dim, b, o.context, o.precision, timer.seconds());
+    std::printf(
+        "RoPE base lower bound (Men et al. 2024) for context %d at head dim %d: %.4g\n"
+        "(smallest base with sum_i cos(m b^(-2i/d)) >= 0 for every m < %d; relative "
+        "precision %g; %.3f s)\n",
+        o.context, o.head_dim, b, o.context, o.precision, timer.seconds());
     return;
   }
   std::vector<int64_t> contexts;
@@ -199,8 +202,9 @@ void run(const Options& o) {
     j["selection_order"] = sel.selection_order;
     std::printf("%s\n", j.dump().c_str());
   } else {
-    std::printf("# strategy %s, %d heads, bases %s..%s", std::string(base_strategy_name(strategy)).c_str(),
-                o.heads, format_base(o.b_min).c_str(), format_base(o.b_max).c_str());
+    std::printf("# strategy %s, %d heads, bases %s..%s",
+                std::string(base_strategy_name(strategy)).c_str(), o.heads,
+                format_base(o.b_min).c_str(), format_base(o.b_max).c_str());
     if (strategy == BaseStrategy::peak_valley)
       std::printf(", stride %s, head dim %d, m = %d..%d, %.2f s", format_base(o.stride).c_str(),
                   o.head_dim, o.m_lo, o.context, seconds);
@@ -210,7 +214,8 @@ void run(const Options& o) {
       std::printf("%4zu  %14s", h, format_base(sel.bases[h]).c_str());
       if (searched) {  // rank in the search's selection order
         size_t rank = 0;
-        while (rank < sel.selection_order.size() && sel.selection_order[rank] != sel.bases[h]) ++rank;
+        while (rank < sel.selection_order.size() && sel.selection_order[rank] != sel.bases[h])
+          ++rank;
         std::printf("  %6zu", rank + 1);
       }
       std::printf("\n");
@@ -227,7 +232,8 @@ void run(const Options& o) {
 void setup(CLI::App& parent) {
   auto o = std::make_shared<Options>();
   CLI::App* cmd = parent.add_subcommand(
-      "bases", "Choose per-head RoPE bases for HARPE (uniform, uniform-desc or peak-valley search)");
+      "bases",
+      "Choose per-head RoPE bases for HARPE (uniform, uniform-desc or peak-valley search)");
   cmd->add_option("--strategy", o->strategy,
                   "uniform: b_h = b_min + h (b_max - b_min)/(N - 1) ascending over heads; "
                   "uniform-desc: the same, descending; peak-valley: the paper's Algorithm 1 "
@@ -243,7 +249,8 @@ void setup(CLI::App& parent) {
       ->capture_default_str();
   cmd->add_option("--head-dim", o->head_dim, "Head dimension d (even); peak-valley and --plot")
       ->capture_default_str();
-  cmd->add_option("--stride", o->stride, "Candidate spacing s for peak-valley")->capture_default_str();
+  cmd->add_option("--stride", o->stride, "Candidate spacing s for peak-valley")
+      ->capture_default_str();
   cmd->add_option("--context", o->context,
                   "Target context: last relative position m of the waveforms")
       ->capture_default_str();
@@ -251,8 +258,9 @@ void setup(CLI::App& parent) {
       ->capture_default_str();
   cmd->add_flag("--json", o->json,
                 "Print {\"strategy\", \"bases\" (head order), \"selection_order\"} as JSON");
-  cmd->add_option("--plot", o->plot,
-                  "Draw the chosen bases' waveforms and their sum to FILE (.svg or .png; needs gnuplot)")
+  cmd->add_option(
+         "--plot", o->plot,
+         "Draw the chosen bases' waveforms and their sum to FILE (.svg or .png; needs gnuplot)")
       ->option_text("FILE");
   cmd->add_option("--plot-points", o->plot_points, "Positions sampled per curve in --plot")
       ->capture_default_str();

@@ -107,8 +107,9 @@ void run(const Options& o) {
   // Contention-robust estimate (caller-thread CPU time on both sides); the figure that counts is
   // the wall-clock one on the last line.
   const double gflops_cpu = flops / best_cpu * 1e-9;
-  std::printf("cpu_time_estimate: attention_gflops_cpu=%.1f sgemm_gflops_cpu=%.1f vs_sgemm_cpu=%.3f\n",
-              gflops_cpu, sgemm_cpu, gflops_cpu / sgemm_cpu);
+  std::printf(
+      "cpu_time_estimate: attention_gflops_cpu=%.1f sgemm_gflops_cpu=%.1f vs_sgemm_cpu=%.3f\n",
+      gflops_cpu, sgemm_cpu, gflops_cpu / sgemm_cpu);
   std::printf("vs_sgemm=%.3f\n", gflops / sgemm);
 }
 

@@ -57,7 +57,8 @@ void setup(CLI::App& parent) {
     const std::size_t n = static_cast<std::size_t>(t.batch) * t.context * (f->steps + 1) + 1;
     std::vector<int32_t> tokens(n);
     std::mt19937 gen(1);
-    for (auto& x : tokens) x = static_cast<int32_t>(gen() % static_cast<unsigned>(t.config.vocab_size));
+    for (auto& x : tokens)
+      x = static_cast<int32_t>(gen() % static_cast<unsigned>(t.config.vocab_size));
     train::Trainer trainer(t, train::TokenWindows::from_tokens(std::move(tokens), "random"));
 
     const train::StepResult warm = trainer.step();

@@ -25,12 +25,15 @@ void setup(CLI::App& parent) {
   cmd->add_option("--out", *out, "Output directory")->capture_default_str();
   cmd->add_option("--sources", *sources, "Comma-separated sources (see `harpe data corpus --help`)")
       ->capture_default_str();
-  cmd->add_option("--vocab", *vocab, "Vocabulary size of the trained tokenizer")->capture_default_str();
+  cmd->add_option("--vocab", *vocab, "Vocabulary size of the trained tokenizer")
+      ->capture_default_str();
   auto split_digits = std::make_shared<bool>(true);
   cmd->add_flag("!--no-split-digits", *split_digits,
                 "Trained tokenizer: let BPE merge digit runs (default: one token per digit)");
-  cmd->add_option("--tokenizer", *tokenizer, "Use this existing SentencePiece model instead of training one");
-  cmd->add_option("--synthetic-docs", opt0->synthetic_documents, "Synthetic records when 'synthetic' is a source")
+  cmd->add_option("--tokenizer", *tokenizer,
+                  "Use this existing SentencePiece model instead of training one");
+  cmd->add_option("--synthetic-docs", opt0->synthetic_documents,
+                  "Synthetic records when 'synthetic' is a source")
       ->capture_default_str();
   harpe::cli::add_niah_data_flags(cmd, *niah);
   cmd->callback([=] {
@@ -45,7 +48,8 @@ void setup(CLI::App& parent) {
     copt.log = log;
     harpe::cli::register_niah_source(copt, *niah);
     harpe::data::build_corpus(copt);
-    std::string model = tokenizer->empty() ? (fs::path(*out) / "tokenizer.model").string() : *tokenizer;
+    std::string model =
+        tokenizer->empty() ? (fs::path(*out) / "tokenizer.model").string() : *tokenizer;
     if (tokenizer->empty()) {
       harpe::data::TokenizerTrainOptions topt;
       topt.vocab_size = *vocab;
@@ -55,12 +59,16 @@ void setup(CLI::App& parent) {
       std::fprintf(stderr, "tokenizer: wrote %s\n", model.c_str());
     }
     auto tok = harpe::data::Tokenizer::load(model);
-    for (auto split : {harpe::data::Split::train, harpe::data::Split::validation, harpe::data::Split::test}) {
-      std::string path = (fs::path(*out) / (std::string(harpe::data::split_name(split)) + ".bin")).string();
+    for (auto split :
+         {harpe::data::Split::train, harpe::data::Split::validation, harpe::data::Split::test}) {
+      std::string path =
+          (fs::path(*out) / (std::string(harpe::data::split_name(split)) + ".bin")).string();
       auto res = harpe::data::build_shard(copt.out_dir, split, tok, path, log);
-      std::printf("== %s (%.2f MB text, %.2f MB/s wall with %d threads, %.2f MB per CPU-second)\n%s", path.c_str(),
-                  static_cast<double>(res.text_bytes) / 1e6, res.mb_per_s(), omp_get_max_threads(), res.mb_per_cpu_s(),
-                  harpe::data::format_stats(res.sources).c_str());
+      std::printf(
+          "== %s (%.2f MB text, %.2f MB/s wall with %d threads, %.2f MB per CPU-second)\n%s",
+          path.c_str(), static_cast<double>(res.text_bytes) / 1e6, res.mb_per_s(),
+          omp_get_max_threads(), res.mb_per_cpu_s(),
+          harpe::data::format_stats(res.sources).c_str());
     }
   });
 }

@@ -25,9 +25,10 @@ void setup(CLI::App& parent) {
   cmd->add_option("--out", a->d.out, "Token shard to write")->required();
   cmd->add_option("--jsonl", a->d.jsonl, "Also write the sequences as JSONL");
   cmd->add_option("--input", a->d.input, "Convert this JSONL file instead of generating");
-  cmd->add_option("--variants", a->variants,
-                  "Comma-separated: single, multikey, multivalue, multiquery, copy; all = the first "
-                  "four (sample i takes the (i mod n)-th)")
+  cmd->add_option(
+         "--variants", a->variants,
+         "Comma-separated: single, multikey, multivalue, multiquery, copy; all = the first "
+         "four (sample i takes the (i mod n)-th)")
       ->capture_default_str();
   cmd->add_option("--length", a->length, "Tokens per sequence (the training context)")
       ->capture_default_str();
@@ -49,8 +50,8 @@ void setup(CLI::App& parent) {
     d.variants = eval::parse_recall_variants(a->variants, "--variants");
     const eval::RecallDataSummary s = eval::make_recall_data(d);
     std::printf("%s: %lld sequences, %lld tokens (%lld answer tokens scored), vocab %d\n",
-                d.out.c_str(), static_cast<long long>(s.sequences), static_cast<long long>(s.tokens),
-                static_cast<long long>(s.answer_tokens), s.vocab);
+                d.out.c_str(), static_cast<long long>(s.sequences),
+                static_cast<long long>(s.tokens), static_cast<long long>(s.answer_tokens), s.vocab);
   });
 }
 

@@ -11,7 +11,8 @@ namespace harpe::cli {
 inline void add_model_flags(CLI::App* cmd, harpe::eval::ModelArgs& m) {
   cmd->add_option("--model", m.model_dir, "Checkpoint directory (config.json + model.safetensors)")
       ->required();
-  cmd->add_option("--tokenizer", m.tokenizer, "SentencePiece model (default: MODEL/tokenizer.model)");
+  cmd->add_option("--tokenizer", m.tokenizer,
+                  "SentencePiece model (default: MODEL/tokenizer.model)");
   cmd->add_option("--self-extend", m.self_extend,
                   "Training-free Self-Extend on any checkpoint: W,G = neighbour window, group size "
                   "(e.g. 1024,8); default none");
@@ -31,14 +32,16 @@ inline void add_haystack_flags(CLI::App* cmd, std::string& corpus, std::string& 
 }
 
 inline void add_tokens_to_generate_flag(CLI::App* cmd, int& ttg) {
-  cmd->add_option("--tokens-to-generate", ttg,
-                  "Generated tokens per prompt, reserved inside each length (default: RULER's, 128 for "
-                  "NIAH; smaller lets short lengths hold a prompt)")
+  cmd->add_option(
+         "--tokens-to-generate", ttg,
+         "Generated tokens per prompt, reserved inside each length (default: RULER's, 128 for "
+         "NIAH; smaller lets short lengths hold a prompt)")
       ->check(CLI::PositiveNumber);
 }
 
 // The flags of the RULER-task commands (`harpe eval niah` and `harpe eval ruler`).
-inline void add_ruler_flags(CLI::App* cmd, harpe::eval::RulerArgs& r, const std::string& tasks_help) {
+inline void add_ruler_flags(CLI::App* cmd, harpe::eval::RulerArgs& r,
+                            const std::string& tasks_help) {
   cmd->add_option("--tasks", r.tasks, tasks_help)->capture_default_str();
   cmd->add_option("--lengths", r.lengths, "Context lengths, comma-separated (4096 or 4k)")
       ->capture_default_str();

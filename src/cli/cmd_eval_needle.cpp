@@ -13,7 +13,8 @@ void setup(CLI::App& parent) {
   CLI::App* cmd = parent.add_subcommand(
       "needle",
       "Single needle (word key, 7-digit number) at each depth of each context length, greedy\n"
-      "decoding, string_match_all per cell; heatmap --out DIR/needle.svg (+ needle.png by gnuplot).");
+      "decoding, string_match_all per cell; heatmap --out DIR/needle.svg (+ needle.png by "
+      "gnuplot).");
   harpe::cli::add_model_flags(cmd, a->m);
   cmd->add_option("--lengths", a->n.lengths, "Context lengths, comma-separated (4096 or 4k)")
       ->capture_default_str();

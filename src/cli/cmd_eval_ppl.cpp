@@ -12,9 +12,11 @@ void setup(CLI::App& parent) {
   auto a = std::make_shared<Args>();
   CLI::App* cmd = parent.add_subcommand(
       "ppl",
-      "Sliding-window perplexity (Press et al.; the YaRN paper's evaluation): window = each length,\n"
+      "Sliding-window perplexity (Press et al.; the YaRN paper's evaluation): window = each "
+      "length,\n"
       "stride S, every token scored once with as much context as the window allows. Documents are\n"
-      "the held-out ones with at least max(--lengths) tokens, each cut to that many tokens, so every\n"
+      "the held-out ones with at least max(--lengths) tokens, each cut to that many tokens, so "
+      "every\n"
       "length scores the same tokens.");
   harpe::cli::add_model_flags(cmd, a->m);
   cmd->add_option("--lengths", a->p.lengths, "Window lengths, comma-separated (4096 or 4k)")

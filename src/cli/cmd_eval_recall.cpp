@@ -18,7 +18,8 @@ void setup(CLI::App& parent) {
       "one teacher-forced pass each; exact match per query and per sequence, by length and by\n"
       "key-query distance; results.json, results.md and DIR/recall_<variant>.svg (distance x\n"
       "length heatmap).");
-  cmd->add_option("--model", a->m.model_dir, "Checkpoint directory (config.json + model.safetensors)")
+  cmd->add_option("--model", a->m.model_dir,
+                  "Checkpoint directory (config.json + model.safetensors)")
       ->required();
   cmd->add_option("--self-extend", a->m.self_extend,
                   "Training-free Self-Extend: W,G = neighbour window, group size; default none");
@@ -32,8 +33,9 @@ void setup(CLI::App& parent) {
                   "Sequence lengths, comma-separated: 4096, 4k, or 2x (times the model's original "
                   "context C0)")
       ->capture_default_str();
-  cmd->add_option("--variants", a->r.variants,
-                  "Comma-separated: single, multikey, multivalue, multiquery, copy; all = the first four")
+  cmd->add_option(
+         "--variants", a->r.variants,
+         "Comma-separated: single, multikey, multivalue, multiquery, copy; all = the first four")
       ->capture_default_str();
   cmd->add_option("--samples,-n", a->r.samples, "Sequences per variant and length")
       ->capture_default_str();

@@ -44,7 +44,8 @@ void run(const Args& a) {
   }
   harpe::check(a.samples >= 1, "--samples must be >= 1, got ", a.samples);
   GenOptions opt;
-  opt.count_tokens = a.tokenizer.empty() ? whitespace_word_counter() : sentencepiece_counter(a.tokenizer);
+  opt.count_tokens =
+      a.tokenizer.empty() ? whitespace_word_counter() : sentencepiece_counter(a.tokenizer);
   opt.seed = a.seed;
   opt.tokens_to_generate = a.tokens_to_generate;
   if (!a.essay.empty())
@@ -98,8 +99,10 @@ void setup(CLI::App& parent) {
   cmd->add_option("--length", args->lengths,
                   "Target length(s) in tokens: prompt + answers + tokens to generate fit in it")
       ->capture_default_str();
-  cmd->add_option("--samples,-n", args->samples, "Samples per task and length")->capture_default_str();
-  cmd->add_option("--seed", args->seed, "Random seed (same seed, same samples)")->capture_default_str();
+  cmd->add_option("--samples,-n", args->samples, "Samples per task and length")
+      ->capture_default_str();
+  cmd->add_option("--seed", args->seed, "Random seed (same seed, same samples)")
+      ->capture_default_str();
   cmd->add_option("--tokens-to-generate", args->tokens_to_generate,
                   "Generation budget per sample (default: RULER's per task: niah 128, vt 30, "
                   "cwe 120, fwe 50)");

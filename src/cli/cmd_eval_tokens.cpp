@@ -53,13 +53,14 @@ void run(const Options& o) {
     (before ? sum_seen : sum_new) += l;
     ++(before ? n_seen : n_new);
     if (!o.summary_only)
-      std::printf("%6d  %-16s %8.3f  %s\n", t + 1, tok.piece(target[static_cast<size_t>(t)]).c_str(), l,
-                  before ? "yes" : "");
+      std::printf("%6d  %-16s %8.3f  %s\n", t + 1,
+                  tok.piece(target[static_cast<size_t>(t)]).c_str(), l, before ? "yes" : "");
     seen.insert(target[static_cast<size_t>(t)]);
   }
   std::printf("tokens %d, mean loss %.4f nats\n", T, sum / T);
-  std::printf("seen before: %d tokens, mean loss %.4f; first occurrences: %d tokens, mean loss %.4f\n",
-              n_seen, n_seen ? sum_seen / n_seen : 0.0, n_new, n_new ? sum_new / n_new : 0.0);
+  std::printf(
+      "seen before: %d tokens, mean loss %.4f; first occurrences: %d tokens, mean loss %.4f\n",
+      n_seen, n_seen ? sum_seen / n_seen : 0.0, n_new, n_new ? sum_new / n_new : 0.0);
 }
 
 void setup(CLI::App& parent) {
@@ -67,12 +68,15 @@ void setup(CLI::App& parent) {
   CLI::App* cmd = parent.add_subcommand(
       "tokens",
       "The loss (nats) of every token of a text under a checkpoint, marking tokens that occurred\n"
-      "earlier in the text, and the mean loss of those vs first occurrences: a model that uses its\n"
+      "earlier in the text, and the mean loss of those vs first occurrences: a model that uses "
+      "its\n"
       "context (copies) predicts repeated tokens far better than their first occurrence.");
-  cmd->add_option("--model", o->model_dir, "Checkpoint directory (config.json + model.safetensors)")->required();
+  cmd->add_option("--model", o->model_dir, "Checkpoint directory (config.json + model.safetensors)")
+      ->required();
   cmd->add_option("--text", o->text, "Text to score");
   cmd->add_option("--text-file", o->text_file, "Read the text from this file instead");
-  cmd->add_option("--tokenizer", o->tokenizer, "SentencePiece model (default: MODEL/tokenizer.model)");
+  cmd->add_option("--tokenizer", o->tokenizer,
+                  "SentencePiece model (default: MODEL/tokenizer.model)");
   cmd->add_flag("--no-bos", o->no_bos, "Do not prepend the BOS token");
   cmd->add_flag("--summary", o->summary_only, "Print only the two summary lines");
   cmd->callback([o] { run(*o); });

@@ -2,9 +2,9 @@
 // (docs/extend.md).
 #include <cmath>
 #include <cstdio>
-#include <utility>
 #include <cstdlib>
 #include <filesystem>
+#include <utility>
 
 #include "cli/command.h"
 #include "cli/train_flags.h"
@@ -67,7 +67,8 @@ void setup(CLI::App& parent) {
   cmd->add_option("--from", o.from,
                   "Source checkpoint: a checkpoint or model dir, or a run dir holding checkpoint/");
   cmd->add_option("--data", o.data_path, "Token shard to train on");
-  cmd->add_option("--out", o.out_dir, "Run directory (checkpoint/, metrics.jsonl, run_config.json)");
+  cmd->add_option("--out", o.out_dir,
+                  "Run directory (checkpoint/, metrics.jsonl, run_config.json)");
   cmd->add_option("--method", f->method, "pi | abf | ntk | yarn | harpe");
   cmd->add_option("--context", o.context, "Target context L (tokens per training sequence)");
   cmd->add_option("--original-context", o.original_context,
@@ -147,16 +148,21 @@ void setup(CLI::App& parent) {
     f->o.tokens = f->tokens;
     // Every number finite; "0" means "the scaled default" for the method parameters, so a
     // negative or NaN one is an error instead of silently becoming the default.
-    const std::pair<const char*, double> params[] = {
-        {"--factor", f->o.factor},         {"--abf-base", f->o.abf_base},
-        {"--bases-min", f->o.bases_min},   {"--bases-max", f->o.bases_max},
-        {"--bases-stride", f->o.bases_stride}};
+    const std::pair<const char*, double> params[] = {{"--factor", f->o.factor},
+                                                     {"--abf-base", f->o.abf_base},
+                                                     {"--bases-min", f->o.bases_min},
+                                                     {"--bases-max", f->o.bases_max},
+                                                     {"--bases-stride", f->o.bases_stride}};
     for (const auto& [flag, v] : params)
       check(std::isfinite(v) && v >= 0, flag, " must be a finite positive number, got ", v);
-    const std::pair<const char*, double> others[] = {
-        {"--lr", f->o.lr},           {"--beta-fast", f->o.beta_fast}, {"--beta-slow", f->o.beta_slow},
-        {"--clip", f->o.clip},       {"--weight-decay", f->o.weight_decay},
-        {"--min-lr-ratio", f->o.min_lr_ratio}, {"--beta1", f->o.beta1}, {"--beta2", f->o.beta2}};
+    const std::pair<const char*, double> others[] = {{"--lr", f->o.lr},
+                                                     {"--beta-fast", f->o.beta_fast},
+                                                     {"--beta-slow", f->o.beta_slow},
+                                                     {"--clip", f->o.clip},
+                                                     {"--weight-decay", f->o.weight_decay},
+                                                     {"--min-lr-ratio", f->o.min_lr_ratio},
+                                                     {"--beta1", f->o.beta1},
+                                                     {"--beta2", f->o.beta2}};
     for (const auto& [flag, v] : others) check(std::isfinite(v), flag, " must be finite, got ", v);
     check(f->o.override_keys.empty() || f->o.resume, "--override applies to --resume only");
     f->o.answers_only = f->loss == "answers";
@@ -169,9 +175,12 @@ void setup(CLI::App& parent) {
     else
       f->o.bases = train::parse_base_list(f->bases);
     check(f->stages.empty() || f->stages_file.empty(), "give --stages or --stages-file, not both");
-    if (f->stages == "scaled") f->o.scaled_stages = true;
-    else if (!f->stages.empty()) f->o.stages = train::parse_stages(f->stages);
-    else if (!f->stages_file.empty()) f->o.stages = train::read_stages_file(f->stages_file);
+    if (f->stages == "scaled")
+      f->o.scaled_stages = true;
+    else if (!f->stages.empty())
+      f->o.stages = train::parse_stages(f->stages);
+    else if (!f->stages_file.empty())
+      f->o.stages = train::read_stages_file(f->stages_file);
     if (!f->self_extend.empty()) f->o.self_extend = rope::parse_position_map(f->self_extend);
     check(f->o.hooks.log_every > 0, "--log-every must be positive, got ", f->o.hooks.log_every);
     check(f->o.hooks.save_every >= 0, "--save-every must be >= 0, got ", f->o.hooks.save_every);

@@ -24,7 +24,6 @@ struct Options {
   bool no_bos = false, quiet = false;
 };
 
-
 // Every number is checked before anything is loaded; CLI11's range checks let NaN through (every
 // comparison with NaN is false), and a NaN temperature would sample from garbage.
 void check_flags(const Options& o) {
@@ -75,8 +74,9 @@ void run(const Options& o) {
   if (tok.eos_id() >= 0) sampling.stop_tokens.push_back(tok.eos_id());
 
   if (!o.quiet)
-    std::fprintf(stderr, "model %s (%s), prompt %zu tokens, loaded in %.2f s\n", o.model_dir.c_str(),
-                 model::describe(m.config).c_str(), prompt.size(), load_timer.seconds());
+    std::fprintf(stderr, "model %s (%s), prompt %zu tokens, loaded in %.2f s\n",
+                 o.model_dir.c_str(), model::describe(m.config).c_str(), prompt.size(),
+                 load_timer.seconds());
   Timer timer;
   double prefill_s = -1;
   std::vector<int32_t> produced;
@@ -98,9 +98,11 @@ void run(const Options& o) {
   const double total = timer.seconds();
   if (!o.quiet && !out.empty()) {
     const double decode_s = total - prefill_s;
-    std::fprintf(stderr, "prefill %zu tokens in %.3f s (%.1f tok/s); decoded %zu tokens in %.3f s (%.1f tok/s)\n",
-                 prompt.size(), prefill_s, prompt.size() / prefill_s, out.size() - 1, decode_s,
-                 out.size() > 1 ? (out.size() - 1) / decode_s : 0.0);
+    std::fprintf(
+        stderr,
+        "prefill %zu tokens in %.3f s (%.1f tok/s); decoded %zu tokens in %.3f s (%.1f tok/s)\n",
+        prompt.size(), prefill_s, prompt.size() / prefill_s, out.size() - 1, decode_s,
+        out.size() > 1 ? (out.size() - 1) / decode_s : 0.0);
   }
 }
 
@@ -118,18 +120,19 @@ void setup(CLI::App& parent) {
   cmd->add_option("--tokenizer", o->tokenizer,
                   "SentencePiece model (default: MODEL/tokenizer.model)");
   cmd->add_option("--max-new-tokens,-n", o->max_new, "Tokens to generate (stops early at EOS)")
-      ->capture_default_str()->check(CLI::PositiveNumber);
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
   // Float ranges are checked in check_flags (CLI11's checks pass NaN and print huge bounds).
   cmd->add_option("--temperature", o->temperature, "Sampling temperature; 0 = greedy")
       ->capture_default_str();
   cmd->add_option("--top-k", o->top_k, "Sample among the k most likely tokens (0 = all)")
-      ->capture_default_str()->check(CLI::NonNegativeNumber);
+      ->capture_default_str()
+      ->check(CLI::NonNegativeNumber);
   cmd->add_option("--top-p", o->top_p, "Nucleus sampling mass in [0, 1]")->capture_default_str();
   cmd->add_option("--seed", o->seed, "Sampling seed")->capture_default_str();
   cmd->add_option("--self-extend", o->self_extend,
                   "Training-free Self-Extend: W,G = neighbour window, group size (e.g. 1024,32)");
-  cmd->add_option("--capacity", o->capacity,
-                  "KV-cache length (default: prompt + max-new-tokens)");
+  cmd->add_option("--capacity", o->capacity, "KV-cache length (default: prompt + max-new-tokens)");
   cmd->add_flag("--no-bos", o->no_bos, "Do not prepend the BOS token");
   cmd->add_flag("--quiet,-q", o->quiet, "Print only the generated text");
   cmd->callback([o] { run(*o); });

@@ -23,7 +23,8 @@ void setup(CLI::App& parent) {
       "pretrain",
       "Train a base model from scratch at a short context C0 (plain RoPE, base 10000 by default),\n"
       "the starting point of `harpe extend`. Writes OUT/checkpoint/ (config.json with\n"
-      "max_position_embeddings = C0, model.safetensors, optimizer.safetensors, trainer_state.json,\n"
+      "max_position_embeddings = C0, model.safetensors, optimizer.safetensors, "
+      "trainer_state.json,\n"
       "tokenizer.model when --tokenizer is given), OUT/metrics.jsonl and OUT/run_config.json.\n"
       "Ctrl-C (SIGINT), SIGTERM or SIGHUP saves the checkpoint after the current step and exits\n"
       "130; --resume continues.\n"

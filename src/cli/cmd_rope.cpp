@@ -145,13 +145,13 @@ void run(const CLI::App& cmd, const RopeArgs& a) {
     return;
   }
 
-  std::printf("scheme %s  layout %s  heads %d  kv_heads %d  head_dim %d  rot_dims %d  "
-              "attn_factor %.6g\n",
-              std::string(rope::scheme_name(sc)).c_str(),
-              std::string(rope::layout_name(t.layout)).c_str(), t.n_heads, t.n_kv_heads,
-              t.head_dim, t.rot_dims, static_cast<double>(t.attn_factor));
-  std::printf("%5s %5s %14s %14s %14s %14s\n", "head", "kv", "base_equiv", "inv_first",
-              "inv_last", "max_wavelen");
+  std::printf(
+      "scheme %s  layout %s  heads %d  kv_heads %d  head_dim %d  rot_dims %d  "
+      "attn_factor %.6g\n",
+      std::string(rope::scheme_name(sc)).c_str(), std::string(rope::layout_name(t.layout)).c_str(),
+      t.n_heads, t.n_kv_heads, t.head_dim, t.rot_dims, static_cast<double>(t.attn_factor));
+  std::printf("%5s %5s %14s %14s %14s %14s\n", "head", "kv", "base_equiv", "inv_first", "inv_last",
+              "max_wavelen");
   for (int h = 0; h < t.n_heads; ++h)
     std::printf("%5d %5d %14.6g %14.6g %14.6g %14.6g\n", h, h / t.group_size(),
                 rope::equivalent_base(t, h), static_cast<double>(t.head(h)[0]),
@@ -171,7 +171,8 @@ void setup(CLI::App& parent) {
   cmd->add_option("--head-dim", args->head_dim, "Head dimension (even)")
       ->type_name("INT")
       ->capture_default_str();
-  cmd->add_option("--rot-dims", args->rot_dims, "Rotated dims per head (even, <= head dim); 0 = all")
+  cmd->add_option("--rot-dims", args->rot_dims,
+                  "Rotated dims per head (even, <= head dim); 0 = all")
       ->type_name("INT")
       ->capture_default_str();
   cmd->add_option("--layout", args->layout,

@@ -49,8 +49,8 @@ int main(int argc, char** argv) {
       auto it = groups.find(entry.group);
       if (it == groups.end()) {
         auto desc = kGroups.find(entry.group);
-        CLI::App* g = app.add_subcommand(entry.group,
-                                         desc == kGroups.end() ? entry.group : desc->second);
+        CLI::App* g =
+            app.add_subcommand(entry.group, desc == kGroups.end() ? entry.group : desc->second);
         g->require_subcommand(1);
         it = groups.emplace(entry.group, g).first;
       }

@@ -47,9 +47,11 @@ inline void add_train_flags(CLI::App* cmd, TrainFlags& f) {
                   "Token budget instead of --steps: steps = ceil(N / (batch * context * accum))");
   cmd->add_option("--lr", f.lr, "Peak learning rate")->capture_default_str();
   cmd->add_option("--warmup", f.warmup, "Linear warmup steps")->capture_default_str();
-  cmd->add_option("--schedule", f.schedule, "LR after warmup: cosine (to lr * min-lr-ratio) or constant")
+  cmd->add_option("--schedule", f.schedule,
+                  "LR after warmup: cosine (to lr * min-lr-ratio) or constant")
       ->capture_default_str();
-  cmd->add_option("--min-lr-ratio", f.min_lr_ratio, "Final LR of the cosine schedule, relative to --lr")
+  cmd->add_option("--min-lr-ratio", f.min_lr_ratio,
+                  "Final LR of the cosine schedule, relative to --lr")
       ->capture_default_str();
   cmd->add_option("--clip", f.clip, "Global gradient-norm clip (0: off)")->capture_default_str();
   cmd->add_option("--weight-decay", f.weight_decay, "AdamW decoupled weight decay (not on norms)")
@@ -61,8 +63,9 @@ inline void add_train_flags(CLI::App* cmd, TrainFlags& f) {
   cmd->add_option("--keep-every", f.keep_every,
                   "Also keep the model every n steps as OUT/step-N (for learning curves; 0: off)")
       ->capture_default_str();
-  cmd->add_flag("--resume", f.resume,
-                "Continue OUT/checkpoint; the flags must match OUT/run_config.json (see --override)");
+  cmd->add_flag(
+      "--resume", f.resume,
+      "Continue OUT/checkpoint; the flags must match OUT/run_config.json (see --override)");
   cmd->add_option("--override", f.override_keys,
                   "With --resume: run_config keys allowed to change, comma-separated (e.g. "
                   "train.lr,data); the new values are recorded");
@@ -104,12 +107,12 @@ inline void apply_train_flags(const TrainFlags& f, train::TrainOptions& t, long 
         f.min_lr_ratio);
   check(!(f.steps > 0 && f.tokens > 0), "give one budget: --steps S or --tokens N, not both");
   const unsigned long long tokens = f.tokens > 0 ? static_cast<unsigned long long>(f.tokens) : 0;
-  const unsigned long long per_step =
-      static_cast<unsigned long long>(f.batch) * static_cast<unsigned long long>(f.context) *
-      static_cast<unsigned long long>(f.grad_accum);
-  t.steps = f.steps > 0    ? f.steps
+  const unsigned long long per_step = static_cast<unsigned long long>(f.batch) *
+                                      static_cast<unsigned long long>(f.context) *
+                                      static_cast<unsigned long long>(f.grad_accum);
+  t.steps = f.steps > 0  ? f.steps
             : tokens > 0 ? static_cast<long>((tokens + per_step - 1) / per_step)
-                           : default_steps;
+                         : default_steps;
   check(t.steps > 0, "give a budget: --steps S or --tokens N");
   t.context = f.context;
   t.batch = f.batch;

@@ -24,9 +24,12 @@ namespace harpe::data {
 
 const char* split_name(Split s) {
   switch (s) {
-    case Split::train: return "train";
-    case Split::validation: return "validation";
-    case Split::test: return "test";
+    case Split::train:
+      return "train";
+    case Split::validation:
+      return "validation";
+    case Split::test:
+      return "test";
   }
   return "?";
 }
@@ -58,7 +61,10 @@ Record record_from_json(std::string_view line, const std::string& where) {
     fail(where, ": not a JSON record: ", e.what());
   }
   Record r;
-  for (auto [key, field] : {std::pair{"id", &r.id}, {"source", &r.source}, {"license", &r.license}, {"text", &r.text}}) {
+  for (auto [key, field] : {std::pair{"id", &r.id},
+                            {"source", &r.source},
+                            {"license", &r.license},
+                            {"text", &r.text}}) {
     auto it = j.find(key);
     check(it != j.end() && it->is_string(), where, ": record lacks string field \"", key, "\"");
     *field = it->get<std::string>();
@@ -72,7 +78,8 @@ std::string corpus_split_path(const std::string& dir, Split s) {
 
 void for_each_record(const std::string& path, const std::function<void(Record&&)>& fn) {
   std::ifstream in(path, std::ios::binary);
-  if (!in) fail("corpus file ", path, ": cannot open (build it with `harpe data corpus --out DIR`)");
+  if (!in)
+    fail("corpus file ", path, ": cannot open (build it with `harpe data corpus --out DIR`)");
   std::string line;
   std::int64_t n = 0;
   while (std::getline(in, line)) {
@@ -87,8 +94,10 @@ const std::vector<SourceInfo>& known_sources() {
       {"bible", "bible-kjv bible-kjv-text", "King James Bible, one document per book (66)", true},
       {"pari", "pari-doc", "PARI/GP manuals (.tex), one document per \\section", true},
       {"hol-light", "hol-light", "HOL Light formal proofs (.ml), one document per file", false},
-      {"python", "python3.11-doc", "Python 3.11 documentation sources (.rst), one document per file", false},
-      {"linux", "linux-doc-6.1", "Linux 6.1 kernel documentation sources (.rst), one document per file", false},
+      {"python", "python3.11-doc",
+       "Python 3.11 documentation sources (.rst), one document per file", false},
+      {"linux", "linux-doc-6.1",
+       "Linux 6.1 kernel documentation sources (.rst), one document per file", false},
   };
   return sources;
 }
@@ -100,7 +109,8 @@ std::string license_from_copyright(const std::string& path, const std::string& f
     std::string line;
     bool machine_readable = false, in_star = false;
     while (std::getline(in, line)) {
-      if (line.rfind("Format:", 0) == 0 && line.find("copyright-format") != std::string::npos) machine_readable = true;
+      if (line.rfind("Format:", 0) == 0 && line.find("copyright-format") != std::string::npos)
+        machine_readable = true;
       if (line.rfind("Files:", 0) == 0) {
         std::string v = line.substr(6);
         v.erase(0, v.find_first_not_of(" \t"));
@@ -139,7 +149,8 @@ struct Emitter {
       check(!opt.strict_utf8, origin, ": invalid UTF-8 (", bad, " bad bytes) in document ", id,
             " (rerun without --strict-utf8 to replace them by U+FFFD)");
       s.utf8_replacements += static_cast<std::int64_t>(bad);
-      opt.log("note: " + origin + ": replaced " + std::to_string(bad) + " invalid UTF-8 byte(s) by U+FFFD");
+      opt.log("note: " + origin + ": replaced " + std::to_string(bad) +
+              " invalid UTF-8 byte(s) by U+FFFD");
     }
     check(ids.insert(id).second, "duplicate document id ", id, " (from ", origin, ")");
     Split sp = split_of(id);
@@ -159,23 +170,82 @@ std::string read_file(const fs::path& p) {
   return ss.str();
 }
 
-[[noreturn]] void missing(const std::string& source, const std::string& what, const std::string& packages) {
+[[noreturn]] void missing(const std::string& source, const std::string& what,
+                          const std::string& packages) {
   fail("source ", source, ": ", what, " not found; install the Debian package(s) ", packages,
-       " (apt-get install ", packages, ", or scripts/setup.sh", source == "bible" || source == "pari" ? "" : " --corpora-large",
-       ")");
+       " (apt-get install ", packages, ", or scripts/setup.sh",
+       source == "bible" || source == "pari" ? "" : " --corpora-large", ")");
 }
 
-const char* kBibleBooks[66] = {
-    "Genesis", "Exodus", "Leviticus", "Numbers", "Deuteronomy", "Joshua", "Judges", "Ruth", "1 Samuel",
-    "2 Samuel", "1 Kings", "2 Kings", "1 Chronicles", "2 Chronicles", "Ezra", "Nehemiah", "Esther", "Job",
-    "Psalms", "Proverbs", "Ecclesiastes", "Song of Solomon", "Isaiah", "Jeremiah", "Lamentations", "Ezekiel",
-    "Daniel", "Hosea", "Joel", "Amos", "Obadiah", "Jonah", "Micah", "Nahum", "Habakkuk", "Zephaniah", "Haggai",
-    "Zechariah", "Malachi", "Matthew", "Mark", "Luke", "John", "Acts", "Romans", "1 Corinthians",
-    "2 Corinthians", "Galatians", "Ephesians", "Philippians", "Colossians", "1 Thessalonians",
-    "2 Thessalonians", "1 Timothy", "2 Timothy", "Titus", "Philemon", "Hebrews", "James", "1 Peter", "2 Peter",
-    "1 John", "2 John", "3 John", "Jude", "Revelation"};
+const char* kBibleBooks[66] = {"Genesis",
+                               "Exodus",
+                               "Leviticus",
+                               "Numbers",
+                               "Deuteronomy",
+                               "Joshua",
+                               "Judges",
+                               "Ruth",
+                               "1 Samuel",
+                               "2 Samuel",
+                               "1 Kings",
+                               "2 Kings",
+                               "1 Chronicles",
+                               "2 Chronicles",
+                               "Ezra",
+                               "Nehemiah",
+                               "Esther",
+                               "Job",
+                               "Psalms",
+                               "Proverbs",
+                               "Ecclesiastes",
+                               "Song of Solomon",
+                               "Isaiah",
+                               "Jeremiah",
+                               "Lamentations",
+                               "Ezekiel",
+                               "Daniel",
+                               "Hosea",
+                               "Joel",
+                               "Amos",
+                               "Obadiah",
+                               "Jonah",
+                               "Micah",
+                               "Nahum",
+                               "Habakkuk",
+                               "Zephaniah",
+                               "Haggai",
+                               "Zechariah",
+                               "Malachi",
+                               "Matthew",
+                               "Mark",
+                               "Luke",
+                               "John",
+                               "Acts",
+                               "Romans",
+                               "1 Corinthians",
+                               "2 Corinthians",
+                               "Galatians",
+                               "Ephesians",
+                               "Philippians",
+                               "Colossians",
+                               "1 Thessalonians",
+                               "2 Thessalonians",
+                               "1 Timothy",
+                               "2 Timothy",
+                               "Titus",
+                               "Philemon",
+                               "Hebrews",
+                               "James",
+                               "1 Peter",
+                               "2 Peter",
+                               "1 John",
+                               "2 John",
+                               "3 John",
+                               "Jude",
+                               "Revelation"};
 
-// "1Sm12:3" -> m[1] = "1Sm", m[2] = "12", m[3] = "3" (an optional digit, letters, digits ':' digits).
+// "1Sm12:3" -> m[1] = "1Sm", m[2] = "12", m[3] = "3" (an optional digit, letters, digits ':'
+// digits).
 bool parse_reference(const std::string& s, std::string (&m)[4]) {
   auto digit = [](char c) { return c >= '0' && c <= '9'; };
   auto alpha = [](char c) { return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z'); };
@@ -204,13 +274,15 @@ void collect_bible(Emitter& em) {
   if (!fs::exists("/usr/lib/bible.data")) missing("bible", "/usr/lib/bible.data", pkgs);
   std::string license = license_from_copyright("/usr/share/doc/bible-kjv-text/copyright",
                                                "public-domain (KJV text, 1611)");
-  std::unique_ptr<FILE, int (*)(FILE*)> pipe(::popen("COLUMNS=100000 /usr/bin/bible -f gen1:1-rev22:21 2>&1", "r"),
-                                             ::pclose);
+  std::unique_ptr<FILE, int (*)(FILE*)> pipe(
+      ::popen("COLUMNS=100000 /usr/bin/bible -f gen1:1-rev22:21 2>&1", "r"), ::pclose);
   if (!pipe) fail("source bible: cannot run /usr/bin/bible: ", std::strerror(errno));
   std::string abbrev, text, chapter, line;
   int book = -1;
   auto flush = [&] {
-    if (book >= 0) em.emit("bible", license, std::string("bible/") + kBibleBooks[book], std::move(text), "bible output");
+    if (book >= 0)
+      em.emit("bible", license, std::string("bible/") + kBibleBooks[book], std::move(text),
+              "bible output");
     text.clear();
   };
   char buf[1 << 16];
@@ -251,36 +323,39 @@ void collect_pari(Emitter& em) {
   const std::set<std::string> skip = {"parimacro.tex", "pdfmacs.tex", "paricfg.tex", "users.tex"};
   std::vector<fs::path> files;
   for (auto& e : fs::directory_iterator(dir))
-    if (e.is_regular_file() && e.path().extension() == ".tex" && !skip.count(e.path().filename().string()))
+    if (e.is_regular_file() && e.path().extension() == ".tex" &&
+        !skip.count(e.path().filename().string()))
       files.push_back(e.path());
   std::sort(files.begin(), files.end());
   check(!files.empty(), "source pari: no .tex files in ", dir.string(), "; reinstall pari-doc");
   for (const auto& f : files) {
     std::string all = read_file(f);
     std::vector<std::size_t> cuts = {0};
-    for (std::size_t p = all.find("\n\\section"); p != std::string::npos; p = all.find("\n\\section", p + 1))
+    for (std::size_t p = all.find("\n\\section"); p != std::string::npos;
+         p = all.find("\n\\section", p + 1))
       cuts.push_back(p + 1);
     cuts.push_back(all.size());
     for (std::size_t k = 0; k + 1 < cuts.size(); ++k) {
       char num[32];
       std::snprintf(num, sizeof num, "s%02zu", k);
-      em.emit("pari", license, "pari/" + f.filename().string() + "/" + num, all.substr(cuts[k], cuts[k + 1] - cuts[k]),
-              f.string());
+      em.emit("pari", license, "pari/" + f.filename().string() + "/" + num,
+              all.substr(cuts[k], cuts[k + 1] - cuts[k]), f.string());
     }
   }
 }
 
 // Every regular file under dir whose name ends with one of `exts` (all files when empty), sorted,
 // one document each; binary files are skipped with a note.
-void collect_dir(Emitter& em, const std::string& source, const fs::path& dir, const std::vector<std::string>& exts,
-                 const std::string& license) {
+void collect_dir(Emitter& em, const std::string& source, const fs::path& dir,
+                 const std::vector<std::string>& exts, const std::string& license) {
   std::vector<fs::path> files;
   for (auto& e : fs::recursive_directory_iterator(dir)) {
     if (!e.is_regular_file()) continue;
     std::string name = e.path().filename().string();
     bool ok = exts.empty();
     for (const auto& x : exts)
-      ok = ok || (name.size() >= x.size() && name.compare(name.size() - x.size(), x.size(), x) == 0);
+      ok =
+          ok || (name.size() >= x.size() && name.compare(name.size() - x.size(), x.size(), x) == 0);
     if (ok) files.push_back(e.path());
   }
   std::sort(files.begin(), files.end());
@@ -292,14 +367,17 @@ void collect_dir(Emitter& em, const std::string& source, const fs::path& dir, co
       em.opt.log("note: skipping binary file " + f.string());
       continue;
     }
-    em.emit(source, license, source + "/" + fs::relative(f, dir).string(), std::move(text), f.string());
+    em.emit(source, license, source + "/" + fs::relative(f, dir).string(), std::move(text),
+            f.string());
   }
 }
 
-void collect_package_dir(Emitter& em, const std::string& source, const std::string& dir, const std::string& pkg,
-                         const std::vector<std::string>& exts, const std::string& license_fallback) {
+void collect_package_dir(Emitter& em, const std::string& source, const std::string& dir,
+                         const std::string& pkg, const std::vector<std::string>& exts,
+                         const std::string& license_fallback) {
   if (!fs::is_directory(dir)) missing(source, dir, pkg);
-  collect_dir(em, source, dir, exts, license_from_copyright("/usr/share/doc/" + pkg + "/copyright", license_fallback));
+  collect_dir(em, source, dir, exts,
+              license_from_copyright("/usr/share/doc/" + pkg + "/copyright", license_fallback));
 }
 
 void write_manifest(const std::string& path, const std::map<std::string, SourceSummary>& summary,
@@ -310,8 +388,11 @@ void write_manifest(const std::string& path, const std::map<std::string, SourceS
   nlohmann::json src = nlohmann::json::array();
   for (const auto& name : order) {
     const auto& s = summary.at(name);
-    nlohmann::json e = {{"source", name}, {"license", s.license}, {"skipped_empty", s.skipped_empty},
-                        {"skipped_binary", s.skipped_binary}, {"utf8_replacements", s.utf8_replacements}};
+    nlohmann::json e = {{"source", name},
+                        {"license", s.license},
+                        {"skipped_empty", s.skipped_empty},
+                        {"skipped_binary", s.skipped_binary},
+                        {"utf8_replacements", s.utf8_replacements}};
     for (int k = 0; k < 3; ++k)
       e[split_name(static_cast<Split>(k))] = {{"documents", s.documents[k]}, {"bytes", s.bytes[k]}};
     src.push_back(e);
@@ -339,9 +420,10 @@ std::map<std::string, SourceSummary> build_corpus(const CorpusOptions& opt) {
   std::string suffix = ".tmp." + std::to_string(::getpid());
   std::array<std::ofstream, 3> out;
   for (int k = 0; k < 3; ++k) {
-    out[k].open(corpus_split_path(opt.out_dir, static_cast<Split>(k)) + suffix, std::ios::binary | std::ios::trunc);
-    check(static_cast<bool>(out[k]), "--out ", opt.out_dir, ": cannot write ", split_name(static_cast<Split>(k)),
-          ".jsonl");
+    out[k].open(corpus_split_path(opt.out_dir, static_cast<Split>(k)) + suffix,
+                std::ios::binary | std::ios::trunc);
+    check(static_cast<bool>(out[k]), "--out ", opt.out_dir, ": cannot write ",
+          split_name(static_cast<Split>(k)), ".jsonl");
   }
   std::map<std::string, SourceSummary> summary;
   Emitter em{opt, out, summary, {}};
@@ -358,8 +440,10 @@ std::map<std::string, SourceSummary> build_corpus(const CorpusOptions& opt) {
     for (const auto& spec : opt.sources) {
       auto eq = spec.find('=');
       std::string name = eq == std::string::npos ? spec : spec.substr(0, eq);
-      check(!name.empty() && name.find('/') == std::string::npos, "--sources: bad source name in '", spec, "'");
-      check(std::find(order.begin(), order.end(), name) == order.end(), "--sources: ", name, " given twice");
+      check(!name.empty() && name.find('/') == std::string::npos, "--sources: bad source name in '",
+            spec, "'");
+      check(std::find(order.begin(), order.end(), name) == order.end(), "--sources: ", name,
+            " given twice");
       order.push_back(name);
       summary[name];
       if (opt.generators.count(name)) {
@@ -388,20 +472,21 @@ std::map<std::string, SourceSummary> build_corpus(const CorpusOptions& opt) {
       } else if (name == "hol-light") {
         collect_package_dir(em, name, "/usr/share/hol-light", "hol-light", {".ml"}, "BSD-2-clause");
       } else if (name == "python") {
-        collect_package_dir(em, name, "/usr/share/doc/python3.11/html/_sources", "python3.11-doc", {".rst.txt"},
-                            "PSF-2.0");
+        collect_package_dir(em, name, "/usr/share/doc/python3.11/html/_sources", "python3.11-doc",
+                            {".rst.txt"}, "PSF-2.0");
       } else if (name == "linux") {
-        collect_package_dir(em, name, "/usr/share/doc/linux-doc-6.1/html/_sources", "linux-doc-6.1", {".rst.txt"},
-                            "GPL-2");
+        collect_package_dir(em, name, "/usr/share/doc/linux-doc-6.1/html/_sources", "linux-doc-6.1",
+                            {".rst.txt"}, "GPL-2");
       } else {
         std::string names;
         for (const auto& s : known_sources()) names += (names.empty() ? "" : ", ") + s.name;
         names += ", synthetic";
-        fail("--sources: unknown source '", name, "' (known: ", names, "; or NAME=DIR for a directory of text files)");
+        fail("--sources: unknown source '", name, "' (known: ", names,
+             "; or NAME=DIR for a directory of text files)");
       }
       const auto& s = summary[name];
-      opt.log("corpus: " + name + ": " + std::to_string(s.documents[0] + s.documents[1] + s.documents[2]) +
-              " documents");
+      opt.log("corpus: " + name + ": " +
+              std::to_string(s.documents[0] + s.documents[1] + s.documents[2]) + " documents");
     }
     em.train_text = nullptr;
     for (const auto& name : generated) {
@@ -409,8 +494,8 @@ std::map<std::string, SourceSummary> build_corpus(const CorpusOptions& opt) {
       for (Record& r : opt.generators.at(name)(train_text))
         em.emit(name, r.license, std::move(r.id), std::move(r.text), name + " generator");
       const auto& s = summary[name];
-      opt.log("corpus: " + name + ": " + std::to_string(s.documents[0] + s.documents[1] + s.documents[2]) +
-              " documents");
+      opt.log("corpus: " + name + ": " +
+              std::to_string(s.documents[0] + s.documents[1] + s.documents[2]) + " documents");
     }
     for (int k = 0; k < 3; ++k) {
       out[k].flush();

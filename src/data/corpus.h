@@ -12,7 +12,7 @@
 namespace harpe::data {
 
 struct Record {
-  std::string id;       // unique, stable across rebuilds (e.g. "bible/Genesis", "pari/usersch3.tex/s05")
+  std::string id;  // unique, stable across rebuilds (e.g. "bible/Genesis", "pari/usersch3.tex/s05")
   std::string source;   // "bible", "pari", ...
   std::string license;  // short licence name and the copyright file it comes from
   std::string text;     // valid UTF-8
@@ -22,8 +22,9 @@ enum class Split { train, validation, test };
 const char* split_name(Split s);
 Split parse_split(std::string_view name);  // "train" | "validation" | "test"; throws otherwise
 
-// 90/5/5 by FNV-1a 64 of the id: bucket = hash % 100; [0,90) train, [90,95) validation, [95,100) test.
-// Depends on the id only, so a document lands in the same split whatever else is in the corpus.
+// 90/5/5 by FNV-1a 64 of the id: bucket = hash % 100; [0,90) train, [90,95) validation, [95,100)
+// test. Depends on the id only, so a document lands in the same split whatever else is in the
+// corpus.
 Split split_of(std::string_view id);
 
 std::string record_to_json(const Record& r);  // one line, no trailing newline
@@ -37,7 +38,7 @@ struct SourceInfo {
   std::string name;
   std::string packages;  // Debian packages to install for it
   std::string description;
-  bool in_default;       // part of the small default corpus
+  bool in_default;  // part of the small default corpus
 };
 const std::vector<SourceInfo>& known_sources();
 
@@ -53,7 +54,8 @@ struct CorpusOptions {
   // Sources produced by code outside this module, by name (the CLI registers "niah": RULER-format
   // documents that eval/ builds on another source's training text). They run after every other
   // source, with the training-split text of the sources read so far (joined per source).
-  using Generator = std::function<std::vector<Record>(const std::map<std::string, std::string>& train_text)>;
+  using Generator =
+      std::function<std::vector<Record>(const std::map<std::string, std::string>& train_text)>;
   std::map<std::string, Generator> generators;
   std::function<void(const std::string&)> log = [](const std::string&) {};
   // Source names in order ("NAME=DIR" -> NAME).

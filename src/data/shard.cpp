@@ -37,8 +37,8 @@ ShardWriter::ShardWriter(std::string path, std::uint32_t vocab_size, std::uint32
     : path_(std::move(path)), vocab_size_(vocab_size), token_bytes_(token_bytes) {
   check(vocab_size_ > 0, "shard ", path_, ": vocab_size must be positive");
   if (token_bytes_ == 0) token_bytes_ = vocab_size_ <= 65536 ? 2 : 4;
-  check(token_bytes_ == 2 || token_bytes_ == 4, "shard ", path_, ": token width must be 2 or 4 bytes, got ",
-        token_bytes_);
+  check(token_bytes_ == 2 || token_bytes_ == 4, "shard ", path_,
+        ": token width must be 2 or 4 bytes, got ", token_bytes_);
   check(token_bytes_ == 4 || vocab_size_ <= 65536, "shard ", path_, ": vocab_size ", vocab_size_,
         " does not fit 2-byte tokens");
   tmp_path_ = path_ + ".tmp." + std::to_string(::getpid());
@@ -89,7 +89,8 @@ void ShardWriter::add_document(std::span<const std::int32_t> tokens, std::uint32
   const std::uint64_t first = offsets_.back();
   mask_.resize((first + tokens.size() + 63) / 64, 0);
   for (std::size_t i = 0; i < tokens.size(); ++i)
-    if (scored.empty() || scored[i]) mask_[(first + i) / 64] |= std::uint64_t{1} << ((first + i) % 64);
+    if (scored.empty() || scored[i])
+      mask_[(first + i) / 64] |= std::uint64_t{1} << ((first + i) % 64);
   masked_ = masked_ || !scored.empty();
   offsets_.push_back(first + tokens.size());
   sources_.push_back(source);
@@ -130,7 +131,8 @@ void ShardWriter::finish() {
   h.vocab_size = vocab_size_;
   h.n_sources = static_cast<std::uint32_t>(source_names_.size());
   h.file_bytes = pos;
-  if (std::fseek(file_, 0, SEEK_SET) != 0) fail("shard ", path_, ": seek failed: ", std::strerror(errno));
+  if (std::fseek(file_, 0, SEEK_SET) != 0)
+    fail("shard ", path_, ": seek failed: ", std::strerror(errno));
   write_bytes(&h, sizeof h);
   if (std::fflush(file_) != 0 || ::fsync(::fileno(file_)) != 0)
     fail("shard ", path_, ": flush/fsync failed: ", std::strerror(errno));
@@ -186,7 +188,8 @@ Shard Shard::open(const std::string& path, bool check_tokens) {
   auto size = static_cast<std::uint64_t>(st.st_size);
   if (size < kShardHeaderBytes) {
     ::close(fd);
-    fail("shard ", path, ": file is ", size, " bytes, shorter than the ", kShardHeaderBytes, "-byte header");
+    fail("shard ", path, ": file is ", size, " bytes, shorter than the ", kShardHeaderBytes,
+         "-byte header");
   }
   void* m = ::mmap(nullptr, size, PROT_READ, MAP_PRIVATE, fd, 0);
   ::close(fd);
@@ -197,26 +200,30 @@ Shard Shard::open(const std::string& path, bool check_tokens) {
   std::memcpy(&s.header_, base, sizeof(ShardHeader));
   const ShardHeader& h = s.header_;
 
-  check(std::memcmp(h.magic, kShardMagic, 8) == 0, "shard ", path, ": bad magic (not a harpe token shard)");
+  check(std::memcmp(h.magic, kShardMagic, 8) == 0, "shard ", path,
+        ": bad magic (not a harpe token shard)");
   check(h.version == kShardVersion || h.version == kShardVersionMasked, "shard ", path,
-        ": unsupported version ", h.version, " (expected ", kShardVersion, " or ", kShardVersionMasked,
-        ")");
+        ": unsupported version ", h.version, " (expected ", kShardVersion, " or ",
+        kShardVersionMasked, ")");
   check(h.token_bytes == 2 || h.token_bytes == 4, "shard ", path, ": token width ", h.token_bytes,
         " (expected 2 or 4)");
-  check(h.vocab_size > 0 && (h.token_bytes == 4 || h.vocab_size <= 65536), "shard ", path, ": vocab_size ",
-        h.vocab_size, " inconsistent with ", h.token_bytes, "-byte tokens");
-  check(h.file_bytes == size, "shard ", path, ": header says ", h.file_bytes, " bytes but the file has ", size,
-        " (truncated or appended)");
+  check(h.vocab_size > 0 && (h.token_bytes == 4 || h.vocab_size <= 65536), "shard ", path,
+        ": vocab_size ", h.vocab_size, " inconsistent with ", h.token_bytes, "-byte tokens");
+  check(h.file_bytes == size, "shard ", path, ": header says ", h.file_bytes,
+        " bytes but the file has ", size, " (truncated or appended)");
   // Sizes, with overflow-safe bounds: each count is first bounded by the file size.
-  check(h.n_tokens <= size / h.token_bytes, "shard ", path, ": token count ", h.n_tokens, " exceeds file size");
-  check(h.n_documents <= size / 12, "shard ", path, ": document count ", h.n_documents, " exceeds file size");
-  check(h.n_sources <= size / 4, "shard ", path, ": source count ", h.n_sources, " exceeds file size");
+  check(h.n_tokens <= size / h.token_bytes, "shard ", path, ": token count ", h.n_tokens,
+        " exceeds file size");
+  check(h.n_documents <= size / 12, "shard ", path, ": document count ", h.n_documents,
+        " exceeds file size");
+  check(h.n_sources <= size / 4, "shard ", path, ": source count ", h.n_sources,
+        " exceeds file size");
   std::uint64_t tok_off = kShardHeaderBytes;
   std::uint64_t off_off = pad8(tok_off + h.n_tokens * h.token_bytes);
   std::uint64_t src_off = off_off + (h.n_documents + 1) * 8;
   std::uint64_t names_off = pad8(src_off + h.n_documents * 4);
-  check(names_off <= size, "shard ", path, ": tables end at byte ", names_off, " past file end ", size,
-        " (counts inconsistent with file size)");
+  check(names_off <= size, "shard ", path, ": tables end at byte ", names_off, " past file end ",
+        size, " (counts inconsistent with file size)");
   s.tokens_ = base + tok_off;
   s.offsets_ = reinterpret_cast<const std::uint64_t*>(base + off_off);
   s.source_ids_ = reinterpret_cast<const std::uint32_t*>(base + src_off);
@@ -242,11 +249,13 @@ Shard Shard::open(const std::string& path, bool check_tokens) {
   check(pos == size, "shard ", path, ": the tables end at byte ", pos, " but the file has ", size,
         " bytes");
 
-  check(s.offsets_[0] == 0, "shard ", path, ": first document offset is ", s.offsets_[0], ", expected 0");
+  check(s.offsets_[0] == 0, "shard ", path, ": first document offset is ", s.offsets_[0],
+        ", expected 0");
   for (std::uint64_t d = 0; d < h.n_documents; ++d) {
-    check(s.offsets_[d + 1] >= s.offsets_[d], "shard ", path, ": document offsets decrease at document ", d);
-    check(s.source_ids_[d] < h.n_sources, "shard ", path, ": document ", d, " has source id ", s.source_ids_[d],
-          " but there are ", h.n_sources, " sources");
+    check(s.offsets_[d + 1] >= s.offsets_[d], "shard ", path,
+          ": document offsets decrease at document ", d);
+    check(s.source_ids_[d] < h.n_sources, "shard ", path, ": document ", d, " has source id ",
+          s.source_ids_[d], " but there are ", h.n_sources, " sources");
   }
   check(s.offsets_[h.n_documents] == h.n_tokens, "shard ", path, ": document table ends at token ",
         s.offsets_[h.n_documents], " but the shard has ", h.n_tokens, " tokens");
@@ -254,7 +263,8 @@ Shard Shard::open(const std::string& path, bool check_tokens) {
     std::uint32_t max_tok = 0;
     if (h.token_bytes == 2) {
       const auto* t = s.tokens16();
-      for (std::uint64_t i = 0; i < h.n_tokens; ++i) max_tok = std::max<std::uint32_t>(max_tok, t[i]);
+      for (std::uint64_t i = 0; i < h.n_tokens; ++i)
+        max_tok = std::max<std::uint32_t>(max_tok, t[i]);
     } else {
       const auto* t = s.tokens32();
       for (std::uint64_t i = 0; i < h.n_tokens; ++i) max_tok = std::max(max_tok, t[i]);
@@ -266,8 +276,8 @@ Shard Shard::open(const std::string& path, bool check_tokens) {
 }
 
 void Shard::copy_tokens(std::uint64_t begin, std::uint64_t n, std::int32_t* out) const {
-  check(begin <= n_tokens() && n <= n_tokens() - begin, "shard ", path_, ": token range [", begin, ", ",
-        begin + n, ") outside [0, ", n_tokens(), ")");
+  check(begin <= n_tokens() && n <= n_tokens() - begin, "shard ", path_, ": token range [", begin,
+        ", ", begin + n, ") outside [0, ", n_tokens(), ")");
   if (header_.token_bytes == 2) {
     const auto* t = tokens16() + begin;
     for (std::uint64_t i = 0; i < n; ++i) out[i] = t[i];

@@ -3,16 +3,16 @@
 // Layout (little-endian; every section starts on an 8-byte boundary):
 //   [0, 64)      header: magic "HRPSHRD1", version 1, token width (2 or 4 bytes), token count,
 //                document count, vocabulary size, source count, total file size
-//   tokens       n_tokens unsigned ints of the given width (documents back to back), zero-padded to 8
-//   offsets      (n_documents + 1) uint64: document d spans tokens [offsets[d], offsets[d+1])
+//   tokens       n_tokens unsigned ints of the given width (documents back to back), zero-padded to
+//   8 offsets      (n_documents + 1) uint64: document d spans tokens [offsets[d], offsets[d+1])
 //   source ids   n_documents uint32 (index into the source names), zero-padded to 8
 //   source names n_sources entries of {uint32 byte length, bytes}, zero-padded to 8
 //   loss mask    version 2 only: ceil(n_tokens / 64) uint64 words, bit i % 64 of word i / 64 set
 //                when token i is a scored target (training with `--loss answers` scores only
 //                those; docs/data.md). A shard without any masked document is written as version 1.
 //
-// ShardWriter streams tokens to "<path>.tmp.<pid>", writes the tables and header on finish(), fsyncs
-// and renames onto <path>: a reader never sees a half-written shard under the final name.
+// ShardWriter streams tokens to "<path>.tmp.<pid>", writes the tables and header on finish(),
+// fsyncs and renames onto <path>: a reader never sees a half-written shard under the final name.
 // Shard::open memory-maps read-only and validates every size against the file length, the offset
 // table's monotonicity, the source ids, and (by default) that every token is < vocab_size.
 #pragma once

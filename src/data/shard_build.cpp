@@ -29,7 +29,8 @@ void count(SourceStats& s, std::int64_t n) {
 }
 
 // Tokenizes a batch in parallel; writes it in order.
-void flush_batch(std::vector<Record>& batch, const Tokenizer& tok, ShardWriter& w, ShardBuildResult& res) {
+void flush_batch(std::vector<Record>& batch, const Tokenizer& tok, ShardWriter& w,
+                 ShardBuildResult& res) {
   std::vector<std::vector<std::int32_t>> ids(batch.size());
   const auto n = static_cast<std::int64_t>(batch.size());
   std::string error;
@@ -54,7 +55,8 @@ void flush_batch(std::vector<Record>& batch, const Tokenizer& tok, ShardWriter& 
 }  // namespace
 
 ShardBuildResult build_shard(const std::string& corpus_dir, Split split, const Tokenizer& tok,
-                             const std::string& out_path, const std::function<void(const std::string&)>& log) {
+                             const std::string& out_path,
+                             const std::function<void(const std::string&)>& log) {
   ShardBuildResult res;
   Timer timer;
   const std::clock_t cpu0 = std::clock();
@@ -73,21 +75,24 @@ ShardBuildResult build_shard(const std::string& corpus_dir, Split split, const T
       if (log && timer.seconds() - last_report > 2) {
         last_report = timer.seconds();
         char line[160];
-        std::snprintf(line, sizeof line, "shards: %lld documents, %.1f MB, %.2f MB/s", static_cast<long long>(docs),
-                      static_cast<double>(res.text_bytes) / 1e6, static_cast<double>(res.text_bytes) / 1e6 / last_report);
+        std::snprintf(line, sizeof line, "shards: %lld documents, %.1f MB, %.2f MB/s",
+                      static_cast<long long>(docs), static_cast<double>(res.text_bytes) / 1e6,
+                      static_cast<double>(res.text_bytes) / 1e6 / last_report);
         log(line);
       }
     }
   });
   flush_batch(batch, tok, w, res);
-  check(w.n_documents() > 0, "corpus ", corpus_dir, ": split ", split_name(split), " has no documents");
+  check(w.n_documents() > 0, "corpus ", corpus_dir, ": split ", split_name(split),
+        " has no documents");
   w.finish();
   res.seconds = timer.seconds();
   res.cpu_seconds = static_cast<double>(std::clock() - cpu0) / CLOCKS_PER_SEC;
   return res;
 }
 
-ShardBuildResult build_shard(const std::vector<Record>& records, const Tokenizer& tok, const std::string& out_path,
+ShardBuildResult build_shard(const std::vector<Record>& records, const Tokenizer& tok,
+                             const std::string& out_path,
                              const std::function<void(const std::string&)>& log) {
   ShardBuildResult res;
   Timer timer;
@@ -116,17 +121,18 @@ std::vector<SourceStats> shard_stats(const Shard& shard) {
 std::string format_stats(const std::vector<SourceStats>& stats) {
   std::string out;
   char line[256];
-  std::snprintf(line, sizeof line, "%-14s %10s %12s %8s %8s %8s %8s %10s\n", "source", "documents", "tokens", ">4k",
-                ">8k", ">32k", ">128k", "longest");
+  std::snprintf(line, sizeof line, "%-14s %10s %12s %8s %8s %8s %8s %10s\n", "source", "documents",
+                "tokens", ">4k", ">8k", ">32k", ">128k", "longest");
   out += line;
   SourceStats total{"total"};
   for (const auto& s : stats) {
     auto row = [&](const SourceStats& r) {
-      std::snprintf(line, sizeof line, "%-14s %10lld %12lld %8lld %8lld %8lld %8lld %10lld\n", r.source.c_str(),
-                    static_cast<long long>(r.documents), static_cast<long long>(r.tokens),
-                    static_cast<long long>(r.longer_than[0]), static_cast<long long>(r.longer_than[1]),
-                    static_cast<long long>(r.longer_than[2]), static_cast<long long>(r.longer_than[3]),
-                    static_cast<long long>(r.max_tokens));
+      std::snprintf(line, sizeof line, "%-14s %10lld %12lld %8lld %8lld %8lld %8lld %10lld\n",
+                    r.source.c_str(), static_cast<long long>(r.documents),
+                    static_cast<long long>(r.tokens), static_cast<long long>(r.longer_than[0]),
+                    static_cast<long long>(r.longer_than[1]),
+                    static_cast<long long>(r.longer_than[2]),
+                    static_cast<long long>(r.longer_than[3]), static_cast<long long>(r.max_tokens));
       out += line;
     };
     row(s);

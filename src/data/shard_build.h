@@ -27,17 +27,23 @@ struct ShardBuildResult {
   std::int64_t text_bytes = 0;       // UTF-8 bytes tokenized
   double seconds = 0;                // tokenization + writing, wall clock
   double cpu_seconds = 0;            // process CPU time over the same span (all threads)
-  double mb_per_s() const { return seconds > 0 ? static_cast<double>(text_bytes) / 1e6 / seconds : 0; }
+  double mb_per_s() const {
+    return seconds > 0 ? static_cast<double>(text_bytes) / 1e6 / seconds : 0;
+  }
   // Throughput per CPU-second: what one core does, robust to other load on the machine.
-  double mb_per_cpu_s() const { return cpu_seconds > 0 ? static_cast<double>(text_bytes) / 1e6 / cpu_seconds : 0; }
+  double mb_per_cpu_s() const {
+    return cpu_seconds > 0 ? static_cast<double>(text_bytes) / 1e6 / cpu_seconds : 0;
+  }
 };
 
-// Tokenizes every record of the corpus split (each as BOS text EOS) with all OpenMP threads and writes
-// the shard in record order, so the output is identical for any thread count.
-ShardBuildResult build_shard(const std::string& corpus_dir, Split split, const Tokenizer& tok, const std::string& out_path,
+// Tokenizes every record of the corpus split (each as BOS text EOS) with all OpenMP threads and
+// writes the shard in record order, so the output is identical for any thread count.
+ShardBuildResult build_shard(const std::string& corpus_dir, Split split, const Tokenizer& tok,
+                             const std::string& out_path,
                              const std::function<void(const std::string&)>& log = {});
 // Same, from records already in memory.
-ShardBuildResult build_shard(const std::vector<Record>& records, const Tokenizer& tok, const std::string& out_path,
+ShardBuildResult build_shard(const std::vector<Record>& records, const Tokenizer& tok,
+                             const std::string& out_path,
                              const std::function<void(const std::string&)>& log = {});
 
 std::vector<SourceStats> shard_stats(const Shard& shard);

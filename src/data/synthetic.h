@@ -2,9 +2,10 @@
 // that a small model can learn at short context. A small-scale aid, off by default.
 //
 // Deliberately unlike the RULER / passkey evaluation prompts: facts are "ledger" entries about
-// people's lockers, permits, cabins ... with 4-5 digit numbers, the filler is generated harbour-town
-// sentences (no essays, no "the grass is green" lines), and questions read "Question: what is the
-// <thing> number of <Name>?" followed by "Answer: <number>." so no evaluation template leaks in.
+// people's lockers, permits, cabins ... with 4-5 digit numbers, the filler is generated
+// harbour-town sentences (no essays, no "the grass is green" lines), and questions read "Question:
+// what is the <thing> number of <Name>?" followed by "Answer: <number>." so no evaluation template
+// leaks in.
 #pragma once
 
 #include <cstdint>

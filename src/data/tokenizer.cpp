@@ -40,8 +40,10 @@ std::size_t utf8_cut(std::string_view s, std::size_t max) {
 
 }  // namespace
 
-std::string train_tokenizer(const std::vector<std::string>& texts, const TokenizerTrainOptions& opt) {
-  check(opt.vocab_size >= 260, "--vocab ", opt.vocab_size, ": must be at least 260 (256 byte pieces + specials)");
+std::string train_tokenizer(const std::vector<std::string>& texts,
+                            const TokenizerTrainOptions& opt) {
+  check(opt.vocab_size >= 260, "--vocab ", opt.vocab_size,
+        ": must be at least 260 (256 byte pieces + specials)");
   check(opt.max_sentence_length >= 64, "max_sentence_length must be >= 64");
   std::vector<std::string> lines;
   for (const auto& t : texts) {
@@ -66,16 +68,17 @@ std::string train_tokenizer(const std::vector<std::string>& texts, const Tokeniz
       kept.push_back(std::move(lines[static_cast<std::size_t>(static_cast<double>(k) * stride)]));
     lines = std::move(kept);
   }
-  opt.log("tokenizer: training BPE, vocab " + std::to_string(opt.vocab_size) + " on " + std::to_string(lines.size()) +
-          " lines");
+  opt.log("tokenizer: training BPE, vocab " + std::to_string(opt.vocab_size) + " on " +
+          std::to_string(lines.size()) + " lines");
   std::ostringstream args;
   args << "--model_type=bpe --vocab_size=" << opt.vocab_size
-       << " --byte_fallback=true --character_coverage=0.9999 --split_digits=" << (opt.split_digits ? "true" : "false")
+       << " --byte_fallback=true --character_coverage=0.9999 --split_digits="
+       << (opt.split_digits ? "true" : "false")
        << " --normalization_rule_name=identity --remove_extra_whitespaces=false"
        << " --allow_whitespace_only_pieces=true --unk_id=0 --bos_id=1 --eos_id=2 --pad_id=-1"
        << " --max_sentence_length=" << opt.max_sentence_length
-       << " --input_sentence_size=0 --shuffle_input_sentence=false --num_threads=" << opt.num_threads
-       << " --minloglevel=2 --model_prefix=";
+       << " --input_sentence_size=0 --shuffle_input_sentence=false --num_threads="
+       << opt.num_threads << " --minloglevel=2 --model_prefix=";
   sentencepiece::SetRandomGeneratorSeed(1234);
   LineIterator it(lines);
   std::string proto;
@@ -88,7 +91,8 @@ std::string train_tokenizer(const std::vector<std::string>& texts, const Tokeniz
 void train_tokenizer_from_corpus(const std::string& corpus_dir, const std::string& out_path,
                                  const TokenizerTrainOptions& opt) {
   std::vector<std::string> texts;
-  for_each_record(corpus_split_path(corpus_dir, Split::train), [&](Record&& r) { texts.push_back(std::move(r.text)); });
+  for_each_record(corpus_split_path(corpus_dir, Split::train),
+                  [&](Record&& r) { texts.push_back(std::move(r.text)); });
   std::string proto = train_tokenizer(texts, opt);
   std::string tmp = out_path + ".tmp." + std::to_string(::getpid());
   {

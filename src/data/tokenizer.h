@@ -2,8 +2,8 @@
 // tokenizer.model (a Llama tokenizer works as is).
 //
 // Document convention: every document is encoded as  BOS <text tokens> EOS, with BOS/EOS ids taken
-// from the model (our trained models use unk=0, bos=1, eos=2, no pad, as Llama does). A model without
-// BOS or EOS (id < 0) simply omits it.
+// from the model (our trained models use unk=0, bos=1, eos=2, no pad, as Llama does). A model
+// without BOS or EOS (id < 0) simply omits it.
 #pragma once
 
 #include <cstdint>
@@ -35,7 +35,8 @@ struct TokenizerTrainOptions {
 
 // Trains a byte-fallback BPE model on the texts (one string per document; they are fed line by
 // line) and returns the serialized model proto. Deterministic: same texts + options -> same bytes.
-std::string train_tokenizer(const std::vector<std::string>& texts, const TokenizerTrainOptions& opt);
+std::string train_tokenizer(const std::vector<std::string>& texts,
+                            const TokenizerTrainOptions& opt);
 
 // Trains from DIR/train.jsonl and writes the model to out_path atomically.
 void train_tokenizer_from_corpus(const std::string& corpus_dir, const std::string& out_path,
@@ -44,7 +45,8 @@ void train_tokenizer_from_corpus(const std::string& corpus_dir, const std::strin
 class Tokenizer {
  public:
   static Tokenizer load(const std::string& path);
-  static Tokenizer from_serialized(const std::string& model_proto, const std::string& what = "tokenizer");
+  static Tokenizer from_serialized(const std::string& model_proto,
+                                   const std::string& what = "tokenizer");
   Tokenizer(Tokenizer&&) noexcept;
   Tokenizer& operator=(Tokenizer&&) noexcept;
   ~Tokenizer();

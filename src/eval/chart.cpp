@@ -38,12 +38,23 @@ std::string markup_escape(const std::string& s) {
   std::string out;
   for (char c : s) {
     switch (c) {
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '&': out += "&amp;"; break;
-      case '"': out += "&quot;"; break;
-      case '\'': out += "&#39;"; break;
-      default: out += c;
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '&':
+        out += "&amp;";
+        break;
+      case '"':
+        out += "&quot;";
+        break;
+      case '\'':
+        out += "&#39;";
+        break;
+      default:
+        out += c;
     }
   }
   return out;
@@ -55,8 +66,9 @@ std::string line_chart_svg(const LineChart& c) {
   for (const ChartSeries& s : c.series) {
     check(s.x.size() == s.y.size(), "chart: series ", s.name, " has ", s.x.size(), " x and ",
           s.y.size(), " y values");
-    check((s.lo.empty() && s.hi.empty()) || (s.lo.size() == s.x.size() && s.hi.size() == s.x.size()),
-          "chart: series ", s.name, ": band size differs from its points");
+    check(
+        (s.lo.empty() && s.hi.empty()) || (s.lo.size() == s.x.size() && s.hi.size() == s.x.size()),
+        "chart: series ", s.name, ": band size differs from its points");
     for (size_t i = 0; i < s.x.size(); ++i) {
       check(!c.log2_x || s.x[i] > 0, "chart: x must be positive on a log axis, got ", s.x[i]);
       x0 = std::min(x0, s.x[i]);
@@ -109,8 +121,8 @@ std::string line_chart_svg(const LineChart& c) {
     << "\" fill=\"none\" stroke=\"#888\"/>\n";
   s << "<text x=\"" << left + pw / 2 << "\" y=\"" << h - 14 << "\" text-anchor=\"middle\">"
     << markup_escape(c.x_label) << (c.log2_x ? " (log2 scale)" : "") << "</text>\n";
-  s << "<text transform=\"translate(16," << top + ph / 2 << ") rotate(-90)\" text-anchor=\"middle\">"
-    << markup_escape(c.y_label) << "</text>\n";
+  s << "<text transform=\"translate(16," << top + ph / 2
+    << ") rotate(-90)\" text-anchor=\"middle\">" << markup_escape(c.y_label) << "</text>\n";
   for (size_t k = 0; k < c.series.size(); ++k) {
     const ChartSeries& sr = c.series[k];
     const char* colour = kPalette[k % kColours];
@@ -144,8 +156,8 @@ std::string line_chart_svg(const LineChart& c) {
     const int ly = top + 14 + static_cast<int>(k) * 18;
     s << "<line x1=\"" << left + pw + 12 << "\" y1=\"" << ly - 4 << "\" x2=\"" << left + pw + 32
       << "\" y2=\"" << ly - 4 << "\" stroke=\"" << colour << "\" stroke-width=\"3\"" << dash
-      << "/>\n<text x=\""
-      << left + pw + 38 << "\" y=\"" << ly << "\">" << markup_escape(sr.name) << "</text>\n";
+      << "/>\n<text x=\"" << left + pw + 38 << "\" y=\"" << ly << "\">" << markup_escape(sr.name)
+      << "</text>\n";
   }
   s << "</svg>\n";
   return s.str();

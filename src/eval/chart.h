@@ -10,14 +10,14 @@ namespace harpe::eval {
 
 struct ChartSeries {
   std::string name;
-  std::vector<double> x, y;     // points in x order; NaN y leaves a gap
-  std::vector<double> lo, hi;   // band per point (both empty: no band)
+  std::vector<double> x, y;    // points in x order; NaN y leaves a gap
+  std::vector<double> lo, hi;  // band per point (both empty: no band)
 };
 
 struct LineChart {
   std::string title, x_label, y_label;
   bool log2_x = true;
-  bool fixed_y = false;         // y axis [y_min, y_max]; else from the data
+  bool fixed_y = false;  // y axis [y_min, y_max]; else from the data
   double y_min = 0, y_max = 100;
   std::vector<ChartSeries> series;
 };

@@ -15,10 +15,10 @@ namespace harpe::eval {
 namespace {
 
 // ColorBrewer RdYlGn, 11 classes, from 0 (red) to 100 (green).
-constexpr uint8_t kRdYlGn[11][3] = {
-    {0xa5, 0x00, 0x26}, {0xd7, 0x30, 0x27}, {0xf4, 0x6d, 0x43}, {0xfd, 0xae, 0x61},
-    {0xfe, 0xe0, 0x8b}, {0xff, 0xff, 0xbf}, {0xd9, 0xef, 0x8b}, {0xa6, 0xd9, 0x6a},
-    {0x66, 0xbd, 0x63}, {0x1a, 0x98, 0x50}, {0x00, 0x68, 0x37}};
+constexpr uint8_t kRdYlGn[11][3] = {{0xa5, 0x00, 0x26}, {0xd7, 0x30, 0x27}, {0xf4, 0x6d, 0x43},
+                                    {0xfd, 0xae, 0x61}, {0xfe, 0xe0, 0x8b}, {0xff, 0xff, 0xbf},
+                                    {0xd9, 0xef, 0x8b}, {0xa6, 0xd9, 0x6a}, {0x66, 0xbd, 0x63},
+                                    {0x1a, 0x98, 0x50}, {0x00, 0x68, 0x37}};
 
 std::string fmt(double v, int prec) {
   std::ostringstream o;
@@ -33,8 +33,8 @@ void check_grid(const NeedleGrid& g) {
   check(g.scores.size() == g.depths.size(), "heatmap: ", g.scores.size(), " score rows for ",
         g.depths.size(), " depths");
   for (const auto& row : g.scores)
-    check(row.size() == g.lengths.size(), "heatmap: a score row has ", row.size(),
-          " values for ", g.lengths.size(), " lengths");
+    check(row.size() == g.lengths.size(), "heatmap: a score row has ", row.size(), " values for ",
+          g.lengths.size(), " lengths");
 }
 
 }  // namespace
@@ -113,10 +113,10 @@ std::string heatmap_svg(const HeatGrid& g, const std::string& title) {
       const int px = left + x * cw, py = top + y * ch;
       s << "<rect x=\"" << px << "\" y=\"" << py << "\" width=\"" << cw << "\" height=\"" << ch
         << "\" fill=\"" << hex_colour(rdylgn(v)) << "\" stroke=\"white\" stroke-width=\"1\">"
-        << "<title>" << markup_escape(g.x_name) << " " << markup_escape(col_value(static_cast<size_t>(x)))
-        << ", " << markup_escape(g.y_name) << " " << markup_escape(row_value(static_cast<size_t>(y)))
-        << markup_escape(g.y_unit) << ": " << (std::isnan(v) ? std::string("n/a") : fmt(v, 1))
-        << "</title></rect>\n";
+        << "<title>" << markup_escape(g.x_name) << " "
+        << markup_escape(col_value(static_cast<size_t>(x))) << ", " << markup_escape(g.y_name)
+        << " " << markup_escape(row_value(static_cast<size_t>(y))) << markup_escape(g.y_unit)
+        << ": " << (std::isnan(v) ? std::string("n/a") : fmt(v, 1)) << "</title></rect>\n";
       if (!std::isnan(v) && ch >= 16 && cw >= 30) {
         const bool dark = v < 15 || v > 85;
         s << "<text x=\"" << px + cw / 2 << "\" y=\"" << py + ch / 2 + 4
@@ -127,7 +127,8 @@ std::string heatmap_svg(const HeatGrid& g, const std::string& title) {
   }
   for (int x = 0; x < nx; ++x)
     s << "<text x=\"" << left + x * cw + cw / 2 << "\" y=\"" << top + ny * ch + 16
-      << "\" text-anchor=\"middle\">" << markup_escape(g.cols[static_cast<size_t>(x)]) << "</text>\n";
+      << "\" text-anchor=\"middle\">" << markup_escape(g.cols[static_cast<size_t>(x)])
+      << "</text>\n";
   for (int y = 0; y < ny; ++y)
     s << "<text x=\"" << left - 6 << "\" y=\"" << top + y * ch + ch / 2 + 4
       << "\" text-anchor=\"end\">" << markup_escape(g.rows[static_cast<size_t>(y)]) << "</text>\n";

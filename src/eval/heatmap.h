@@ -25,7 +25,7 @@ struct HeatGrid {
   std::vector<std::string> cols, rows;
   std::vector<std::vector<double>> scores;  // [row][col]; NaN: not measured (grey)
   std::string x_title = "Context length (tokens)", y_title;
-  std::string x_name = "length", y_name, y_unit;  // tooltip words
+  std::string x_name = "length", y_name, y_unit;    // tooltip words
   std::vector<std::string> col_values, row_values;  // tooltip values (default: the labels)
 };
 std::string heatmap_svg(const HeatGrid& grid, const std::string& title);

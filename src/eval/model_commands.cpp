@@ -52,7 +52,8 @@ std::string corpus_or_default(const std::string& flag_value, bool quiet, const c
 }
 
 std::vector<PplResult> ppl_with(const LoadedModel& lm, const rope::PositionMap& position,
-                                const PplArgs& a, bool quiet, std::map<std::string, std::string>& meta) {
+                                const PplArgs& a, bool quiet,
+                                std::map<std::string, std::string>& meta) {
   const std::vector<int64_t> lengths = parse_lengths(a.lengths, "--lengths");
   check(a.stride >= 1, "--stride must be >= 1, got ", a.stride);
   check(a.documents >= 0, "--documents must be >= 0, got ", a.documents);
@@ -72,12 +73,14 @@ std::vector<PplResult> ppl_with(const LoadedModel& lm, const rope::PositionMap& 
     where = "shard " + a.shard;
   } else {
     const std::string corpus = corpus_or_default(a.corpus, quiet, "ppl");
-    check(!corpus.empty(), "perplexity needs held-out text: give --corpus DIR (with --split) or --shard FILE");
+    check(!corpus.empty(),
+          "perplexity needs held-out text: give --corpus DIR (with --split) or --shard FILE");
     const std::string path = data::corpus_split_path(corpus, data::parse_split(a.split));
     check(fs::exists(path), "--corpus ", corpus, ": no ", path);
-    docs = corpus_documents(corpus, a.split,
-                            [&](const std::string& text) { return lm.tokenizer.encode_document(text); },
-                            sel, &seen, &longest);
+    docs = corpus_documents(
+        corpus, a.split,
+        [&](const std::string& text) { return lm.tokenizer.encode_document(text); }, sel, &seen,
+        &longest);
     dataset = fs::path(corpus).lexically_normal().filename().string() + "-" + a.split;
     where = "corpus " + path;
   }
@@ -85,12 +88,14 @@ std::vector<PplResult> ppl_with(const LoadedModel& lm, const rope::PositionMap& 
     dataset += "-" + a.source;
     where += " (source " + a.source + ")";
   }
-  check(!docs.empty(), "no document of ", where, " has >= ", longest_len, " tokens (", seen,
-        " documents read, the longest has ", longest,
-        " tokens): use shorter --lengths, another split or source, or a shard with longer documents");
-  note(quiet, "ppl: %zu document(s) of %s with >= %lld tokens (of %lld read), each cut to %lld tokens\n",
-       docs.size(), where.c_str(), static_cast<long long>(longest_len), static_cast<long long>(seen),
-       static_cast<long long>(longest_len));
+  check(
+      !docs.empty(), "no document of ", where, " has >= ", longest_len, " tokens (", seen,
+      " documents read, the longest has ", longest,
+      " tokens): use shorter --lengths, another split or source, or a shard with longer documents");
+  note(quiet,
+       "ppl: %zu document(s) of %s with >= %lld tokens (of %lld read), each cut to %lld tokens\n",
+       docs.size(), where.c_str(), static_cast<long long>(longest_len),
+       static_cast<long long>(seen), static_cast<long long>(longest_len));
   meta["ppl_data"] = where;
   meta["ppl_documents"] = std::to_string(docs.size()) + " of " + std::to_string(seen) +
                           " (>= " + std::to_string(longest_len) + " tokens, cut to that)";
@@ -102,7 +107,8 @@ std::vector<PplResult> ppl_with(const LoadedModel& lm, const rope::PositionMap& 
   opt.dataset = dataset;
   opt.progress = [quiet](int64_t L, int d, int n, const NllSum& s, double secs) {
     note(quiet, "ppl: window %lld, document %d/%d, running ppl %.4f (%lld tokens, %.1f s)\n",
-         static_cast<long long>(L), d + 1, n, s.perplexity(), static_cast<long long>(s.tokens), secs);
+         static_cast<long long>(L), d + 1, n, s.perplexity(), static_cast<long long>(s.tokens),
+         secs);
   };
   for (int64_t L : lengths)
     if (a.stride >= L)
@@ -140,11 +146,12 @@ std::vector<TaskResult> ruler_with(const LoadedModel& lm, const rope::PositionMa
 
   std::vector<GenerationStats> stats(static_cast<size_t>(a.jobs));
   const std::string tag = allow_other ? "ruler" : "niah";
-  opt.progress = [&](const std::string& task, int64_t L, int i, int n, const Prediction& p, double s) {
+  opt.progress = [&](const std::string& task, int64_t L, int i, int n, const Prediction& p,
+                     double s) {
     (void)i;
     note(quiet, "%s: %s @%lld sample %d/%d score %.0f words %.0f (%lld prompt tokens, %.1f s)\n",
-         tag.c_str(), task.c_str(), static_cast<long long>(L), p.index + 1, n, p.score, p.word_score,
-         static_cast<long long>(p.prompt_tokens), s);
+         tag.c_str(), task.c_str(), static_cast<long long>(L), p.index + 1, n, p.score,
+         p.word_score, static_cast<long long>(p.prompt_tokens), s);
   };
   Timer wall;
   std::vector<TaskResult> results = run_ruler(opt, [&](int worker) {
@@ -160,7 +167,8 @@ std::vector<TaskResult> ruler_with(const LoadedModel& lm, const rope::PositionMa
     all.decode_s += s.decode_s;
   }
   note(quiet,
-       "%s: %lld prompts, %lld prompt tokens, %lld generated, in %.1f s wall (jobs %d; prefill %.1f s, "
+       "%s: %lld prompts, %lld prompt tokens, %lld generated, in %.1f s wall (jobs %d; prefill "
+       "%.1f s, "
        "decode %.1f s summed over workers)\n",
        tag.c_str(), static_cast<long long>(all.prompts), static_cast<long long>(all.prompt_tokens),
        static_cast<long long>(all.new_tokens), secs, a.jobs, all.prefill_s, all.decode_s);
@@ -168,7 +176,10 @@ std::vector<TaskResult> ruler_with(const LoadedModel& lm, const rope::PositionMa
   meta[tag + "_samples"] = std::to_string(a.samples);
   meta["seed"] = std::to_string(a.seed);
   meta["jobs"] = std::to_string(a.jobs);
-  if (needs_essay) meta["haystack"] = a.essay.empty() ? corpus_or_default(a.haystack_corpus, true, "") + " " + a.haystack_split : a.essay;
+  if (needs_essay)
+    meta["haystack"] = a.essay.empty()
+                           ? corpus_or_default(a.haystack_corpus, true, "") + " " + a.haystack_split
+                           : a.essay;
   return results;
 }
 
@@ -176,7 +187,8 @@ void finish(const RunResults& run, const ModelArgs& m, bool keep_predictions) {
   std::printf("%s", run_markdown(run).c_str());
   if (!m.out_dir.empty()) {
     write_run_dir(run, m.out_dir, keep_predictions);
-    note(m.quiet, "wrote %s/results.json and %s/results.md\n", m.out_dir.c_str(), m.out_dir.c_str());
+    note(m.quiet, "wrote %s/results.json and %s/results.md\n", m.out_dir.c_str(),
+         m.out_dir.c_str());
   }
 }
 
@@ -288,9 +300,11 @@ RunResults eval_needle(const ModelArgs& m, const NeedleArgs& a) {
   run.needle = run_needle(
       spec, gen, a.jobs,
       [&](int worker) {
-        return model_generator(lm.model, lm.tokenizer, position, &stats[static_cast<size_t>(worker)]);
+        return model_generator(lm.model, lm.tokenizer, position,
+                               &stats[static_cast<size_t>(worker)]);
       },
-      &predictions, [&](size_t done, size_t total, double s) {
+      &predictions,
+      [&](size_t done, size_t total, double s) {
         note(m.quiet, "needle: %zu/%zu prompts (%.1f s)\n", done, total, s);
       });
   run.has_needle = true;
@@ -314,8 +328,12 @@ RunResults eval_needle(const ModelArgs& m, const NeedleArgs& a) {
     }
     nlohmann::json preds = nlohmann::json::array();
     for (const Prediction& p : predictions)
-      preds.push_back({{"length", p.length}, {"depth", p.depth}, {"index", p.index},
-                       {"expected", p.expected}, {"output", p.output}, {"score", p.score},
+      preds.push_back({{"length", p.length},
+                       {"depth", p.depth},
+                       {"index", p.index},
+                       {"expected", p.expected},
+                       {"output", p.output},
+                       {"score", p.score},
                        {"prompt_tokens", p.prompt_tokens}});
     io::write_text_atomic(m.out_dir + "/needle_predictions.json", preds.dump(1) + "\n");
   }

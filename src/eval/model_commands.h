@@ -61,9 +61,9 @@ struct RecallArgs {
   int vocab = 0;  // 0: the model's vocabulary
   int filler = 0, pairs = 4, values = 4, queries = 0, far = 0, span = 16;
   bool adjacent = false;  // copy variant: repeat right after the span
-  std::string input;  // JSONL file instead of generated sequences
-  std::string group;  // label that groups runs (e.g. the seeds of one method) in reports
-  bool heatmaps = true;  // DIR/recall_<variant>.svg
+  std::string input;      // JSONL file instead of generated sequences
+  std::string group;      // label that groups runs (e.g. the seeds of one method) in reports
+  bool heatmaps = true;   // DIR/recall_<variant>.svg
 };
 
 RunResults eval_ppl(const ModelArgs& m, const PplArgs& a);

@@ -180,8 +180,10 @@ std::string run_markdown(const RunResults& run) {
     o << "Needle grid (depth % rows x context length columns), average " << run.needle.average()
       << ":\n\n"
       << needle_markdown(run.needle) << "\n";
-    if (!run.needle_png.empty()) o << "![needle heatmap](" << run.needle_png << ")\n\n";
-    else if (!run.needle_svg.empty()) o << "![needle heatmap](" << run.needle_svg << ")\n\n";
+    if (!run.needle_png.empty())
+      o << "![needle heatmap](" << run.needle_png << ")\n\n";
+    else if (!run.needle_svg.empty())
+      o << "![needle heatmap](" << run.needle_svg << ")\n\n";
   }
   if (!run.recall.empty()) o << recall_markdown(run);
   if (!run.ppl.empty()) o << ppl_markdown(run.ppl) << "\n";

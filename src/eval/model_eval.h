@@ -28,8 +28,8 @@ struct LoadedModel {
 // Throws Error naming the file when either is missing or they disagree on the vocabulary.
 LoadedModel load_model_and_tokenizer(const std::string& dir, const std::string& tokenizer = "");
 
-// "W,G" -> Self-Extend position map (neighbour window W, group size G; W >= G >= 1); "" -> identity.
-// Errors name the flag --self-extend.
+// "W,G" -> Self-Extend position map (neighbour window W, group size G; W >= G >= 1); "" ->
+// identity. Errors name the flag --self-extend.
 rope::PositionMap parse_self_extend(const std::string& text);
 std::string self_extend_label(const rope::PositionMap& p);  // "none" or "W,G"
 
@@ -39,8 +39,8 @@ std::vector<int64_t> parse_lengths(const std::string& text, const std::string& f
                                    int64_t c0 = 0);
 
 // The model's original context C0: model/original_context.h.
-using model::OriginalContext;
 using model::original_context;
+using model::OriginalContext;
 
 // Token counter from the model's tokenizer (text tokens only, no BOS/EOS).
 TokenCounter model_token_counter(const data::Tokenizer& tok);

@@ -21,7 +21,7 @@ struct NiahTrainingOptions {
   int64_t min_tokens = 64;    // document lengths are log-uniform in [min_tokens, max_tokens],
   int64_t max_tokens = 4096;  // as measured by `count`
   uint64_t seed = 7;
-  TokenCounter count;         // default: approximate_token_counter()
+  TokenCounter count;  // default: approximate_token_counter()
 };
 
 // One token per digit, about 4 bytes per token otherwise: the sizing does not need the tokenizer,

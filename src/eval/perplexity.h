@@ -1,8 +1,9 @@
 // Sliding-window perplexity bookkeeping (Press et al. 2022; the YaRN paper's evaluation): a
 // document of n tokens is read in windows of at most L tokens whose ends advance by the stride S.
-// Every token 1..n-1 is scored exactly once (token 0 has nothing to be predicted from), with as much
-// context as the window allows: the first window scores all its tokens, each later window only the
-// tokens after the previous window's end, so each of those sees at least L - S tokens before it.
+// Every token 1..n-1 is scored exactly once (token 0 has nothing to be predicted from), with as
+// much context as the window allows: the first window scores all its tokens, each later window only
+// the tokens after the previous window's end, so each of those sees at least L - S tokens before
+// it.
 #pragma once
 
 #include <cstdint>
@@ -37,8 +38,8 @@ struct NllSum {
 // The model's part: given the window's tokens [begin, end) of `tokens` and the offset (score_from -
 // begin) of the first scored token inside the window, return the NLL sum of the scored tokens
 // (token t predicted from tokens begin..t-1) and their count.
-using WindowScorer = std::function<NllSum(const int32_t* window_tokens, int64_t window_len,
-                                          int64_t first_scored)>;
+using WindowScorer =
+    std::function<NllSum(const int32_t* window_tokens, int64_t window_len, int64_t first_scored)>;
 
 // Runs the scorer over sliding_windows(tokens.size(), window, stride) and sums.
 NllSum sliding_window_nll(const std::vector<int32_t>& tokens, int64_t window, int64_t stride,

@@ -29,11 +29,16 @@ struct Pair {
 
 std::string_view recall_variant_name(RecallVariant v) {
   switch (v) {
-    case RecallVariant::single: return "single";
-    case RecallVariant::multikey: return "multikey";
-    case RecallVariant::multivalue: return "multivalue";
-    case RecallVariant::multiquery: return "multiquery";
-    case RecallVariant::copy: return "copy";
+    case RecallVariant::single:
+      return "single";
+    case RecallVariant::multikey:
+      return "multikey";
+    case RecallVariant::multivalue:
+      return "multivalue";
+    case RecallVariant::multiquery:
+      return "multiquery";
+    case RecallVariant::copy:
+      return "copy";
   }
   return "?";
 }
@@ -58,8 +63,8 @@ std::vector<RecallVariant> parse_recall_variants(std::string_view list, std::str
   size_t start = 0;
   while (true) {
     const size_t comma = list.find(',', start);
-    const std::string_view item =
-        list.substr(start, comma == std::string_view::npos ? std::string_view::npos : comma - start);
+    const std::string_view item = list.substr(
+        start, comma == std::string_view::npos ? std::string_view::npos : comma - start);
     if (item == "all") {
       for (RecallVariant v : all_recall_variants()) add(v);
     } else {
@@ -80,9 +85,7 @@ int RecallSpec::used_queries() const {
   return queries > 0 ? queries : pairs;
 }
 
-int RecallSpec::values_per_key() const {
-  return variant == RecallVariant::multivalue ? values : 1;
-}
+int RecallSpec::values_per_key() const { return variant == RecallVariant::multivalue ? values : 1; }
 
 int RecallSpec::query_tokens() const {
   return variant == RecallVariant::copy ? span : used_queries() * (1 + values_per_key());
@@ -95,8 +98,10 @@ void RecallSpec::validate() const {
         " leaves too few keys and values in a vocabulary of ", vocab);
   check(used_filler() >= 1, "recall: at least one filler token is needed");
   check(pairs >= 1, "recall: --pairs must be at least 1, got ", pairs);
-  check(variant != RecallVariant::multikey || pairs >= 2, "recall: multikey needs --pairs >= 2 "
-        "(one queried pair and distractors), got ", pairs);
+  check(variant != RecallVariant::multikey || pairs >= 2,
+        "recall: multikey needs --pairs >= 2 "
+        "(one queried pair and distractors), got ",
+        pairs);
   check(values >= 1, "recall: --values must be at least 1, got ", values);
   check(queries >= 0 && used_queries() <= used_pairs(), "recall: --queries ", queries,
         " is more than the ", used_pairs(), " pairs");
@@ -107,8 +112,8 @@ void RecallSpec::validate() const {
           vocab - used_filler(), " non-filler tokens");
     check(2 * span <= length, "recall copy: length ", length, " is too short for two copies of ",
           "a span of up to ", span, " tokens");
-    check(far == 0 || far + span <= length, "recall copy: --far ", far, " leaves no room at length ",
-          length);
+    check(far == 0 || far + span <= length, "recall copy: --far ", far,
+          " leaves no room at length ", length);
     check(far == 0 || !adjacent, "recall copy: --far and --copy adjacent exclude each other");
     return;
   }
@@ -243,7 +248,8 @@ RecallSequence generate_recall(const RecallSpec& spec, uint64_t seed) {
     std::vector<const Pair*> mine;
     for (const Pair& p : pairs)
       if (p.query == q) mine.push_back(&p);
-    std::sort(mine.begin(), mine.end(), [](const Pair* a, const Pair* b) { return a->pos < b->pos; });
+    std::sort(mine.begin(), mine.end(),
+              [](const Pair* a, const Pair* b) { return a->pos < b->pos; });
     RecallQuery rq;
     const int kpos = query_key_pos(q);
     rq.at = kpos + 1;
@@ -288,8 +294,9 @@ void validate_recall(const RecallSequence& s, const std::string& where) {
     const RecallQuery& q = s.queries[qi];
     const int64_t m = static_cast<int64_t>(q.answers.size());
     check(m >= 1, where, ": query ", qi, " has no answers");
-    check(q.at >= 1 && q.at + m <= T, where, ": query ", qi, " answers at [", q.at, ", ",
-          q.at + m, ") outside the sequence of ", T, " tokens (the first answer needs a token "
+    check(q.at >= 1 && q.at + m <= T, where, ": query ", qi, " answers at [", q.at, ", ", q.at + m,
+          ") outside the sequence of ", T,
+          " tokens (the first answer needs a token "
           "before it)");
     check(q.distance >= 0, where, ": query ", qi, " has a negative distance ", q.distance);
     for (int64_t j = 0; j < m; ++j) {

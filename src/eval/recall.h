@@ -41,14 +41,14 @@ std::vector<RecallVariant> parse_recall_variants(std::string_view list, std::str
 
 struct RecallSpec {
   RecallVariant variant = RecallVariant::multiquery;
-  int length = 64;      // tokens of the sequence T
-  int vocab = 512;      // V
-  int filler = 0;       // F; 0: V / 4
-  int pairs = 4;        // distinct keys in the context (single: 1)
-  int values = 4;       // multivalue: values of the queried key
-  int queries = 0;      // multiquery: queried keys (0: all pairs); 1 for the other variants
-  int far = 0;          // > 0: every queried pair at least this many tokens before its query
-  int span = 16;        // copy: the span's length is drawn from [4, span] (span >= 4)
+  int length = 64;        // tokens of the sequence T
+  int vocab = 512;        // V
+  int filler = 0;         // F; 0: V / 4
+  int pairs = 4;          // distinct keys in the context (single: 1)
+  int values = 4;         // multivalue: values of the queried key
+  int queries = 0;        // multiquery: queried keys (0: all pairs); 1 for the other variants
+  int far = 0;            // > 0: every queried pair at least this many tokens before its query
+  int span = 16;          // copy: the span's length is drawn from [4, span] (span >= 4)
   bool adjacent = false;  // copy: span and repeat side by side at a random place (distance =
                           // the span's length), the case that makes the circuit form in training
   // The counts the variant really uses (single: 1 pair; multikey/multivalue: 1 query; ...).
@@ -66,15 +66,15 @@ struct RecallSpec {
 };
 
 struct RecallQuery {
-  int at = 0;                     // index of the first answer token (its key is at - 1)
-  std::vector<int32_t> answers;   // tokens[at .. at + m): in the order the pairs appear
-  bool order_free = false;        // multivalue: any order of the answers is right
-  int distance = 0;               // key position - position of the key's earliest pair
+  int at = 0;                    // index of the first answer token (its key is at - 1)
+  std::vector<int32_t> answers;  // tokens[at .. at + m): in the order the pairs appear
+  bool order_free = false;       // multivalue: any order of the answers is right
+  int distance = 0;              // key position - position of the key's earliest pair
 };
 
 struct RecallSequence {
-  std::string variant;            // a name of RecallVariant, or free text from a foreign file
-  std::string where;              // "file.jsonl:12" when read from a file (for messages)
+  std::string variant;  // a name of RecallVariant, or free text from a foreign file
+  std::string where;    // "file.jsonl:12" when read from a file (for messages)
   int vocab = 0;
   std::vector<int32_t> tokens;
   std::vector<RecallQuery> queries;
@@ -115,7 +115,7 @@ std::vector<bool> score_recall(const RecallSequence& s, const std::vector<int32_
 // Distance buckets: [0, 16), then [2^k, 2^(k+1)) for k >= 4.
 int recall_distance_bucket(int distance);
 int64_t recall_bucket_lo(int bucket);
-int64_t recall_bucket_hi(int bucket);  // exclusive
+int64_t recall_bucket_hi(int bucket);         // exclusive
 std::string recall_bucket_label(int bucket);  // "<16", "16-31", "1K-2K" ...
 
 struct RecallBucketScore {
@@ -130,8 +130,8 @@ struct RecallResult {
   int64_t sequences = 0, sequences_exact = 0;
   int64_t queries = 0, queries_exact = 0;
   std::vector<RecallBucketScore> buckets;  // ascending, only buckets with queries
-  double query_score() const;     // 0..100
-  double sequence_score() const;  // 0..100
+  double query_score() const;              // 0..100
+  double sequence_score() const;           // 0..100
   // Adds one scored sequence.
   void add(const RecallSequence& s, const std::vector<bool>& exact);
 };

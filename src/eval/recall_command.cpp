@@ -77,14 +77,15 @@ RunResults eval_recall(const ModelArgs& m, const RecallArgs& a) {
     spec.adjacent = a.adjacent;
     for (RecallVariant v : parse_recall_variants(a.variants, "--variants"))
       for (int64_t L : lengths) {
-        check(L <= (int64_t{1} << 24), "--lengths: ", L, " tokens is more than this command "
+        check(L <= (int64_t{1} << 24), "--lengths: ", L,
+              " tokens is more than this command "
               "evaluates (16M)");
         spec.variant = v;
         spec.length = static_cast<int>(L);
         spec.validate();
         for (int i = 0; i < a.samples; ++i)
-          add(generate_recall(spec, recall_sample_seed(a.seed, "eval", v, spec.length,
-                                                       static_cast<uint64_t>(i))));
+          add(generate_recall(
+              spec, recall_sample_seed(a.seed, "eval", v, spec.length, static_cast<uint64_t>(i))));
       }
   }
   int64_t longest = 0;

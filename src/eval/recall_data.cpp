@@ -49,8 +49,8 @@ RecallDataSummary make_recall_data(const RecallDataArgs& a) {
     for (int64_t i = 0; i < a.samples; ++i) {
       RecallSpec s = a.spec;
       s.variant = a.variants[static_cast<size_t>(i % nv)];
-      put(generate_recall(s, recall_sample_seed(a.seed, "train", s.variant, s.length,
-                                                static_cast<uint64_t>(i))));
+      put(generate_recall(
+          s, recall_sample_seed(a.seed, "train", s.variant, s.length, static_cast<uint64_t>(i))));
     }
   }
   shard.finish();

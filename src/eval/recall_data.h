@@ -12,11 +12,11 @@
 namespace harpe::eval {
 
 struct RecallDataArgs {
-  std::string out;      // token shard
-  std::string jsonl;    // also write the sequences here ("" = no)
-  std::string input;    // read sequences from this JSONL instead of generating
+  std::string out;    // token shard
+  std::string jsonl;  // also write the sequences here ("" = no)
+  std::string input;  // read sequences from this JSONL instead of generating
   std::vector<RecallVariant> variants{RecallVariant::multiquery};  // sample i: variants[i % n]
-  RecallSpec spec;      // length, vocab, pairs ... (variant is overridden per sample)
+  RecallSpec spec;  // length, vocab, pairs ... (variant is overridden per sample)
   int64_t samples = 10000;
   uint64_t seed = 1;
 };

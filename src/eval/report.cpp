@@ -11,10 +11,10 @@
 #include <utility>
 
 #include "core/error.h"
-#include "io/atomic_file.h"
 #include "eval/chart.h"
 #include "eval/heatmap.h"
 #include "eval/ruler.h"
+#include "io/atomic_file.h"
 #include "io/read_limits.h"
 
 namespace harpe::eval {
@@ -137,7 +137,7 @@ struct Comparison {
   std::vector<std::pair<std::string, Table>> per_task;
   bool has_ppl = false;
   bool has_tasks = false;  // some run has RULER-style tasks
-  Table ppl;  // run rows x "dataset (window/stride)" columns; values are perplexities
+  Table ppl;               // run rows x "dataset (window/stride)" columns; values are perplexities
 };
 
 Comparison compare(const std::vector<RunResults>& runs) {
@@ -178,8 +178,8 @@ Comparison compare(const std::vector<RunResults>& runs) {
   std::vector<std::string> ppl_cols;
   for (const auto& r : runs)
     for (const auto& p : r.ppl) {
-      const std::string col = p.dataset + " (L=" + std::to_string(p.window) +
-                              ", S=" + std::to_string(p.stride) + ")";
+      const std::string col =
+          p.dataset + " (L=" + std::to_string(p.window) + ", S=" + std::to_string(p.stride) + ")";
       if (std::find(ppl_cols.begin(), ppl_cols.end(), col) == ppl_cols.end())
         ppl_cols.push_back(col);
     }
@@ -190,10 +190,10 @@ Comparison compare(const std::vector<RunResults>& runs) {
     for (const auto& r : runs) {
       std::vector<double> vals(ppl_cols.size(), kNaN);
       for (const auto& p : r.ppl) {
-        const std::string col = p.dataset + " (L=" + std::to_string(p.window) +
-                                ", S=" + std::to_string(p.stride) + ")";
-        const size_t i = static_cast<size_t>(
-            std::find(ppl_cols.begin(), ppl_cols.end(), col) - ppl_cols.begin());
+        const std::string col =
+            p.dataset + " (L=" + std::to_string(p.window) + ", S=" + std::to_string(p.stride) + ")";
+        const size_t i = static_cast<size_t>(std::find(ppl_cols.begin(), ppl_cols.end(), col) -
+                                             ppl_cols.begin());
         vals[i] = p.perplexity();
       }
       c.ppl.rows.push_back({r.name, vals});
@@ -215,14 +215,21 @@ std::string results_to_json(const RunResults& run, bool keep_predictions) {
   j["meta"] = run.meta;
   j["tasks"] = json::array();
   for (const auto& t : run.tasks) {
-    json jt = {{"task", t.task},   {"length", t.length},           {"score", t.score},
-               {"samples", t.samples}, {"word_score", t.word_score}};
+    json jt = {{"task", t.task},
+               {"length", t.length},
+               {"score", t.score},
+               {"samples", t.samples},
+               {"word_score", t.word_score}};
     if (!std::isnan(t.word_baseline)) jt["word_baseline"] = t.word_baseline;
     if (keep_predictions) {
       jt["predictions"] = json::array();
       for (const auto& p : t.predictions) {
-        json jp = {{"index", p.index},       {"length", p.length}, {"expected", p.expected},
-                   {"output", p.output},     {"score", p.score},   {"word_score", p.word_score},
+        json jp = {{"index", p.index},
+                   {"length", p.length},
+                   {"expected", p.expected},
+                   {"output", p.output},
+                   {"score", p.score},
+                   {"word_score", p.word_score},
                    {"prompt_tokens", p.prompt_tokens}};
         if (p.depth >= 0) jp["depth"] = p.depth;
         jt["predictions"].push_back(jp);
@@ -237,8 +244,10 @@ std::string results_to_json(const RunResults& run, bool keep_predictions) {
       for (double v : row) jr.push_back(std::isnan(v) ? json(nullptr) : json(v));
       scores.push_back(jr);
     }
-    j["needle"] = {{"lengths", run.needle.lengths}, {"depths", run.needle.depths},
-                   {"scores", scores},              {"average", run.needle.average()}};
+    j["needle"] = {{"lengths", run.needle.lengths},
+                   {"depths", run.needle.depths},
+                   {"scores", scores},
+                   {"average", run.needle.average()}};
     if (!run.needle_svg.empty()) j["needle"]["svg"] = run.needle_svg;
     if (!run.needle_png.empty()) j["needle"]["png"] = run.needle_png;
   }
@@ -247,8 +256,10 @@ std::string results_to_json(const RunResults& run, bool keep_predictions) {
     for (const auto& r : run.recall) {
       json buckets = json::array();
       for (const auto& b : r.buckets)
-        buckets.push_back({{"lo", recall_bucket_lo(b.bucket)}, {"hi", recall_bucket_hi(b.bucket)},
-                           {"queries", b.queries}, {"exact", b.exact}});
+        buckets.push_back({{"lo", recall_bucket_lo(b.bucket)},
+                           {"hi", recall_bucket_hi(b.bucket)},
+                           {"queries", b.queries},
+                           {"exact", b.exact}});
       j["recall"].push_back({{"variant", r.variant},
                              {"length", r.length},
                              {"query_score", r.query_score()},
@@ -263,8 +274,12 @@ std::string results_to_json(const RunResults& run, bool keep_predictions) {
   if (!run.ppl.empty()) {
     j["ppl"] = json::array();
     for (const auto& p : run.ppl)
-      j["ppl"].push_back({{"dataset", p.dataset}, {"window", p.window}, {"stride", p.stride},
-                          {"nll_sum", p.nll_sum}, {"tokens", p.tokens}, {"ppl", p.perplexity()}});
+      j["ppl"].push_back({{"dataset", p.dataset},
+                          {"window", p.window},
+                          {"stride", p.stride},
+                          {"nll_sum", p.nll_sum},
+                          {"tokens", p.tokens},
+                          {"ppl", p.perplexity()}});
   }
   return j.dump(2) + "\n";
 }
@@ -298,8 +313,10 @@ RunResults results_from_json(const std::string& text, const std::string& source)
         p.output = jp.value("output", std::string());
         p.score = jp.value("score", 0.0);
         // Results written before word_match existed: recomputed from the prediction.
-        if (jp.contains("word_score")) p.word_score = jp["word_score"].get<double>();
-        else if (!p.expected.empty()) p.word_score = word_match(p.output, p.expected);
+        if (jp.contains("word_score"))
+          p.word_score = jp["word_score"].get<double>();
+        else if (!p.expected.empty())
+          p.word_score = word_match(p.output, p.expected);
         p.prompt_tokens = jp.value("prompt_tokens", int64_t{0});
         p.depth = jp.value("depth", -1.0);
         t.predictions.push_back(std::move(p));
@@ -386,8 +403,8 @@ RunResults read_run(const std::string& run) {
     const fs::path f = p / "results.json";
     check(fs::exists(f), "report: ", run, " has no results.json");
     RunResults r = read_results(f.string());
-    if (r.name == f.string()) r.name = p.filename().empty() ? p.parent_path().filename().string()
-                                                            : p.filename().string();
+    if (r.name == f.string())
+      r.name = p.filename().empty() ? p.parent_path().filename().string() : p.filename().string();
     return r;
   }
   check(fs::exists(p), "report: ", run, " does not exist");
@@ -442,7 +459,8 @@ std::vector<std::string> recall_variants(const RunResults& run) {
   std::vector<RecallVariant> known = all_recall_variants();
   known.push_back(RecallVariant::copy);
   for (RecallVariant v : known)
-    if (present.erase(std::string(recall_variant_name(v)))) out.push_back(std::string(recall_variant_name(v)));
+    if (present.erase(std::string(recall_variant_name(v))))
+      out.push_back(std::string(recall_variant_name(v)));
   for (const auto& v : present) out.push_back(v);  // foreign files' variant names
   return out;
 }
@@ -513,8 +531,8 @@ std::string recall_markdown(const RunResults& run) {
     return table_markdown(t);
   };
   std::ostringstream s;
-  s << "Associative recall, exact match per query (%):\n\n" << table(&RecallResult::query_score)
-    << "\nExact match per sequence (every query right, %):\n\n"
+  s << "Associative recall, exact match per query (%):\n\n"
+    << table(&RecallResult::query_score) << "\nExact match per sequence (every query right, %):\n\n"
     << table(&RecallResult::sequence_score) << "\n";
   for (const auto& v : variants) {
     const HeatGrid g = recall_heat_grid(run, v);
@@ -537,7 +555,8 @@ std::string comparison_markdown(const std::vector<RunResults>& runs) {
          "at each length.\n\n";
     s << table_markdown(c.summary) << "\n";
     s << kPartialCreditCaption << ":\n\n" << table_markdown(c.summary_words) << "\n";
-    for (const auto& [task, t] : c.per_task) s << "## " << task << "\n\n" << table_markdown(t) << "\n";
+    for (const auto& [task, t] : c.per_task)
+      s << "## " << task << "\n\n" << table_markdown(t) << "\n";
   }
   s << recall_comparison_markdown(runs);
   for (const auto& r : runs) {
@@ -560,11 +579,13 @@ std::string comparison_html(const std::vector<RunResults>& runs) {
          "Summary: mean over the tasks each run has at each length.</p>\n";
     s << table_html(c.summary);
     s << "<p>" << kPartialCreditCaption << ":</p>\n" << table_html(c.summary_words);
-    for (const auto& [task, t] : c.per_task) s << "<h2>" << markup_escape(task) << "</h2>\n" << table_html(t);
+    for (const auto& [task, t] : c.per_task)
+      s << "<h2>" << markup_escape(task) << "</h2>\n" << table_html(t);
   }
   s << recall_comparison_html(runs);
   if (c.has_ppl)
-    s << "<h2>Perplexity (sliding window)</h2>\n" << ppl_charts_html(runs) << table_html(c.ppl, false);
+    s << "<h2>Perplexity (sliding window)</h2>\n"
+      << ppl_charts_html(runs) << table_html(c.ppl, false);
   for (const RunResults& r : runs) {
     if (!r.has_needle) continue;
     s << "<h2>Needle grid: " << markup_escape(r.name) << "</h2>\n";

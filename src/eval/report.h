@@ -25,14 +25,14 @@ struct PplResult {
 };
 
 struct RunResults {
-  std::string name;                           // shown in comparisons (e.g. "harpe-uniform")
-  std::map<std::string, std::string> meta;    // free-form: model, method, checkpoint, seed, date
-  std::vector<TaskResult> tasks;              // one entry per (task, length)
+  std::string name;                         // shown in comparisons (e.g. "harpe-uniform")
+  std::map<std::string, std::string> meta;  // free-form: model, method, checkpoint, seed, date
+  std::vector<TaskResult> tasks;            // one entry per (task, length)
   bool has_needle = false;
   NeedleGrid needle;
-  std::string needle_svg, needle_png;         // image files, relative to the run directory
+  std::string needle_svg, needle_png;  // image files, relative to the run directory
   std::vector<PplResult> ppl;
-  std::vector<RecallResult> recall;           // one entry per (variant, length)
+  std::vector<RecallResult> recall;  // one entry per (variant, length)
 };
 
 // JSON text of a run (predictions included when keep_predictions).

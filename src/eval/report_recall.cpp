@@ -48,7 +48,8 @@ double run_score(const RunResults& r, const std::string& variant, int64_t length
   double sum = 0;
   int n = 0;
   for (const RecallResult& x : r.recall)
-    if (x.length == length && (variant.empty() || x.variant == variant)) sum += x.query_score(), ++n;
+    if (x.length == length && (variant.empty() || x.variant == variant))
+      sum += x.query_score(), ++n;
   return n ? sum / n : kNaN;
 }
 
@@ -87,7 +88,8 @@ std::string verdict(const std::vector<RunGroup>& groups, const std::string& vari
   std::vector<Spread> s;
   for (const RunGroup& g : groups) s.push_back(group_score(g, variant, L));
   for (size_t i = 0; i < s.size(); ++i)
-    if (s[i].n > 0 && (best < 0 || s[i].mean > s[static_cast<size_t>(best)].mean)) best = static_cast<int>(i);
+    if (s[i].n > 0 && (best < 0 || s[i].mean > s[static_cast<size_t>(best)].mean))
+      best = static_cast<int>(i);
   if (best < 0) return "-";
   for (const Spread& x : s)
     if (x.n == 1) return groups[static_cast<size_t>(best)].name + " (single runs: no spread)";
@@ -95,7 +97,8 @@ std::string verdict(const std::vector<RunGroup>& groups, const std::string& vari
   for (size_t i = 0; i < s.size(); ++i)
     if (static_cast<int>(i) != best && s[i].n > 0 && s[i].max >= s[static_cast<size_t>(best)].min)
       beyond = false;
-  return groups[static_cast<size_t>(best)].name + (beyond ? " (beyond the spread)" : " (within the spread)");
+  return groups[static_cast<size_t>(best)].name +
+         (beyond ? " (beyond the spread)" : " (within the spread)");
 }
 
 struct TextTable {
@@ -162,13 +165,16 @@ HeatGrid pooled_heat_grid(const RunGroup& g, const std::string& variant) {
       for (const RecallBucketScore& b : x.buckets) {
         auto it = std::find_if(p.buckets.begin(), p.buckets.end(),
                                [&](const RecallBucketScore& y) { return y.bucket == b.bucket; });
-        if (it == p.buckets.end()) p.buckets.push_back(b);
-        else it->queries += b.queries, it->exact += b.exact;
+        if (it == p.buckets.end())
+          p.buckets.push_back(b);
+        else
+          it->queries += b.queries, it->exact += b.exact;
       }
     }
   for (auto& [l, x] : by_length) {
-    std::sort(x.buckets.begin(), x.buckets.end(),
-              [](const RecallBucketScore& a, const RecallBucketScore& b) { return a.bucket < b.bucket; });
+    std::sort(
+        x.buckets.begin(), x.buckets.end(),
+        [](const RecallBucketScore& a, const RecallBucketScore& b) { return a.bucket < b.bucket; });
     pooled.recall.push_back(x);
   }
   return recall_heat_grid(pooled, variant);
@@ -206,9 +212,12 @@ std::vector<RunGroup> group_runs(const std::vector<RunResults>& runs) {
   for (const RunResults& r : runs) {
     const auto it = r.meta.find("group");
     const std::string name = it != r.meta.end() && !it->second.empty() ? it->second : r.name;
-    auto g = std::find_if(groups.begin(), groups.end(), [&](const RunGroup& x) { return x.name == name; });
-    if (g == groups.end()) groups.push_back({name, {&r}});
-    else g->runs.push_back(&r);
+    auto g = std::find_if(groups.begin(), groups.end(),
+                          [&](const RunGroup& x) { return x.name == name; });
+    if (g == groups.end())
+      groups.push_back({name, {&r}});
+    else
+      g->runs.push_back(&r);
   }
   return groups;
 }
@@ -231,7 +240,8 @@ std::string recall_comparison_markdown(const std::vector<RunResults>& runs) {
     << "Exact match per query (%), mean over each method's runs (seeds) with min-max in brackets; "
        "\"best\" names the best mean and whether its worst run beats every other method's best run "
        "(beyond the spread).\n\n"
-    << "Mean over the variants:\n\n" << markdown(score_table(groups, lengths, "")) << "\n";
+    << "Mean over the variants:\n\n"
+    << markdown(score_table(groups, lengths, "")) << "\n";
   for (const std::string& v : all_variants(with))
     s << "### " << v << "\n\n" << markdown(score_table(groups, lengths, v)) << "\n";
   return s.str();
@@ -247,12 +257,16 @@ std::string recall_comparison_html(const std::vector<RunResults>& runs) {
   std::ostringstream s;
   s << "<h1>Associative recall</h1>\n<p>Exact match per query (%): mean over each method's runs "
        "(seeds), min-max in brackets and as the shaded band.</p>\n";
-  s << "<div>" << line_chart_svg(score_chart(groups, lengths, "", "Recall vs context length (mean over variants)"))
-    << "</div>\n" << html(score_table(groups, lengths, ""));
+  s << "<div>"
+    << line_chart_svg(
+           score_chart(groups, lengths, "", "Recall vs context length (mean over variants)"))
+    << "</div>\n"
+    << html(score_table(groups, lengths, ""));
   for (const std::string& v : all_variants(with)) {
     s << "<h2>" << markup_escape(v) << "</h2>\n<div>"
       << line_chart_svg(score_chart(groups, lengths, v, "Recall " + v + " vs context length"))
-      << "</div>\n" << html(score_table(groups, lengths, v));
+      << "</div>\n"
+      << html(score_table(groups, lengths, v));
   }
   s << "<h2>Recall by key-query distance and length (pooled over each method's runs)</h2>\n";
   for (const std::string& v : all_variants(with))

@@ -46,7 +46,7 @@ std::string random_number(Rng& rng) {  // 7 digits, as RULER's generate_random_n
 
 std::string random_uuid4(Rng& rng) {
   uint64_t hi = rng.next(), lo = rng.next();
-  hi = (hi & ~0xF000ULL) | 0x4000ULL;               // version 4 in bits 12..15 of time_hi
+  hi = (hi & ~0xF000ULL) | 0x4000ULL;                // version 4 in bits 12..15 of time_hi
   lo = (lo & 0x3FFFFFFFFFFFFFFFULL) | (1ULL << 63);  // variant 10xx
   char buf[37];
   std::snprintf(buf, sizeof buf, "%08x-%04x-%04x-%04x-%012llx", static_cast<unsigned>(hi >> 32),
@@ -67,18 +67,24 @@ std::string random_word_key(Rng& rng) {
 
 std::string random_needle(NeedleKind kind, Rng& rng) {
   switch (kind) {
-    case NeedleKind::numbers: return random_number(rng);
-    case NeedleKind::uuids: return random_uuid4(rng);
-    case NeedleKind::words: return random_word_key(rng);
+    case NeedleKind::numbers:
+      return random_number(rng);
+    case NeedleKind::uuids:
+      return random_uuid4(rng);
+    case NeedleKind::words:
+      return random_word_key(rng);
   }
   return {};
 }
 
 const char* kind_plural(NeedleKind kind) {
   switch (kind) {
-    case NeedleKind::numbers: return "numbers";
-    case NeedleKind::uuids: return "uuids";
-    case NeedleKind::words: return "words";
+    case NeedleKind::numbers:
+      return "numbers";
+    case NeedleKind::uuids:
+      return "uuids";
+    case NeedleKind::words:
+      return "words";
   }
   return "";
 }
@@ -120,9 +126,7 @@ using Builder = std::function<Built(int64_t units)>;
 TaskSample fit_sample(const std::string& task, int64_t length, int index, int ttg,
                       int64_t min_units, int64_t max_units, const Builder& build,
                       const TokenCounter& count, bool allow_over = false) {
-  auto budget = [&](const Built& b) {
-    return count(b.input + " " + join(b.outputs, " ")) + ttg;
-  };
+  auto budget = [&](const Built& b) { return count(b.input + " " + join(b.outputs, " ")) + ttg; };
   Built best = build(min_units);
   int64_t need = budget(best);
   if (need > length && !allow_over) {
@@ -131,7 +135,7 @@ TaskSample fit_sample(const std::string& task, int64_t length, int index, int tt
         << need << " tokens with tokens_to_generate " << ttg << ")";
     throw LengthTooSmall(msg.str());
   }
-  int64_t lo = min_units;  // fits
+  int64_t lo = min_units;                        // fits
   int64_t hi = need <= length ? -1 : min_units;  // does not fit (or -1: unknown)
   int64_t step = 1;
   while (hi < 0) {  // grow until a size does not fit
@@ -195,8 +199,7 @@ std::vector<std::string> split_whitespace(const std::string& text) {
 
 bool ends_sentence(const std::string& w) {
   size_t e = w.size();
-  while (e > 0 && (w[e - 1] == '"' || w[e - 1] == '\'' || w[e - 1] == ')' || w[e - 1] == ']'))
-    --e;
+  while (e > 0 && (w[e - 1] == '"' || w[e - 1] == '\'' || w[e - 1] == ')' || w[e - 1] == ']')) --e;
   return e > 0 && (w[e - 1] == '.' || w[e - 1] == '!' || w[e - 1] == '?');
 }
 
@@ -287,15 +290,17 @@ std::string niah_prompt(const NiahSpec& spec, const std::string& context,
     type.pop_back();
     return "A special magic " + type +
            " is hidden within the following text. Make sure to memorize it. I will quiz you "
-           "about the " + type + " afterwards.\n" + context + "\nWhat is the special magic " +
-           type + " for " + query + " mentioned in the provided text? The special magic " + type +
-           " for " + query + " mentioned in the provided text is";
+           "about the " +
+           type + " afterwards.\n" + context + "\nWhat is the special magic " + type + " for " +
+           query + " mentioned in the provided text? The special magic " + type + " for " + query +
+           " mentioned in the provided text is";
   }
   return "Some special magic " + type +
          " are hidden within the following text. Make sure to memorize it. I will quiz you about "
-         "the " + type + " afterwards.\n" + context + "\nWhat are all the special magic " + type +
-         " for " + query + " mentioned in the provided text? The special magic " + type + " for " +
-         query + " mentioned in the provided text are";
+         "the " +
+         type + " afterwards.\n" + context + "\nWhat are all the special magic " + type + " for " +
+         query + " mentioned in the provided text? The special magic " + type + " for " + query +
+         " mentioned in the provided text are";
 }
 
 // Builds a NIAH sample of `units` haystack units. fixed_depth >= 0 puts the (single) needle at that
@@ -316,8 +321,8 @@ Built build_niah(const NiahSpec& spec, const std::vector<std::string>& essay_wor
     } else {
       const std::vector<int> depths = ruler_depths();
       for (int64_t i : rng.sample(static_cast<int64_t>(depths.size()), n_needles))
-        gaps.push_back(static_cast<int64_t>(static_cast<double>(ns) *
-                                            depths[static_cast<size_t>(i)] / 100.0));
+        gaps.push_back(
+            static_cast<int64_t>(static_cast<double>(ns) * depths[static_cast<size_t>(i)] / 100.0));
       std::sort(gaps.begin(), gaps.end());
     }
     size_t next = 0;
@@ -340,8 +345,9 @@ Built build_niah(const NiahSpec& spec, const std::vector<std::string>& essay_wor
     }
     std::vector<int64_t> gaps;  // needle i goes before line gaps[i] (units = after the last)
     if (fixed_depth >= 0) {
-      gaps.assign(static_cast<size_t>(n_needles),
-                  static_cast<int64_t>(std::lround(static_cast<double>(units) * fixed_depth / 100)));
+      gaps.assign(
+          static_cast<size_t>(n_needles),
+          static_cast<int64_t>(std::lround(static_cast<double>(units) * fixed_depth / 100)));
     } else if (units >= n_needles) {
       gaps = rng.sample(units, n_needles);  // RULER: random.sample(range(num_haystack), ...)
       std::sort(gaps.begin(), gaps.end());
@@ -431,7 +437,8 @@ VtDraw draw_vt(Rng& rng, int num_hops, int var_len) {
   }
   d.value = std::to_string(rng.uniform(10000, 99998));  // np.random.randint(10000, 99999)
   d.chain.push_back("VAR " + d.vars[0] + " = " + d.value);
-  for (int j = 0; j < num_hops; ++j) d.chain.push_back("VAR " + d.vars[j + 1] + " = VAR " + d.vars[j]);
+  for (int j = 0; j < num_hops; ++j)
+    d.chain.push_back("VAR " + d.vars[j + 1] + " = VAR " + d.vars[j]);
   return d;
 }
 
@@ -445,11 +452,14 @@ Built build_vt_body(const VtDraw& d, int64_t units, Rng& rng) {
     sentences.insert(sentences.begin() + pos[j] + static_cast<int64_t>(j), d.chain[j]);
   std::string context = replace_all(join(sentences, " "), ". \n", ".\n");
   Built b;
-  b.input = "Memorize and track the chain(s) of variable assignment hidden in the following "
-            "text.\n\n" + context + "\nQuestion: Find all variables that are assigned the value " +
-            d.value + " in the text above. Answer: According to the chain(s) of variable "
-            "assignment in the text above, " + std::to_string(d.vars.size()) +
-            " variables are assigned the value " + d.value + ", they are: ";
+  b.input =
+      "Memorize and track the chain(s) of variable assignment hidden in the following "
+      "text.\n\n" +
+      context + "\nQuestion: Find all variables that are assigned the value " + d.value +
+      " in the text above. Answer: According to the chain(s) of variable "
+      "assignment in the text above, " +
+      std::to_string(d.vars.size()) + " variables are assigned the value " + d.value +
+      ", they are: ";
   b.outputs = d.vars;
   return b;
 }
@@ -490,7 +500,8 @@ std::string numbered(const std::vector<std::string>& words) {
 
 std::string cwe_prompt(const std::string& context) {
   return "Below is a numbered list of words. In these words, some appear more often than others. "
-         "Memorize the ones that appear most often.\n" + context +
+         "Memorize the ones that appear most often.\n" +
+         context +
          "\nQuestion: What are the 10 most common words in the above list? Answer: The top 10 "
          "words that appear most often in the list are:";
 }
@@ -565,7 +576,7 @@ Built build_fwe(int64_t units, int64_t length, uint64_t seed) {
   }
   std::vector<std::string> vocab(uniq.begin(), uniq.end());
   rng.shuffle(vocab);
-  vocab[0] = "...";  // the top rank is noise
+  vocab[0] = "...";            // the top rank is noise
   std::vector<int32_t> words;  // vocabulary indices, shuffled, then written out
   for (int64_t k = 0; k < vocab_size; ++k) {
     const int64_t c = fwe_count(units, k + 1);
@@ -579,11 +590,13 @@ Built build_fwe(int64_t units, int64_t length, uint64_t seed) {
     text += vocab[static_cast<size_t>(words[i])];
   }
   Built b;
-  b.input = "Read the following coded text and track the frequency of each coded word. Find the "
-            "three most frequently appeared coded words. " + text +
-            "\nQuestion: Do not provide any explanation. Please ignore the dots '....'. What are "
-            "the three most frequently appeared words in the above coded text? Answer: According "
-            "to the coded text above, the three most frequently appeared words are:";
+  b.input =
+      "Read the following coded text and track the frequency of each coded word. Find the "
+      "three most frequently appeared coded words. " +
+      text +
+      "\nQuestion: Do not provide any explanation. Please ignore the dots '....'. What are "
+      "the three most frequently appeared words in the above coded text? Answer: According "
+      "to the coded text above, the three most frequently appeared words are:";
   b.outputs = {vocab[1], vocab[2], vocab[3]};
   return b;
 }
@@ -598,10 +611,17 @@ int ttg_for(const std::string& task, const GenOptions& options) {
 // ---------------------------------------------------------------- public API
 
 const std::vector<std::string>& ruler_task_names() {
-  static const std::vector<std::string> names = {
-      "niah_single_1",   "niah_single_2",   "niah_single_3",   "niah_multikey_1",
-      "niah_multikey_2", "niah_multikey_3", "niah_multivalue", "niah_multiquery",
-      "vt",              "cwe",             "fwe"};
+  static const std::vector<std::string> names = {"niah_single_1",
+                                                 "niah_single_2",
+                                                 "niah_single_3",
+                                                 "niah_multikey_1",
+                                                 "niah_multikey_2",
+                                                 "niah_multikey_3",
+                                                 "niah_multivalue",
+                                                 "niah_multiquery",
+                                                 "vt",
+                                                 "cwe",
+                                                 "fwe"};
   return names;
 }
 
@@ -635,9 +655,9 @@ std::string niah_needle(NeedleKind value_kind, const std::string& key, const std
 
 const std::vector<std::string>& passkey_words() {
   static const std::vector<std::string> w = {
-      "alpha", "bravo",  "charlie", "delta",   "echo",    "foxtrot", "golf",  "hotel", "india",
-      "juliet", "kilo",  "lima",    "mike",    "november", "oscar",  "papa",  "quebec", "romeo",
-      "sierra", "tango", "uniform", "victor",  "whiskey", "xray",    "yankee", "zulu"};
+      "alpha",  "bravo", "charlie", "delta",  "echo",     "foxtrot", "golf",   "hotel",  "india",
+      "juliet", "kilo",  "lima",    "mike",   "november", "oscar",   "papa",   "quebec", "romeo",
+      "sierra", "tango", "uniform", "victor", "whiskey",  "xray",    "yankee", "zulu"};
   return w;
 }
 
@@ -678,16 +698,19 @@ TaskSample generate_sample(const std::string& task, int64_t length, int index,
     std::vector<std::string> words;
     if (spec.haystack == Haystack::essay) {
       words = split_whitespace(options.essay);
-      check(!words.empty(), "task ", task, ": needs essay text (the essay haystack) but none given");
+      check(!words.empty(), "task ", task,
+            ": needs essay text (the essay haystack) but none given");
     }
-    return fit_sample(task, length, index, ttg, 1, kUnbounded,
-                      [&](int64_t u) { return build_niah(spec, words, u, seed, -1); }, count);
+    return fit_sample(
+        task, length, index, ttg, 1, kUnbounded,
+        [&](int64_t u) { return build_niah(spec, words, u, seed, -1); }, count);
   }
   if (task == "passkey") {
     const std::vector<std::string> words = split_whitespace(options.essay);
     check(!words.empty(), "task passkey: needs essay text (the haystack) but none given");
-    return fit_sample(task, length, index, ttg, 1, kUnbounded,
-                      [&](int64_t u) { return build_passkey(words, u, seed); }, count);
+    return fit_sample(
+        task, length, index, ttg, 1, kUnbounded,
+        [&](int64_t u) { return build_passkey(words, u, seed); }, count);
   }
   if (task == "vt") {
     // RULER prepends one solved example (3-letter variables) sized to 500 tokens; we cap it at a
@@ -695,24 +718,28 @@ TaskSample generate_sample(const std::string& task, int64_t length, int index,
     // smallest example when even that does not fit (very fine-grained tokenizers).
     const uint64_t icl_seed = mix64(seed ^ 0x1c1ULL);
     const int64_t icl_len = std::min<int64_t>(500, length / 4);
-    TaskSample icl = fit_sample("vt (in-context example)", icl_len, index, ttg, kVtHops + 1,
-                                kUnbounded, [&](int64_t u) {
-                                  Rng rng(icl_seed);
-                                  VtDraw d = draw_vt(rng, kVtHops, 3);
-                                  return build_vt_body(d, u, rng);
-                                }, count, /*allow_over=*/true);
+    TaskSample icl = fit_sample(
+        "vt (in-context example)", icl_len, index, ttg, kVtHops + 1, kUnbounded,
+        [&](int64_t u) {
+          Rng rng(icl_seed);
+          VtDraw d = draw_vt(rng, kVtHops, 3);
+          return build_vt_body(d, u, rng);
+        },
+        count, /*allow_over=*/true);
     const std::string example = icl.input + " " + join(icl.outputs, " ") + "\n\n";
-    return fit_sample(task, length, index, ttg, kVtHops + 1, kUnbounded,
-                      [&](int64_t u) { return build_vt(u, seed, example); }, count);
+    return fit_sample(
+        task, length, index, ttg, kVtHops + 1, kUnbounded,
+        [&](int64_t u) { return build_vt(u, seed, example); }, count);
   }
   if (task == "cwe") {
-    return fit_sample(task, length, index, ttg, kCweCommon,
-                      static_cast<int64_t>(cwe_vocabulary().size()),
-                      [&](int64_t u) { return build_cwe(u, length, seed); }, count);
+    return fit_sample(
+        task, length, index, ttg, kCweCommon, static_cast<int64_t>(cwe_vocabulary().size()),
+        [&](int64_t u) { return build_cwe(u, length, seed); }, count);
   }
   if (task == "fwe") {
-    return fit_sample(task, length, index, ttg, fwe_min_words(), kUnbounded,
-                      [&](int64_t u) { return build_fwe(u, length, seed); }, count);
+    return fit_sample(
+        task, length, index, ttg, fwe_min_words(), kUnbounded,
+        [&](int64_t u) { return build_fwe(u, length, seed); }, count);
   }
   default_tokens_to_generate(task);  // throws the "unknown task" error
   return {};
@@ -743,9 +770,10 @@ TaskSample generate_needle_sample(int64_t length, double depth_percent, int inde
     words = split_whitespace(options.essay);
     check(!words.empty(), "needle: the essay haystack needs essay text but none given");
   }
-  return fit_sample(name, length, index, ttg, 1, int64_t{1} << 40,
-                    [&](int64_t u) { return build_niah(spec, words, u, seed, depth_percent); },
-                    options.count_tokens);
+  return fit_sample(
+      name, length, index, ttg, 1, int64_t{1} << 40,
+      [&](int64_t u) { return build_niah(spec, words, u, seed, depth_percent); },
+      options.count_tokens);
 }
 
 }  // namespace harpe::eval

@@ -6,8 +6,9 @@
 // Tasks (names as in RULER): niah_single_{1,2,3}, niah_multikey_{1,2,3}, niah_multivalue,
 // niah_multiquery, vt (variable tracking), cwe (common words extraction), fwe (frequent words
 // extraction). Beyond RULER: passkey, the passkey retrieval test (Mohtashami & Jaggi 2023) with a
-// five-word key from the NATO spelling alphabet, small-model friendly. The classic single needle at a chosen depth (the needle heatmap) is
-// generate_needle_sample(). docs/eval.md describes each task with an example prompt.
+// five-word key from the NATO spelling alphabet, small-model friendly. The classic single needle at
+// a chosen depth (the needle heatmap) is generate_needle_sample(). docs/eval.md describes each task
+// with an example prompt.
 #pragma once
 
 #include <cstdint>
@@ -43,7 +44,8 @@ bool is_niah_task(const std::string& task);
 NiahSpec niah_spec(const std::string& task);
 // RULER's tokens_to_generate: niah 128, vt 30, cwe 120, fwe 50; passkey 16.
 int default_tokens_to_generate(const std::string& task);
-// True when the task's haystack is essay text (passkey's is) (then GenOptions::essay must be non-empty).
+// True when the task's haystack is essay text (passkey's is) (then GenOptions::essay must be
+// non-empty).
 bool task_needs_essay(const std::string& task);
 
 // Thrown when even the smallest sample of a task does not fit the requested length.
@@ -52,8 +54,8 @@ struct LengthTooSmall : Error {
 };
 
 struct GenOptions {
-  TokenCounter count_tokens;    // required
-  std::string essay;            // held-out prose for the essay haystack (cycled when too short)
+  TokenCounter count_tokens;  // required
+  std::string essay;          // held-out prose for the essay haystack (cycled when too short)
   uint64_t seed = 42;
   int tokens_to_generate = -1;  // < 0: the task's default
 };
@@ -66,8 +68,10 @@ struct TaskSample {
   std::vector<std::string> outputs;  // expected answers (string_match_all references)
   int tokens_to_generate = 0;
   int64_t prompt_tokens = 0;  // count_tokens(input)
-  int64_t budget_tokens = 0;  // count_tokens(input + " " + outputs joined by " ") + tokens_to_generate
-  int64_t haystack_units = 0; // essay words / filler paragraphs / distractor lines / cwe words / fwe words
+  int64_t budget_tokens =
+      0;  // count_tokens(input + " " + outputs joined by " ") + tokens_to_generate
+  int64_t haystack_units =
+      0;  // essay words / filler paragraphs / distractor lines / cwe words / fwe words
   // NIAH only: every key that has needles (queried and distractor keys), the queried keys, and the
   // relative position in the context (0 = start, 1 = end) of each inserted needle.
   std::vector<std::string> keys;
@@ -88,7 +92,9 @@ TaskSample generate_needle_sample(int64_t length, double depth_percent, int inde
 // Pieces, exposed for tests and for the docs.
 std::string niah_needle(NeedleKind value_kind, const std::string& key, const std::string& value);
 std::string passkey_needle(const std::string& key);
-const std::vector<std::string>& passkey_words();  // the 26 NATO code words, alpha .. zulu  // "The pass key is KEY. Remember it. KEY is the pass key."
+const std::vector<std::string>&
+passkey_words();  // the 26 NATO code words, alpha .. zulu  // "The pass key is KEY. Remember it.
+                  // KEY is the pass key."
 bool is_uuid4(const std::string& s);
 bool is_word_key(const std::string& s);  // "adjective-noun" from our lists
 

@@ -26,11 +26,14 @@ NeedleGrid run_needle(const NeedleGridSpec& spec, const GenOptions& options, int
   std::map<std::string, std::string> by_prompt;
   for (size_t i = 0; i < samples.size(); ++i) by_prompt[samples[i]->input] = outputs[i];
   // run_needle_grid regenerates the same cells (same seed), so each prompt is found.
-  return run_needle_grid(spec, options, [&](const std::string& prompt, int) {
-    auto it = by_prompt.find(prompt);
-    check(it != by_prompt.end(), "internal: needle prompt not generated");
-    return it->second;
-  }, predictions);
+  return run_needle_grid(
+      spec, options,
+      [&](const std::string& prompt, int) {
+        auto it = by_prompt.find(prompt);
+        check(it != by_prompt.end(), "internal: needle prompt not generated");
+        return it->second;
+      },
+      predictions);
 }
 
 }  // namespace harpe::eval

@@ -10,8 +10,9 @@
 
 namespace harpe::eval {
 
-NeedleGrid run_needle(const NeedleGridSpec& spec, const GenOptions& options, int jobs,
-                      const GeneratorFactory& make_generator, std::vector<Prediction>* predictions,
-                      const std::function<void(size_t done, size_t total, double seconds)>& progress);
+NeedleGrid run_needle(
+    const NeedleGridSpec& spec, const GenOptions& options, int jobs,
+    const GeneratorFactory& make_generator, std::vector<Prediction>* predictions,
+    const std::function<void(size_t done, size_t total, double seconds)>& progress);
 
 }  // namespace harpe::eval

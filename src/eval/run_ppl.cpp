@@ -85,8 +85,9 @@ WindowScorer model_window_scorer(const model::Model& m, const rope::PositionMap&
     auto it = cache->find(len);
     if (it == cache->end()) {
       cache->clear();  // one length at a time: keep memory to one workspace
-      it = cache->emplace(len, std::make_unique<model::Workspace>(m.config, 1, static_cast<int>(len),
-                                                                  model::Mode::infer))
+      it = cache
+               ->emplace(len, std::make_unique<model::Workspace>(m.config, 1, static_cast<int>(len),
+                                                                 model::Mode::infer))
                .first;
     }
     return forward_window(m, *it->second, w, len, first);
@@ -115,8 +116,9 @@ std::vector<PplDocument> corpus_documents(
   return docs;
 }
 
-std::vector<PplDocument> shard_documents(const std::string& shard_path, const DocumentSelection& sel,
-                                         int64_t* seen, int64_t* longest) {
+std::vector<PplDocument> shard_documents(const std::string& shard_path,
+                                         const DocumentSelection& sel, int64_t* seen,
+                                         int64_t* longest) {
   const data::Shard shard = data::Shard::open(shard_path);
   std::vector<PplDocument> docs;
   int64_t n_seen = 0, n_longest = 0;
@@ -153,7 +155,8 @@ std::vector<PplResult> run_perplexity(const model::Model& m, const std::vector<P
     for (size_t d = 0; d < docs.size(); ++d) {
       total.add(sliding_window_nll(docs[d].tokens, L, stride, scorer));
       if (opts.progress)
-        opts.progress(L, static_cast<int>(d), static_cast<int>(docs.size()), total, timer.seconds());
+        opts.progress(L, static_cast<int>(d), static_cast<int>(docs.size()), total,
+                      timer.seconds());
     }
     PplResult r;
     r.dataset = opts.dataset;

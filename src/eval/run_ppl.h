@@ -1,7 +1,7 @@
 // Sliding-window perplexity of a model (`harpe eval ppl`): the engine's forward scores each window
 // of eval/perplexity.h. Without Self-Extend a window is one model::forward_loss call (the tiled
-// attention, per-token losses); with Self-Extend it goes through infer::Session (grouped positions),
-// fed in chunks so the [tokens, vocab] logits stay small.
+// attention, per-token losses); with Self-Extend it goes through infer::Session (grouped
+// positions), fed in chunks so the [tokens, vocab] logits stay small.
 #pragma once
 
 #include <cstdint>
@@ -40,11 +40,13 @@ struct DocumentSelection {
   int max_documents = 0;
   std::string source;
 };
-std::vector<PplDocument> corpus_documents(const std::string& corpus_dir, const std::string& split,
-                                          const std::function<std::vector<int32_t>(const std::string&)>& encode_document,
-                                          const DocumentSelection& sel, int64_t* seen, int64_t* longest);
-std::vector<PplDocument> shard_documents(const std::string& shard_path, const DocumentSelection& sel,
-                                         int64_t* seen, int64_t* longest);
+std::vector<PplDocument> corpus_documents(
+    const std::string& corpus_dir, const std::string& split,
+    const std::function<std::vector<int32_t>(const std::string&)>& encode_document,
+    const DocumentSelection& sel, int64_t* seen, int64_t* longest);
+std::vector<PplDocument> shard_documents(const std::string& shard_path,
+                                         const DocumentSelection& sel, int64_t* seen,
+                                         int64_t* longest);
 
 struct PplRunOptions {
   std::vector<int64_t> lengths;  // window lengths

@@ -42,7 +42,8 @@ std::vector<int32_t> greedy_continuation(const model::Model& m, const rope::Posi
   session.append(tokens.data(), n, logits.data());
   std::vector<int32_t> out;
   for (int i = 0; i < count; ++i) {
-    out.push_back(static_cast<int32_t>(std::max_element(logits.begin(), logits.end()) - logits.begin()));
+    out.push_back(
+        static_cast<int32_t>(std::max_element(logits.begin(), logits.end()) - logits.begin()));
     if (i + 1 < count) session.append(&out.back(), 1, logits.data());
   }
   return out;
@@ -58,8 +59,8 @@ RecallResult run_recall(const model::Model& m, const rope::PositionMap& position
   }
   for (size_t i = 0; i < seqs.size(); ++i) {
     const RecallSequence& s = seqs[i];
-    check(s.vocab <= m.config.vocab_size, "recall: sequence ", i, " uses a vocabulary of ",
-          s.vocab, " tokens but the model has ", m.config.vocab_size);
+    check(s.vocab <= m.config.vocab_size, "recall: sequence ", i, " uses a vocabulary of ", s.vocab,
+          " tokens but the model has ", m.config.vocab_size);
     std::vector<std::vector<int32_t>> generated(s.queries.size());
     for (size_t q = 0; q < s.queries.size(); ++q)
       if (s.queries[q].order_free)

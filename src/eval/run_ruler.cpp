@@ -106,7 +106,8 @@ std::vector<std::string> generate_all(const std::vector<const TaskSample*>& samp
   return outputs;
 }
 
-std::vector<TaskResult> run_ruler(const RulerRunOptions& opts, const GeneratorFactory& make_generator) {
+std::vector<TaskResult> run_ruler(const RulerRunOptions& opts,
+                                  const GeneratorFactory& make_generator) {
   check(!opts.tasks.empty(), "no task to run");
   check(!opts.lengths.empty(), "no length to run");
   check(opts.samples >= 1, "--samples must be >= 1, got ", opts.samples);

@@ -23,7 +23,7 @@ struct RulerRunOptions {
   std::vector<std::string> tasks;
   std::vector<int64_t> lengths;
   int samples = 10;
-  int jobs = 1;  // samples generated at once (each worker's kernels then run single-threaded)
+  int jobs = 1;    // samples generated at once (each worker's kernels then run single-threaded)
   GenOptions gen;  // token counter, essay, seed
   // Called after each sample: task, length, sample index, samples, its prediction, elapsed s.
   std::function<void(const std::string&, int64_t, int, int, const Prediction&, double)> progress;
@@ -33,7 +33,8 @@ struct RulerRunOptions {
 using GeneratorFactory = std::function<Generator(int worker)>;
 
 // One TaskResult per (task, length), in (task, length) order.
-std::vector<TaskResult> run_ruler(const RulerRunOptions& opts, const GeneratorFactory& make_generator);
+std::vector<TaskResult> run_ruler(const RulerRunOptions& opts,
+                                  const GeneratorFactory& make_generator);
 
 // Runs the generator on each prompt, `jobs` at a time (OpenMP threads; jobs = 1: in order on the
 // calling thread). Exceptions from any worker are rethrown.

@@ -61,7 +61,8 @@ double string_match_all(const std::vector<std::string>& predictions,
                         const std::vector<std::vector<std::string>>& expected) {
   check_sizes(predictions.size(), expected.size());
   double sum = 0;
-  for (size_t i = 0; i < predictions.size(); ++i) sum += string_match_all(predictions[i], expected[i]);
+  for (size_t i = 0; i < predictions.size(); ++i)
+    sum += string_match_all(predictions[i], expected[i]);
   return sum / static_cast<double>(predictions.size());
 }
 

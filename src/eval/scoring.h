@@ -35,22 +35,23 @@ using Generator = std::function<std::string(const std::string& prompt, int max_n
 
 struct Prediction {
   int index = 0;
-  int64_t length = 0;    // the sample's target length
+  int64_t length = 0;  // the sample's target length
   std::vector<std::string> expected;
   std::string output;
-  double score = 0;      // string_match_all of this sample, 0..100
-  double word_score = 0; // word_match of this sample, 0..100
-  double depth = -1;     // needle grid only: the depth percent; -1 otherwise
+  double score = 0;       // string_match_all of this sample, 0..100
+  double word_score = 0;  // word_match of this sample, 0..100
+  double depth = -1;      // needle grid only: the depth percent; -1 otherwise
   int64_t prompt_tokens = 0;
 };
 
 struct TaskResult {
   std::string task;
   int64_t length = 0;
-  double score = 0;  // mean of the predictions' scores, 0..100
+  double score = 0;       // mean of the predictions' scores, 0..100
   double word_score = 0;  // mean of the predictions' word_match, 0..100
-  double word_baseline = 0;  // word_baseline(predictions): what the outputs get against the wrong key
-  int samples = 0;   // number of samples scored
+  double word_baseline =
+      0;            // word_baseline(predictions): what the outputs get against the wrong key
+  int samples = 0;  // number of samples scored
   std::vector<Prediction> predictions;
 };
 

@@ -31,11 +31,10 @@ Session::Session(const model::Model& m, const SessionOptions& opts)
   const model::ModelConfig& c = m.config;
   check(capacity_ > 0, "inference capacity must be positive");
   check(pos_map_.window >= 0 && pos_map_.group >= 1,
-        "Self-Extend needs window >= 0 and group >= 1 (got ", pos_map_.window, ", ",
-        pos_map_.group, ")");
-  check(!pos_map_.self_extend() || pos_map_.window >= pos_map_.group,
-        "Self-Extend window (", pos_map_.window, ") must be at least the group size (",
-        pos_map_.group, ")");
+        "Self-Extend needs window >= 0 and group >= 1 (got ", pos_map_.window, ", ", pos_map_.group,
+        ")");
+  check(!pos_map_.self_extend() || pos_map_.window >= pos_map_.group, "Self-Extend window (",
+        pos_map_.window, ") must be at least the group size (", pos_map_.group, ")");
   // dynamic NTK recomputes its base from the sequence length: the cache's length is used.
   table_ = rope::build_table(c.rope, c.table_shape(), capacity_);
   const long double caches = pos_map_.self_extend() ? 3 : 2;  // K, V (and grouped K)
@@ -229,7 +228,8 @@ int32_t sample_token(const float* logits, int vocab, const SamplingOptions& opts
   std::vector<double> p(keep);
   const double mx = logits[ids[0]];
   double sum = 0;
-  for (std::size_t i = 0; i < keep; ++i) sum += (p[i] = std::exp((logits[ids[i]] - mx) / opts.temperature));
+  for (std::size_t i = 0; i < keep; ++i)
+    sum += (p[i] = std::exp((logits[ids[i]] - mx) / opts.temperature));
   if (opts.top_p < 1.f) {  // smallest prefix whose mass reaches top_p
     double mass = 0;
     std::size_t cut = keep;

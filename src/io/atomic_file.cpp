@@ -6,9 +6,9 @@
 
 #include <cerrno>
 #include <cstdint>
-#include <ctime>
 #include <cstdio>
 #include <cstring>
+#include <ctime>
 #include <utility>
 
 #include "core/error.h"
@@ -35,7 +35,8 @@ std::string unique_suffix() {
   // pid + 64 random bits: not predictable, so nobody can plant a file (or a symlink) under the name
   // in advance; O_EXCL | O_NOFOLLOW refuse one anyway.
   uint64_t r = 0;
-  if (::getentropy(&r, sizeof r) != 0) r = static_cast<uint64_t>(::time(nullptr)) * 0x9e3779b97f4a7c15ull;
+  if (::getentropy(&r, sizeof r) != 0)
+    r = static_cast<uint64_t>(::time(nullptr)) * 0x9e3779b97f4a7c15ull;
   char buf[48];
   std::snprintf(buf, sizeof buf, ".tmp.%d.%016llx", static_cast<int>(::getpid()),
                 static_cast<unsigned long long>(r));

@@ -30,7 +30,8 @@ DirLock::DirLock(const std::string& dir) {
     std::string holder = n > 0 ? std::string(buf, static_cast<size_t>(n)) : std::string("?");
     while (!holder.empty() && (holder.back() == '\n' || holder.back() == ' ')) holder.pop_back();
     if (err == EWOULDBLOCK)
-      fail(dir, " is in use by another harpe run (pid ", holder, "); wait for it or choose another --out");
+      fail(dir, " is in use by another harpe run (pid ", holder,
+           "); wait for it or choose another --out");
     fail("cannot lock ", path, ": ", std::strerror(err));
   }
   const std::string pid = std::to_string(::getpid()) + "\n";

@@ -62,7 +62,8 @@ std::int64_t json_int(const Json& obj, const char* key, const std::string& where
   return as_int(*v, name(key, where));
 }
 
-std::int64_t json_int_or(const Json& obj, const char* key, std::int64_t def, const std::string& where) {
+std::int64_t json_int_or(const Json& obj, const char* key, std::int64_t def,
+                         const std::string& where) {
   const Json* v = find(obj, key, where);
   return v ? as_int(*v, name(key, where)) : def;
 }

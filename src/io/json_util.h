@@ -17,7 +17,8 @@ Json parse_json(std::string_view text, const std::string& source);
 // `where` prefixes messages, e.g. "config.json" or "config.json: rope_scaling".
 // Required keys: throw if missing, null or ill-typed. *_or: default when missing or null.
 std::int64_t json_int(const Json& obj, const char* key, const std::string& where);
-std::int64_t json_int_or(const Json& obj, const char* key, std::int64_t def, const std::string& where);
+std::int64_t json_int_or(const Json& obj, const char* key, std::int64_t def,
+                         const std::string& where);
 double json_double(const Json& obj, const char* key, const std::string& where);
 double json_double_or(const Json& obj, const char* key, double def, const std::string& where);
 bool json_bool_or(const Json& obj, const char* key, bool def, const std::string& where);

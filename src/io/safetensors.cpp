@@ -64,17 +64,21 @@ float f16_to_f32(std::uint16_t h) {
     float m = static_cast<float>(mant) * 5.9604644775390625e-8f;
     return sign ? -m : m;
   }
-  std::uint32_t bits = exp == 31 ? (sign | 0x7f800000u | (mant << 13))            // inf / nan
-                                 : (sign | ((exp + 112u) << 23) | (mant << 13));  // rebias 15 -> 127
+  std::uint32_t bits = exp == 31
+                           ? (sign | 0x7f800000u | (mant << 13))            // inf / nan
+                           : (sign | ((exp + 112u) << 23) | (mant << 13));  // rebias 15 -> 127
   return std::bit_cast<float>(bits);
 }
 
-float bf16_to_f32(std::uint16_t b) { return std::bit_cast<float>(static_cast<std::uint32_t>(b) << 16); }
+float bf16_to_f32(std::uint16_t b) {
+  return std::bit_cast<float>(static_cast<std::uint32_t>(b) << 16);
+}
 
 std::uint16_t f32_to_bf16(float f) {
   std::uint32_t bits = std::bit_cast<std::uint32_t>(f);
-  if ((bits & 0x7fffffffu) > 0x7f800000u) return static_cast<std::uint16_t>((bits >> 16) | 0x40u);  // quiet nan
-  bits += 0x7fffu + ((bits >> 16) & 1u);  // round to nearest, ties to even
+  if ((bits & 0x7fffffffu) > 0x7f800000u)
+    return static_cast<std::uint16_t>((bits >> 16) | 0x40u);  // quiet nan
+  bits += 0x7fffu + ((bits >> 16) & 1u);                      // round to nearest, ties to even
   return static_cast<std::uint16_t>(bits >> 16);
 }
 
@@ -91,7 +95,8 @@ SafetensorsFile::SafetensorsFile(const std::string& path) : path_(path) {
   }
   try {
     const auto file_size = static_cast<std::uint64_t>(st.st_size);
-    check(file_size >= 8, path, ": file too short (", file_size, " bytes) for a safetensors header");
+    check(file_size >= 8, path, ": file too short (", file_size,
+          " bytes) for a safetensors header");
     unsigned char len_bytes[8];
     read_bytes(0, len_bytes, 8, "");
     std::uint64_t n = 0;
@@ -112,7 +117,8 @@ SafetensorsFile::SafetensorsFile(const std::string& path) : path_(path) {
       const Json& v = it.value();
       const std::string where = path + ": tensor " + printable(name);
       if (name == "__metadata__") {
-        check(v.is_object(), path, ": __metadata__ must be an object of strings, got ", v.type_name());
+        check(v.is_object(), path, ": __metadata__ must be an object of strings, got ",
+              v.type_name());
         for (auto m = v.begin(); m != v.end(); ++m) {
           check(m.value().is_string(), path, ": __metadata__ ", printable(m.key()),
                 " must be a string, got ", m.value().type_name());
@@ -289,7 +295,8 @@ void write_safetensors(const std::string& path, const std::vector<TensorView>& t
       numel *= static_cast<std::uint64_t>(d);
     }
     check(numel == 0 || t.data != nullptr, path, ": tensor ", printable(t.name), " has no data");
-    header[t.name] = {{"dtype", "F32"}, {"shape", t.shape}, {"data_offsets", {offset, offset + numel * 4}}};
+    header[t.name] = {
+        {"dtype", "F32"}, {"shape", t.shape}, {"data_offsets", {offset, offset + numel * 4}}};
     offset += numel * 4;
   }
   std::string text = header.dump();

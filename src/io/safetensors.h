@@ -2,7 +2,8 @@
 // N bytes of JSON {name: {"dtype", "shape", "data_offsets": [begin, end]}, "__metadata__": {...}},
 // then the data (offsets relative to its start). The header is fully validated on open, so a
 // hostile or truncated file gives a one-line harpe::Error naming the file and tensor, never a crash
-// or an out-of-bounds read. F32, BF16 and F16 tensors are read as float32; other dtypes are refused.
+// or an out-of-bounds read. F32, BF16 and F16 tensors are read as float32; other dtypes are
+// refused.
 #pragma once
 
 #include <cstddef>
@@ -16,7 +17,7 @@ namespace harpe::io {
 
 struct TensorInfo {
   std::string name;
-  std::string dtype;              // "F32", "BF16", "F16", ... as written in the file
+  std::string dtype;  // "F32", "BF16", "F16", ... as written in the file
   std::vector<std::int64_t> shape;
   std::uint64_t begin = 0, end = 0;  // byte range relative to the data section
   std::int64_t numel() const;        // product of shape (1 for a scalar)
@@ -39,7 +40,8 @@ class SafetensorsFile {
 
   // Reads tensor `name` as float32 into dst (numel floats). Throws if the shape differs from
   // expected_shape or the dtype is not F32/BF16/F16.
-  void read_f32(const std::string& name, float* dst, std::span<const std::int64_t> expected_shape) const;
+  void read_f32(const std::string& name, float* dst,
+                std::span<const std::int64_t> expected_shape) const;
   std::vector<float> read_f32(const std::string& name) const;  // any shape
 
  private:

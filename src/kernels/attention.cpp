@@ -10,6 +10,8 @@
 // over the rows of the tile with queries in the lanes. Backward keeps S[query, key] so that
 // dV^T and dK^T (keys in the lanes) accumulate in place for a key tile while it sweeps the query
 // tiles; dQ goes to a per-thread partial buffer that is summed at the end of each K/V head.
+#include "kernels/attention.h"
+
 #include <omp.h>
 
 #include <algorithm>
@@ -21,7 +23,6 @@
 
 #include "core/buffer.h"
 #include "core/error.h"
-#include "kernels/attention.h"
 #include "kernels/attention_internal.h"
 
 #if defined(__AVX512F__)
@@ -91,8 +92,9 @@ inline __m512 exp_ps(__m512 x) {
   constexpr __mmask16 all = 0xFFFF;
   x = _mm512_maskz_max_ps(all, x, _mm512_set1_ps(-104.0f));
   x = _mm512_maskz_min_ps(all, x, _mm512_set1_ps(88.0f));
-  const __m512 n = _mm512_maskz_roundscale_ps(all, _mm512_mul_ps(x, _mm512_set1_ps(1.44269504088896341f)),
-                                        _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  const __m512 n =
+      _mm512_maskz_roundscale_ps(all, _mm512_mul_ps(x, _mm512_set1_ps(1.44269504088896341f)),
+                                 _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
   __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693145751953125f), x);
   r = _mm512_fnmadd_ps(n, _mm512_set1_ps(1.428606765330187e-06f), r);
   __m512 p = _mm512_set1_ps(1.0f / 5040);
@@ -120,28 +122,29 @@ template <int M, int NV>
 inline void ab_block(int K, const float* A, long lda, const float* B, long ldb, float* C, long ldc,
                      __mmask16 tail, bool accumulate) {
   __m512 c[M][NV];
-  #pragma GCC unroll 8
+#pragma GCC unroll 8
   for (int i = 0; i < M; ++i)
-    #pragma GCC unroll 8
+#pragma GCC unroll 8
     for (int v = 0; v < NV; ++v)
-      c[i][v] = accumulate ? _mm512_maskz_loadu_ps(v == NV - 1 ? tail : 0xFFFF, C + i * ldc + v * 16)
-                           : _mm512_setzero_ps();
+      c[i][v] = accumulate
+                    ? _mm512_maskz_loadu_ps(v == NV - 1 ? tail : 0xFFFF, C + i * ldc + v * 16)
+                    : _mm512_setzero_ps();
   for (int k = 0; k < K; ++k) {
     __m512 b[NV];
-    #pragma GCC unroll 8
+#pragma GCC unroll 8
     for (int v = 0; v < NV; ++v)
       b[v] = v == NV - 1 ? _mm512_maskz_loadu_ps(tail, B + k * ldb + v * 16)
                          : _mm512_loadu_ps(B + k * ldb + v * 16);
-    #pragma GCC unroll 8
+#pragma GCC unroll 8
     for (int i = 0; i < M; ++i) {
       const __m512 a = _mm512_set1_ps(A[i * lda + k]);
-      #pragma GCC unroll 8
+#pragma GCC unroll 8
       for (int v = 0; v < NV; ++v) c[i][v] = _mm512_fmadd_ps(a, b[v], c[i][v]);
     }
   }
-  #pragma GCC unroll 8
+#pragma GCC unroll 8
   for (int i = 0; i < M; ++i)
-    #pragma GCC unroll 8
+#pragma GCC unroll 8
     for (int v = 0; v < NV; ++v)
       _mm512_mask_storeu_ps(C + i * ldc + v * 16, v == NV - 1 ? tail : 0xFFFF, c[i][v]);
 }
@@ -155,12 +158,23 @@ void ab_rows(int M, int K, const float* A, long lda, const float* B, long ldb, f
   const float* a = A + m * lda;
   float* c = C + m * ldc;
   switch (M - m) {
-    case 1: ab_block<1, NV>(K, a, lda, B, ldb, c, ldc, tail, accumulate); break;
-    case 2: ab_block<2, NV>(K, a, lda, B, ldb, c, ldc, tail, accumulate); break;
-    case 3: ab_block<3, NV>(K, a, lda, B, ldb, c, ldc, tail, accumulate); break;
-    case 4: ab_block<4, NV>(K, a, lda, B, ldb, c, ldc, tail, accumulate); break;
-    case 5: ab_block<5, NV>(K, a, lda, B, ldb, c, ldc, tail, accumulate); break;
-    default: break;
+    case 1:
+      ab_block<1, NV>(K, a, lda, B, ldb, c, ldc, tail, accumulate);
+      break;
+    case 2:
+      ab_block<2, NV>(K, a, lda, B, ldb, c, ldc, tail, accumulate);
+      break;
+    case 3:
+      ab_block<3, NV>(K, a, lda, B, ldb, c, ldc, tail, accumulate);
+      break;
+    case 4:
+      ab_block<4, NV>(K, a, lda, B, ldb, c, ldc, tail, accumulate);
+      break;
+    case 5:
+      ab_block<5, NV>(K, a, lda, B, ldb, c, ldc, tail, accumulate);
+      break;
+    default:
+      break;
   }
 }
 
@@ -174,10 +188,18 @@ void ab(int M, int N, int K, const float* A, long lda, const float* B, long ldb,
     const float* b = B + n0;
     float* c = C + n0;
     switch (nv) {
-      case 1: ab_rows<1>(M, K, A, lda, b, ldb, c, ldc, tail, accumulate); break;
-      case 2: ab_rows<2>(M, K, A, lda, b, ldb, c, ldc, tail, accumulate); break;
-      case 3: ab_rows<3>(M, K, A, lda, b, ldb, c, ldc, tail, accumulate); break;
-      default: ab_rows<4>(M, K, A, lda, b, ldb, c, ldc, tail, accumulate); break;
+      case 1:
+        ab_rows<1>(M, K, A, lda, b, ldb, c, ldc, tail, accumulate);
+        break;
+      case 2:
+        ab_rows<2>(M, K, A, lda, b, ldb, c, ldc, tail, accumulate);
+        break;
+      case 3:
+        ab_rows<3>(M, K, A, lda, b, ldb, c, ldc, tail, accumulate);
+        break;
+      default:
+        ab_rows<4>(M, K, A, lda, b, ldb, c, ldc, tail, accumulate);
+        break;
     }
   }
 }
@@ -187,27 +209,27 @@ template <int M>
 inline void atb_block(int K, const float* A, long lda, const float* B, float* C,
                       const float* colscale) {
   __m512 c[M][4];
-  #pragma GCC unroll 8
+#pragma GCC unroll 8
   for (int i = 0; i < M; ++i)
-    #pragma GCC unroll 8
+#pragma GCC unroll 8
     for (int v = 0; v < 4; ++v) {
       c[i][v] = _mm512_loadu_ps(C + i * kTile + v * 16);
       if (colscale) c[i][v] = _mm512_mul_ps(c[i][v], _mm512_loadu_ps(colscale + v * 16));
     }
   for (int k = 0; k < K; ++k) {
     __m512 b[4];
-    #pragma GCC unroll 8
+#pragma GCC unroll 8
     for (int v = 0; v < 4; ++v) b[v] = _mm512_loadu_ps(B + k * kTile + v * 16);
-    #pragma GCC unroll 8
+#pragma GCC unroll 8
     for (int i = 0; i < M; ++i) {
       const __m512 a = _mm512_set1_ps(A[k * lda + i]);
-      #pragma GCC unroll 8
+#pragma GCC unroll 8
       for (int v = 0; v < 4; ++v) c[i][v] = _mm512_fmadd_ps(a, b[v], c[i][v]);
     }
   }
-  #pragma GCC unroll 8
+#pragma GCC unroll 8
   for (int i = 0; i < M; ++i)
-    #pragma GCC unroll 8
+#pragma GCC unroll 8
     for (int v = 0; v < 4; ++v) _mm512_storeu_ps(C + i * kTile + v * 16, c[i][v]);
 }
 
@@ -218,12 +240,23 @@ void atb(int M, int K, const float* A, long lda, const float* B, float* C, const
   const float* a = A + m;
   float* c = C + m * kTile;
   switch (M - m) {
-    case 1: atb_block<1>(K, a, lda, B, c, colscale); break;
-    case 2: atb_block<2>(K, a, lda, B, c, colscale); break;
-    case 3: atb_block<3>(K, a, lda, B, c, colscale); break;
-    case 4: atb_block<4>(K, a, lda, B, c, colscale); break;
-    case 5: atb_block<5>(K, a, lda, B, c, colscale); break;
-    default: break;
+    case 1:
+      atb_block<1>(K, a, lda, B, c, colscale);
+      break;
+    case 2:
+      atb_block<2>(K, a, lda, B, c, colscale);
+      break;
+    case 3:
+      atb_block<3>(K, a, lda, B, c, colscale);
+      break;
+    case 4:
+      atb_block<4>(K, a, lda, B, c, colscale);
+      break;
+    case 5:
+      atb_block<5>(K, a, lda, B, c, colscale);
+      break;
+    default:
+      break;
   }
 }
 
@@ -247,8 +280,8 @@ void forward_tiled(float* out, float* lse, const float* q, const float* k, const
 #pragma omp parallel num_threads(nthreads)
   {
     float* qt = scratch.data() + per_thread * omp_get_thread_num();  // [D][64]
-    float* ot = qt + static_cast<std::size_t>(D) * kTile;             // [D][64]
-    float* st = ot + static_cast<std::size_t>(D) * kTile;             // [64 keys][64 queries]
+    float* ot = qt + static_cast<std::size_t>(D) * kTile;            // [D][64]
+    float* st = ot + static_cast<std::size_t>(D) * kTile;            // [64 keys][64 queries]
     float* mrow = st + kTile * kTile;
     float* lrow = mrow + kTile;
     float* alpha = lrow + kTile;
@@ -340,12 +373,12 @@ void backward_key_tile(const BackwardArgs& a, long b, int kvh, int j, float* til
   const int T = a.T, D = a.D;
   const long ldq = a.ldq, ldk = a.ldk;
   const std::size_t dtile = static_cast<std::size_t>(D) * kTile;
-  float* kt = tiles;             // [D][64], scaled
-  float* vt = kt + dtile;        // [D][64]
-  float* dkt = vt + dtile;       // [D][64]
-  float* dvt = dkt + dtile;      // [D][64]
-  float* p = dvt + dtile;        // [64 q][64 k]
-  float* ds = p + kTile * kTile; // [64 q][64 k]
+  float* kt = tiles;              // [D][64], scaled
+  float* vt = kt + dtile;         // [D][64]
+  float* dkt = vt + dtile;        // [D][64]
+  float* dvt = dkt + dtile;       // [D][64]
+  float* p = dvt + dtile;         // [64 q][64 k]
+  float* ds = p + kTile * kTile;  // [64 q][64 k]
   const float* kb = a.k + b * T * ldk + static_cast<long>(kvh) * D;
   const float* vb = a.v + b * T * ldk + static_cast<long>(kvh) * D;
   const int c0 = j * kTile, nc = std::min(kTile, T - c0);
@@ -421,7 +454,8 @@ void backward_tiled(float* dq, const BackwardArgs& a, long B, float* scratch_bas
       float* dq0 = dq + b * T * ldq + static_cast<long>(kvh) * G * D;  // head kvh*G, row 0
       for (int t = 0; t < T; ++t) std::fill(dq0 + t * ldq, dq0 + t * ldq + G * D, 0.0f);
       for (int j = 0; j < a.nt; ++j)
-        backward_key_tile(a, b, kvh, j, tiles, [&](int g) { return dq0 + g * D; }, ldq);
+        backward_key_tile(
+            a, b, kvh, j, tiles, [&](int g) { return dq0 + g * D; }, ldq);
       for (int t = 0; t < T; ++t)
         for (int e = 0; e < G * D; ++e) dq0[t * ldq + e] *= a.scale;
     }
@@ -439,9 +473,10 @@ void backward_tiled(float* dq, const BackwardArgs& a, long B, float* scratch_bas
         // Key tile 0 sweeps the most query tiles: ascending j is largest first.
 #pragma omp for schedule(dynamic, 1)
         for (int j = 0; j < a.nt; ++j)
-          backward_key_tile(a, b, kvh, j, tiles,
-                            [&](int g) { return dqp + static_cast<std::size_t>(g) * T * D; }, D);
-        // (implicit barrier) dq = scale * sum over threads of the partials
+          backward_key_tile(
+              a, b, kvh, j, tiles, [&](int g) { return dqp + static_cast<std::size_t>(g) * T * D; },
+              D);
+          // (implicit barrier) dq = scale * sum over threads of the partials
 #pragma omp for schedule(static)
         for (int t = 0; t < T; ++t)
           for (int g = 0; g < G; ++g) {
@@ -610,9 +645,23 @@ void attention_backward(float* dq, float* dk, float* dv, const float* dout, cons
   const std::size_t per_thread = backward_thread_floats(s.T, s.D, G, !heads_parallel);
   Buffer<float> scratch = scratch_floats(delta_floats + per_thread * nthreads);
   row_dot(scratch.data(), dout, out, s);
-  const BackwardArgs a{dk, dv, dout, q, k, v, lse, scratch.data(),
-                       s.T, s.H, s.KV, s.D, G, nt,
-                       static_cast<long>(s.H) * s.D, static_cast<long>(s.KV) * s.D, scale_of(s)};
+  const BackwardArgs a{dk,
+                       dv,
+                       dout,
+                       q,
+                       k,
+                       v,
+                       lse,
+                       scratch.data(),
+                       s.T,
+                       s.H,
+                       s.KV,
+                       s.D,
+                       G,
+                       nt,
+                       static_cast<long>(s.H) * s.D,
+                       static_cast<long>(s.KV) * s.D,
+                       scale_of(s)};
   backward_tiled(dq, a, s.B, scratch.data() + delta_floats, nthreads, heads_parallel);
 #else
   attention_detail::backward_generic(dq, dk, dv, dout, q, k, v, out, lse, s);

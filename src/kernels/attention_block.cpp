@@ -89,7 +89,7 @@ void attention_block_forward(float* out, float* lse, const float* q, const float
     const long b = bh / d.H;
     const int h = static_cast<int>(bh % d.H), kvh = h / d.G;
     float* acc = scratch.data() + per_thread * omp_get_thread_num();  // [128][D], unnormalised O
-    float* st = acc + static_cast<std::size_t>(D) * kTile;             // [128 q][128 k]: S, then P
+    float* st = acc + static_cast<std::size_t>(D) * kTile;            // [128 q][128 k]: S, then P
     float* m = st + kTile * kTile;
     float* l = m + kTile;
     const int r0 = i * kTile, nr = std::min(kTile, d.Tq - r0);
@@ -128,14 +128,15 @@ void attention_block_forward(float* out, float* lse, const float* q, const float
 #pragma omp simd
         for (int e = 0; e < D; ++e) ar[e] *= alpha;
       }
-      gemm(false, false, nr, D, nc, 1.0f, st, kTile, vb + c0 * d.ldk, static_cast<int>(d.ldk),
-           1.0f, acc, D);  // O += P V
+      gemm(false, false, nr, D, nc, 1.0f, st, kTile, vb + c0 * d.ldk, static_cast<int>(d.ldk), 1.0f,
+           acc, D);  // O += P V
     }
     float* oi = out + (b * d.qr + r0) * d.ldq + static_cast<long>(h) * D;
     float* li = lse + bh * d.qr + r0;
     for (int r = 0; r < nr; ++r) {
       const float inv = l[r] > 0 ? 1.0f / l[r] : 0.0f;
-      for (int e = 0; e < D; ++e) oi[r * d.ldq + e] = acc[static_cast<std::size_t>(r) * D + e] * inv;
+      for (int e = 0; e < D; ++e)
+        oi[r * d.ldq + e] = acc[static_cast<std::size_t>(r) * D + e] * inv;
       li[r] = l[r] > 0 ? m[r] + std::log(l[r]) : kNegInf;
     }
   }
@@ -203,9 +204,9 @@ void attention_block_backward(float* dq, float* dk, float* dv, const float* dout
     const long b = pair / d.KV;
     const int kvh = static_cast<int>(pair % d.KV);
     float* dkt = scratch.data() + per_thread * omp_get_thread_num();  // [128][D] dK tile / scale
-    float* dvt = dkt + tile;                                            // [128][D] dV tile
-    float* p = dvt + tile;                                              // [128 q][128 k]
-    float* ds = p + kTile * kTile;                                      // [128 q][128 k]
+    float* dvt = dkt + tile;                                          // [128][D] dV tile
+    float* p = dvt + tile;                                            // [128 q][128 k]
+    float* ds = p + kTile * kTile;                                    // [128 q][128 k]
     const float* kb = k + b * d.kr * d.ldk + static_cast<long>(kvh) * D;
     const float* vb = v + b * d.kr * d.ldk + static_cast<long>(kvh) * D;
     for (int c0 = 0; c0 < d.Tk; c0 += kTile) {
@@ -242,8 +243,8 @@ void attention_block_backward(float* dq, float* dk, float* dv, const float* dout
             std::fill(pr + lim, pr + nc, 0.0f);
             std::fill(dsr + lim, dsr + nc, 0.0f);
           }
-          gemm(true, false, nc, D, nr, 1.0f, p, kTile, doi, ldq, 1.0f, dvt, D);       // dV += P^T dO
-          gemm(true, false, nc, D, nr, 1.0f, ds, kTile, qi, ldq, 1.0f, dkt, D);       // dK += dS^T Q
+          gemm(true, false, nc, D, nr, 1.0f, p, kTile, doi, ldq, 1.0f, dvt, D);  // dV += P^T dO
+          gemm(true, false, nc, D, nr, 1.0f, ds, kTile, qi, ldq, 1.0f, dkt, D);  // dK += dS^T Q
           gemm(false, false, nr, D, nc, d.scale, ds, kTile, kc, ldk, 1.0f, dqi, ldq);  // dQ += dS K
         }
       }

@@ -15,8 +15,8 @@
 namespace harpe::kernels {
 
 struct CachedAttentionShape {
-  int Tq = 0;       // new queries
-  int p0 = 0;       // absolute position of the first new query; keys cover [0, p0 + Tq)
+  int Tq = 0;  // new queries
+  int p0 = 0;  // absolute position of the first new query; keys cover [0, p0 + Tq)
   int H = 0, KV = 0, D = 0;
   float scale = 0;  // 0 means 1/sqrt(D)
   int window = 0;   // Self-Extend neighbour window; 0 = off (qg, kg unused and may be null)

@@ -130,8 +130,10 @@ void rope_row(float* x, const float* cs, const rope::RopeTable& table, bool keys
     const float* c = cs + static_cast<std::size_t>(g) * P;
     const float* s = cs + static_cast<std::size_t>(KV + g) * P;
     float* v = x + static_cast<std::size_t>(h) * D;
-    if (half) detail::rotate_half_split(v, c, s, P);
-    else detail::rotate_interleaved(v, c, s, P);
+    if (half)
+      detail::rotate_half_split(v, c, s, P);
+    else
+      detail::rotate_interleaved(v, c, s, P);
   }
 }
 

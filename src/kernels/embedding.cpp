@@ -11,7 +11,7 @@ namespace harpe::kernels {
 
 void embedding_forward(float* out, const int32_t* tokens, const float* wte, int N, int C) {
   for (int n = 0; n < N; ++n) check(tokens[n] >= 0, "embedding: negative token id ", tokens[n]);
-#pragma omp parallel for schedule(static) if (static_cast<long>(N) * C > 32768)
+#pragma omp parallel for schedule(static) if (static_cast <long>(N) * C > 32768)
   for (int n = 0; n < N; ++n)
     std::memcpy(out + static_cast<std::size_t>(n) * C,
                 wte + static_cast<std::size_t>(tokens[n]) * C, sizeof(float) * C);
@@ -22,7 +22,7 @@ void embedding_forward(float* out, const int32_t* tokens, const float* wte, int 
 // (bitwise reproducible).
 void embedding_backward(float* dwte, const float* dout, const int32_t* tokens, int N, int C) {
   for (int n = 0; n < N; ++n) check(tokens[n] >= 0, "embedding: negative token id ", tokens[n]);
-#pragma omp parallel if (static_cast<long>(N) * C > 32768)
+#pragma omp parallel if (static_cast <long>(N) * C > 32768)
   {
     const int nt = omp_get_num_threads(), t = omp_get_thread_num();
     const int per = (C + nt - 1) / nt;

@@ -27,10 +27,10 @@ void gemm(bool trans_a, bool trans_b, int M, int N, int K, float alpha, const fl
     }
     return;
   }
-  dnnl_status_t st = dnnl_sgemm(trans_a ? 'T' : 'N', trans_b ? 'T' : 'N', M, N, K, alpha, A, lda,
-                                B, ldb, beta, C, ldc);
-  check(st == dnnl_success, "gemm: dnnl_sgemm failed with status ", static_cast<int>(st),
-        " (M=", M, " N=", N, " K=", K, ")");
+  dnnl_status_t st = dnnl_sgemm(trans_a ? 'T' : 'N', trans_b ? 'T' : 'N', M, N, K, alpha, A, lda, B,
+                                ldb, beta, C, ldc);
+  check(st == dnnl_success, "gemm: dnnl_sgemm failed with status ", static_cast<int>(st), " (M=", M,
+        " N=", N, " K=", K, ")");
 }
 
 double measure_sgemm_gflops(int n) {

@@ -10,7 +10,7 @@ namespace harpe::kernels {
 
 void rmsnorm_forward(float* out, float* rstd, const float* x, const float* w, int N, int C,
                      float eps) {
-#pragma omp parallel for schedule(static) if (static_cast<long>(N) * C > 32768)
+#pragma omp parallel for schedule(static) if (static_cast <long>(N) * C > 32768)
   for (int n = 0; n < N; ++n) {
     const float* xr = x + static_cast<std::size_t>(n) * C;
     float* o = out + static_cast<std::size_t>(n) * C;
@@ -30,7 +30,7 @@ void rmsnorm_forward(float* out, float* rstd, const float* x, const float* w, in
 // buffers, same summation order for any thread count).
 void rmsnorm_backward(float* dx, float* dw, const float* dout, const float* x, const float* w,
                       const float* rstd, int N, int C) {
-#pragma omp parallel if (static_cast<long>(N) * C > 32768)
+#pragma omp parallel if (static_cast <long>(N) * C > 32768)
   {
 #pragma omp for schedule(static)
     for (int n = 0; n < N; ++n) {

@@ -21,8 +21,8 @@
 #include <vector>
 
 #include "core/error.h"
-#include "kernels/rope_rotate.h"
 #include "kernels/ops.h"
+#include "kernels/rope_rotate.h"
 
 namespace harpe::kernels {
 
@@ -50,15 +50,15 @@ void cos_sin_row(double* c, double* s, double p, const float* inv, int P) {
     const double r = ((a - k * kPio2_1) - k * kPio2_2) - k * kPio2_3;
     const double r2 = r * r;
     const double sin_r =
-        r + r * r2 *
-                (-1.0 / 6 +
-                 r2 * (1.0 / 120 +
-                       r2 * (-1.0 / 5040 + r2 * (1.0 / 362880 + r2 * (-1.0 / 39916800.0)))));
+        r +
+        r * r2 *
+            (-1.0 / 6 + r2 * (1.0 / 120 +
+                              r2 * (-1.0 / 5040 + r2 * (1.0 / 362880 + r2 * (-1.0 / 39916800.0)))));
     const double cos_r =
-        1.0 + r2 * (-0.5 + r2 * (1.0 / 24 +
-                                 r2 * (-1.0 / 720 +
-                                       r2 * (1.0 / 40320 +
-                                             r2 * (-1.0 / 3628800.0 + r2 * (1.0 / 479001600.0))))));
+        1.0 +
+        r2 * (-0.5 + r2 * (1.0 / 24 + r2 * (-1.0 / 720 +
+                                            r2 * (1.0 / 40320 + r2 * (-1.0 / 3628800.0 +
+                                                                      r2 * (1.0 / 479001600.0))))));
     // a = k * pi/2 + r: rotate (cos r, sin r) by the quadrant.
     double sin_a = (quadrant & 1u) ? cos_r : sin_r;
     double cos_a = (quadrant & 1u) ? sin_r : cos_r;
@@ -131,8 +131,9 @@ void rope_apply(float* x, const int32_t* positions, const rope::RopeTable& table
   const size_t RP = static_cast<size_t>(R) * P;
   std::vector<double> step(2 * RP);
   for (int j = 0; j < R; ++j)
-    cos_sin_row(step.data() + j * static_cast<size_t>(P), step.data() + RP + j * static_cast<size_t>(P),
-                1.0, rows[static_cast<size_t>(j)], P);
+    cos_sin_row(step.data() + j * static_cast<size_t>(P),
+                step.data() + RP + j * static_cast<size_t>(P), 1.0, rows[static_cast<size_t>(j)],
+                P);
   const int n_chunks = (N + kChunk - 1) / kChunk;
 
 #pragma omp parallel if (work > 16384)
@@ -155,8 +156,8 @@ void rope_apply(float* x, const int32_t* positions, const rope::RopeTable& table
             if (delta == 1)
               advance_row(st_c + o, st_s + o, step.data() + o, step.data() + RP + o, P);
             else
-              cos_sin_row(st_c + o, st_s + o, static_cast<double>(p),
-                          rows[static_cast<size_t>(j)], P);
+              cos_sin_row(st_c + o, st_s + o, static_cast<double>(p), rows[static_cast<size_t>(j)],
+                          P);
             scale_row(cos_buf + o, sin_buf + o, st_c + o, st_s + o, P, cos_scale, sin_scale);
           }
         }

@@ -201,9 +201,10 @@ int opt_int(const Json& j, const char* key, int def, const std::string& where) {
 
 // rope_scaling keys each type reads; everything else is kept verbatim in rope_scaling_extra.
 bool interpreted(const std::string& key) {
-  static const char* known[] = {"rope_type", "type", "factor", "original_max_position_embeddings",
-                                "beta_fast", "beta_slow", "attention_factor", "low_freq_factor",
-                                "high_freq_factor", "bases"};
+  static const char* known[] = {
+      "rope_type",        "type",      "factor",           "original_max_position_embeddings",
+      "beta_fast",        "beta_slow", "attention_factor", "low_freq_factor",
+      "high_freq_factor", "bases"};
   for (const char* k : known)
     if (key == k) return true;
   return false;
@@ -244,8 +245,10 @@ void parse_rope_scaling(const Json& rs, ModelConfig& c, const std::string& src) 
     r.beta_fast = io::json_double_or(rs, "beta_fast", 32.0, where);
     r.beta_slow = io::json_double_or(rs, "beta_slow", 1.0, where);
     r.attention_factor = io::json_double_or(rs, "attention_factor", 0.0, where);
-    for (const char* k : {"mscale", "mscale_all_dim"})  // DeepSeek's YaRN variant: refuse, not misload
-      check(!rs.contains(k) || rs[k].is_null(), where, ": \"", k, "\" (DeepSeek YaRN) is not supported");
+    for (const char* k :
+         {"mscale", "mscale_all_dim"})  // DeepSeek's YaRN variant: refuse, not misload
+      check(!rs.contains(k) || rs[k].is_null(), where, ": \"", k,
+            "\" (DeepSeek YaRN) is not supported");
   } else if (type == "llama3") {
     r.scheme = Scheme::llama3;
     r.factor = io::json_double(rs, "factor", where);
@@ -422,8 +425,8 @@ std::string to_hf_config(const ModelConfig& c) {
   }
   if (!c.rope_scaling_extra.empty()) {
     OJ extra = OJ::parse(c.rope_scaling_extra, nullptr, false);
-    check(extra.is_object(), "rope_scaling_extra must be a JSON object, got: ",
-          c.rope_scaling_extra.substr(0, 80));
+    check(extra.is_object(),
+          "rope_scaling_extra must be a JSON object, got: ", c.rope_scaling_extra.substr(0, 80));
     if (rs.is_null() && !extra.empty()) rs["rope_type"] = "default";
     for (auto it = extra.begin(); it != extra.end(); ++it)
       if (!rs.contains(it.key())) rs[it.key()] = it.value();
@@ -444,18 +447,23 @@ void write_hf_config(const std::string& path, const ModelConfig& cfg) {
 std::string describe(const ModelConfig& c) {
   char params[32];
   std::snprintf(params, sizeof params, "%.3fM", c.parameter_count() / 1e6);
-  std::string s = "layers=" + std::to_string(c.num_hidden_layers) +
-                  " hidden=" + std::to_string(c.hidden_size) +
-                  " heads=" + std::to_string(c.num_attention_heads) + "/" +
-                  std::to_string(c.kv_heads()) + "x" + std::to_string(c.head_size()) +
-                  " ffn=" + std::to_string(c.intermediate_size) +
-                  " vocab=" + std::to_string(c.vocab_size) + " params=" + params + " rope=";
+  std::string s =
+      "layers=" + std::to_string(c.num_hidden_layers) + " hidden=" + std::to_string(c.hidden_size) +
+      " heads=" + std::to_string(c.num_attention_heads) + "/" + std::to_string(c.kv_heads()) + "x" +
+      std::to_string(c.head_size()) + " ffn=" + std::to_string(c.intermediate_size) +
+      " vocab=" + std::to_string(c.vocab_size) + " params=" + params + " rope=";
   const rope::RopeSpec& r = c.rope;
   char buf[96];
   switch (r.scheme) {
-    case Scheme::rope: std::snprintf(buf, sizeof buf, "rope(base=%g)", r.base); break;
-    case Scheme::pi: std::snprintf(buf, sizeof buf, "pi(base=%g,s=%g)", r.base, r.factor); break;
-    case Scheme::ntk: std::snprintf(buf, sizeof buf, "ntk(base=%g,s=%g)", r.base, r.factor); break;
+    case Scheme::rope:
+      std::snprintf(buf, sizeof buf, "rope(base=%g)", r.base);
+      break;
+    case Scheme::pi:
+      std::snprintf(buf, sizeof buf, "pi(base=%g,s=%g)", r.base, r.factor);
+      break;
+    case Scheme::ntk:
+      std::snprintf(buf, sizeof buf, "ntk(base=%g,s=%g)", r.base, r.factor);
+      break;
     case Scheme::dynamic:
       std::snprintf(buf, sizeof buf, "dynamic(base=%g,s=%g,orig=%d)", r.base, r.factor,
                     r.original_context);

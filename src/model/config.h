@@ -27,16 +27,20 @@ struct ModelConfig {
   rope::Layout rope_layout = rope::Layout::half_split;
   int bos_token_id = 1;  // -1: none
   int eos_token_id = 2;  // -1: none
-  std::vector<int> extra_eos_token_ids;  // Llama 3.x lists several eos ids; the first is eos_token_id
-  rope::RopeSpec rope;   // rope_theta + rope_scaling (method and its parameters)
+  std::vector<int>
+      extra_eos_token_ids;  // Llama 3.x lists several eos ids; the first is eos_token_id
+  rope::RopeSpec rope;      // rope_theta + rope_scaling (method and its parameters)
   // rope_scaling keys we do not interpret (e.g. HARPE's "strategy"/"selection", kept for humans),
   // as JSON object text ("" = none); written back unchanged.
   std::string rope_scaling_extra;
 
   // Resolved values (the 0 defaults above applied).
-  int kv_heads() const { return num_key_value_heads > 0 ? num_key_value_heads : num_attention_heads; }
+  int kv_heads() const {
+    return num_key_value_heads > 0 ? num_key_value_heads : num_attention_heads;
+  }
   int head_size() const {
-    return head_dim > 0 ? head_dim : (num_attention_heads > 0 ? hidden_size / num_attention_heads : 0);
+    return head_dim > 0 ? head_dim
+                        : (num_attention_heads > 0 ? hidden_size / num_attention_heads : 0);
   }
   int rotary_dims() const { return rot_dims > 0 ? rot_dims : head_size(); }
   int q_dim() const { return num_attention_heads * head_size(); }  // q_proj output width
@@ -75,9 +79,10 @@ struct ConfigLimits {
 };
 
 // Named presets (see docs/formats.md for shapes and parameter counts):
-//   "micro" 102,720 parameters (vocab 256, hidden 64, 2 layers, 4 heads x 16, 2 KV heads), for gradient checks and fast tests
-//   "tiny"  4,999,424 parameters (vocab 8192, hidden 256, 4 layers, 8 heads x 32, 4 KV heads)
-//   "small" 29,499,904 parameters (vocab 8192, hidden 512, 8 layers, 8 heads x 64, 8 KV heads)
+//   "micro" 102,720 parameters (vocab 256, hidden 64, 2 layers, 4 heads x 16, 2 KV heads), for
+//   gradient checks and fast tests "tiny"  4,999,424 parameters (vocab 8192, hidden 256, 4 layers,
+//   8 heads x 32, 4 KV heads) "small" 29,499,904 parameters (vocab 8192, hidden 512, 8 layers, 8
+//   heads x 64, 8 KV heads)
 // Throws harpe::Error naming the valid presets on an unknown name.
 ModelConfig preset(std::string_view name);
 std::vector<std::string> preset_names();

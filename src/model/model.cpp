@@ -81,7 +81,8 @@ Dims dims_of(const ModelConfig& c, int B, int T) {
   Dims d{};
   d.B = B;
   d.T = T;
-  check(static_cast<long long>(B) * T <= 2147483647LL, "batch x context = ", static_cast<long long>(B) * T,
+  check(static_cast<long long>(B) * T <= 2147483647LL,
+        "batch x context = ", static_cast<long long>(B) * T,
         " tokens per step is more than the engine supports (2^31 - 1)");
   d.N = B * T;
   d.C = c.hidden_size;
@@ -100,16 +101,16 @@ Dims dims_of(const ModelConfig& c, int B, int T) {
 // Sizes of one layer's saved activations, in the order of LayerActs.
 std::vector<std::size_t> layer_sizes(const Dims& d) {
   const std::size_t N = static_cast<std::size_t>(d.N);
-  return {N * d.C, N, N * d.HD, N * d.KVD, N * d.KVD, N * d.HD, N * d.H,
-          N * d.C, N * d.C, N, N * d.F, N * d.F, N * d.F};
+  return {N * d.C, N,       N * d.HD, N * d.KVD, N * d.KVD, N * d.HD, N * d.H,
+          N * d.C, N * d.C, N,        N * d.F,   N * d.F,   N * d.F};
 }
 
 // Backward scratch: dres [N,C], dln [N,C], then a region shared by the MLP part (dh, dgate, dup)
 // and the attention part (datt, dq, dk, dv), which are never live at the same time.
 struct ScratchLayout {
   std::size_t dres, dln, shared, total;
-  std::size_t dh, dgate, dup;      // offsets inside shared
-  std::size_t datt, dq, dk, dv;    // offsets inside shared
+  std::size_t dh, dgate, dup;    // offsets inside shared
+  std::size_t datt, dq, dk, dv;  // offsets inside shared
 };
 
 ScratchLayout scratch_layout(const Dims& d) {
@@ -244,10 +245,12 @@ ActivationPlan plan_activations(const ModelConfig& cfg, int B, int T, Mode mode)
   p.T = T;
   for (std::size_t s : layer_sizes(d)) p.layer_floats += align_up(s);
   p.layer_blocks = mode == Mode::train ? static_cast<std::size_t>(d.L) : 1;
-  p.resid_floats = (mode == Mode::infer ? 2 : static_cast<std::size_t>(d.L) + 1) * align_up(N * d.C);
+  p.resid_floats =
+      (mode == Mode::infer ? 2 : static_cast<std::size_t>(d.L) + 1) * align_up(N * d.C);
   p.final_floats = align_up(N * d.C) + align_up(N);
   p.scratch_floats = mode == Mode::infer ? 0 : scratch_layout(d).total;
-  p.total_floats = p.layer_floats * p.layer_blocks + p.resid_floats + p.final_floats + p.scratch_floats;
+  p.total_floats =
+      p.layer_floats * p.layer_blocks + p.resid_floats + p.final_floats + p.scratch_floats;
   // The sizes above are products of a validated config and B x T < 2^31; their sum cannot wrap
   // around unless it is far beyond any memory, which this bound (in long double) catches first.
   const long double approx = static_cast<long double>(p.layer_floats) * p.layer_blocks +
@@ -268,7 +271,8 @@ MemoryEstimate estimate_training_memory(const ModelConfig& cfg, int B, int T, bo
   e.params = layout.total * sizeof(float);
   e.grads = e.params;
   e.optimizer = 2 * e.params;
-  e.activations = plan_activations(cfg, B, T, recompute ? Mode::train_recompute : Mode::train).bytes();
+  e.activations =
+      plan_activations(cfg, B, T, recompute ? Mode::train_recompute : Mode::train).bytes();
   return e;
 }
 
@@ -296,8 +300,8 @@ Workspace::Workspace(const ModelConfig& cfg, int B, int T, Mode mode, int rope_s
 
 float* Workspace::resid(int l) {
   const std::size_t stride = align_up(n() * hidden_);
-  const std::size_t slot = plan.mode == Mode::infer ? static_cast<std::size_t>(l % 2)
-                                                    : static_cast<std::size_t>(l);
+  const std::size_t slot =
+      plan.mode == Mode::infer ? static_cast<std::size_t>(l % 2) : static_cast<std::size_t>(l);
   return arena.data() + slot * stride;
 }
 
@@ -305,8 +309,8 @@ LayerActs Workspace::layer(int l) {
   const std::size_t block = plan.mode == Mode::train ? static_cast<std::size_t>(l) : 0;
   float* base = arena.data() + layers_off_ + block * plan.layer_floats;
   const std::vector<std::size_t>& o = layer_offsets_;
-  return LayerActs{base + o[0], base + o[1], base + o[2],  base + o[3],  base + o[4],
-                   base + o[5], base + o[6], base + o[7],  base + o[8],  base + o[9],
+  return LayerActs{base + o[0],  base + o[1],  base + o[2], base + o[3], base + o[4],
+                   base + o[5],  base + o[6],  base + o[7], base + o[8], base + o[9],
                    base + o[10], base + o[11], base + o[12]};
 }
 
@@ -438,11 +442,13 @@ LossSum forward_backward(Model& m, Workspace& ws, const int32_t* tokens, const i
   float* scratch = ws.scratch();
   float* dres = scratch + sl.dres;
   float* dln = scratch + sl.dln;
-  kernels::rmsnorm_forward(ws.final_ln(), ws.final_rstd(), ws.resid(d.L), m.w.norm, d.N, d.C, d.eps);
+  kernels::rmsnorm_forward(ws.final_ln(), ws.final_rstd(), ws.resid(d.L), m.w.norm, d.N, d.C,
+                           d.eps);
   loss.sum = kernels::lmhead_xent(ws.final_ln(), m.w.lm_head, targets, d.N, d.C, d.V, dln,
                                   m.g.lm_head, loss_scale);
   std::memset(dres, 0, N * d.C * sizeof(float));
-  kernels::rmsnorm_backward(dres, m.g.norm, dln, ws.resid(d.L), m.w.norm, ws.final_rstd(), d.N, d.C);
+  kernels::rmsnorm_backward(dres, m.g.norm, dln, ws.resid(d.L), m.w.norm, ws.final_rstd(), d.N,
+                            d.C);
 
   for (int l = d.L - 1; l >= 0; --l) {
     const std::size_t li = static_cast<std::size_t>(l);
@@ -464,7 +470,8 @@ LossSum forward_loss(const Model& m, Workspace& ws, const int32_t* tokens, const
   LossSum loss;
   loss.count = count_scored(targets, N, d.V);
   forward_layers(m, ws, d, tokens, pos);
-  kernels::rmsnorm_forward(ws.final_ln(), ws.final_rstd(), ws.resid(d.L), m.w.norm, d.N, d.C, d.eps);
+  kernels::rmsnorm_forward(ws.final_ln(), ws.final_rstd(), ws.resid(d.L), m.w.norm, d.N, d.C,
+                           d.eps);
   loss.sum = kernels::lmhead_xent(ws.final_ln(), m.w.lm_head, targets, d.N, d.C, d.V, nullptr,
                                   nullptr, 1.0f, per_token);
   return loss;

@@ -30,14 +30,14 @@ struct TensorInfo {
   std::size_t offset = 0;      // in floats, 16-float (64-byte) aligned
   std::vector<int64_t> shape;  // [out, in] for linear weights, [C] for norms
   std::size_t numel = 0;
-  bool decay = false;  // AdamW weight decay applies (matrices); not to norms
+  bool decay = false;   // AdamW weight decay applies (matrices); not to norms
   bool matmul = false;  // takes part in a matmul (counted in the FLOP convention)
 };
 
 struct ParamLayout {
   std::vector<TensorInfo> tensors;
-  std::size_t total = 0;  // floats in the arena, padding included
-  std::size_t count = 0;  // parameters, padding excluded
+  std::size_t total = 0;         // floats in the arena, padding included
+  std::size_t count = 0;         // parameters, padding excluded
   std::size_t matmul_count = 0;  // parameters that are matmul weights (lm head counted once)
   const TensorInfo* find(const std::string& name) const;
 };
@@ -49,10 +49,10 @@ struct LayerWeights {
   float *ln1, *wq, *wk, *wv, *wo, *ln2, *wg, *wu, *wd;
 };
 struct Weights {
-  float* embed = nullptr;             // [V, C]
+  float* embed = nullptr;  // [V, C]
   std::vector<LayerWeights> layers;
-  float* norm = nullptr;              // [C]
-  float* lm_head = nullptr;           // [V, C]; == embed when tied
+  float* norm = nullptr;     // [C]
+  float* lm_head = nullptr;  // [V, C]; == embed when tied
 };
 Weights bind_weights(const ModelConfig& cfg, const ParamLayout& layout, float* base);
 
@@ -93,8 +93,8 @@ struct ActivationPlan {
   std::size_t final_floats = 0;    // final norm output + rstd
   std::size_t scratch_floats = 0;  // backward scratch (0 for infer)
   std::size_t total_floats = 0;
-  std::size_t int_count = 0;       // int32: default positions
-  std::size_t xent_bytes = 0;      // working memory of the chunked LM head (estimate)
+  std::size_t int_count = 0;   // int32: default positions
+  std::size_t xent_bytes = 0;  // working memory of the chunked LM head (estimate)
   std::size_t bytes() const { return total_floats * sizeof(float) + int_count * 4 + xent_bytes; }
 };
 
@@ -127,8 +127,8 @@ struct AttentionOverride {
 struct Workspace {
   ActivationPlan plan;
   Buffer<float> arena;
-  Buffer<int32_t> default_positions;  // [B, T]: 0..T-1 in every row
-  rope::RopeTable rope;               // built from the config for this T (or rope_seq_len)
+  Buffer<int32_t> default_positions;       // [B, T]: 0..T-1 in every row
+  rope::RopeTable rope;                    // built from the config for this T (or rope_seq_len)
   AttentionOverride* attention = nullptr;  // not owned; null: local causal attention
   // rope_seq_len (0: T) is the sequence length the RoPE table is built for (only `dynamic`
   // depends on it): a context-parallel rank holds T/C rows of a longer sequence.
@@ -153,8 +153,8 @@ struct Workspace {
 // every row. A target < 0 is not scored.
 
 struct LossSum {
-  double sum = 0;   // sum of token losses
-  long count = 0;   // scored tokens
+  double sum = 0;  // sum of token losses
+  long count = 0;  // scored tokens
   double mean() const { return count ? sum / count : 0.0; }
 };
 

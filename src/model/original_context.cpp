@@ -17,8 +17,8 @@ OriginalContext original_context(const std::string& model_dir, const ModelConfig
     if (!fs::exists(p)) continue;
     const auto j = nlohmann::json::parse(
         io::read_regular_file(p.string(), io::kConfigFileLimit, "run config"), nullptr, false);
-    if (j.is_object() && j.contains("original_context") && j["original_context"].is_number_integer() &&
-        j["original_context"].get<int64_t>() > 0)
+    if (j.is_object() && j.contains("original_context") &&
+        j["original_context"].is_number_integer() && j["original_context"].get<int64_t>() > 0)
       return {j["original_context"].get<int64_t>(), p.string() + " original_context"};
   }
   const fs::path ts = fs::path(model_dir) / "trainer_state.json";

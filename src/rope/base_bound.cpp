@@ -11,8 +11,10 @@ namespace harpe::rope {
 namespace {
 
 void check_args(double base, int head_dim) {
-  check(head_dim >= 2 && head_dim % 2 == 0, "RoPE base bound: the head dimension must be even and "
-        ">= 2, got ", head_dim);
+  check(head_dim >= 2 && head_dim % 2 == 0,
+        "RoPE base bound: the head dimension must be even and "
+        ">= 2, got ",
+        head_dim);
   check(std::isfinite(base) && base > 1, "RoPE base bound: the base must be finite and > 1, got ",
         base);
 }
@@ -50,7 +52,8 @@ struct Rotations {
   }
   static std::vector<double> base_thetas(double base, int head_dim) {
     std::vector<double> t(static_cast<size_t>(head_dim / 2));
-    for (int i = 0; i < head_dim / 2; ++i) t[static_cast<size_t>(i)] = std::pow(base, -2.0 * i / head_dim);
+    for (int i = 0; i < head_dim / 2; ++i)
+      t[static_cast<size_t>(i)] = std::pow(base, -2.0 * i / head_dim);
     return t;
   }
   void anchor(int64_t m) {  // exact cos / sin at m: bounds the recurrence's error
@@ -67,7 +70,7 @@ struct Rotations {
 #pragma omp simd reduction(+ : sum)
       for (int i = 0; i < n; ++i) sum += c[i];
       if (sum < 0) return m;
-      // (c, s) <- (c, s) rotated by theta_i: cos / sin of (m + 1) theta_i.
+        // (c, s) <- (c, s) rotated by theta_i: cos / sin of (m + 1) theta_i.
 #pragma omp simd
       for (int i = 0; i < n; ++i) {
         const double cn = c[i] * wc[i] - s[i] * ws[i];
@@ -113,12 +116,16 @@ int64_t first_negative_decay(const std::vector<double>& theta, int64_t context) 
 }
 
 double base_lower_bound(int head_dim, int64_t context, double rel_precision) {
-  check(head_dim >= 4 && head_dim % 2 == 0, "RoPE base bound: the head dimension must be even and "
-        ">= 4, got ", head_dim);
+  check(head_dim >= 4 && head_dim % 2 == 0,
+        "RoPE base bound: the head dimension must be even and "
+        ">= 4, got ",
+        head_dim);
   check(context >= 1 && context <= (int64_t{1} << 31), "RoPE base bound: context ", context,
         " outside [1, 2^31]");
-  check(rel_precision > 0 && rel_precision <= 0.1, "RoPE base bound: precision must lie in "
-        "(0, 0.1], got ", rel_precision);
+  check(rel_precision > 0 && rel_precision <= 0.1,
+        "RoPE base bound: precision must lie in "
+        "(0, 0.1], got ",
+        rel_precision);
   // Whether a base supports L is not monotone in the base (narrow windows of valid bases lie
   // below larger invalid ones), so bisection would miss the smallest: scan every base of the grid
   // b_k = 2 (1 + p)^k upward and return the first that passes.

@@ -12,9 +12,12 @@ namespace harpe::rope {
 
 std::string_view base_strategy_name(BaseStrategy s) {
   switch (s) {
-    case BaseStrategy::uniform: return "uniform";
-    case BaseStrategy::uniform_desc: return "uniform-desc";
-    case BaseStrategy::peak_valley: return "peak-valley";
+    case BaseStrategy::uniform:
+      return "uniform";
+    case BaseStrategy::uniform_desc:
+      return "uniform-desc";
+    case BaseStrategy::peak_valley:
+      return "peak-valley";
   }
   return "?";
 }
@@ -23,7 +26,8 @@ BaseStrategy parse_base_strategy(std::string_view name) {
   if (name == "uniform") return BaseStrategy::uniform;
   if (name == "uniform-desc" || name == "uniform_desc") return BaseStrategy::uniform_desc;
   if (name == "peak-valley" || name == "peak_valley") return BaseStrategy::peak_valley;
-  fail("--strategy: unknown base strategy '", name, "' (expected uniform, uniform-desc or peak-valley)");
+  fail("--strategy: unknown base strategy '", name,
+       "' (expected uniform, uniform-desc or peak-valley)");
 }
 
 namespace {
@@ -196,8 +200,10 @@ BaseSelection peak_valley_bases(int n_heads, double b_min, double b_max, double 
   const double steps = std::floor((b_max - b_min) / stride + 1e-9);
   check(steps < kMaxCandidates, "--stride: ", stride, " over [", b_min, ", ", b_max,
         "] gives more than ", kMaxCandidates, " candidate bases");
-  check(steps + 1 >= n_heads, "peak-valley: ", n_heads, " heads need at least as many candidate "
-        "bases, but [", b_min, ", ", b_max, "] with stride ", stride, " gives only ", steps + 1);
+  check(steps + 1 >= n_heads, "peak-valley: ", n_heads,
+        " heads need at least as many candidate "
+        "bases, but [",
+        b_min, ", ", b_max, "] with stride ", stride, " gives only ", steps + 1);
   const int n_cand = static_cast<int>(steps) + 1;
 
   std::vector<double> cand(static_cast<size_t>(n_cand));
@@ -257,7 +263,8 @@ BaseSelection peak_valley_bases(int n_heads, double b_min, double b_max, double 
 
 BaseSelection select_bases(BaseStrategy strategy, int n_heads, double b_min, double b_max,
                            double stride, const PeakValleyParams& p) {
-  if (strategy == BaseStrategy::peak_valley) return peak_valley_bases(n_heads, b_min, b_max, stride, p);
+  if (strategy == BaseStrategy::peak_valley)
+    return peak_valley_bases(n_heads, b_min, b_max, stride, p);
   BaseSelection sel;
   sel.bases = uniform_bases(n_heads, b_min, b_max, strategy == BaseStrategy::uniform_desc);
   sel.selection_order = sel.bases;

@@ -23,17 +23,17 @@ std::vector<double> uniform_bases(int n_heads, double b_min, double b_max, bool 
 // Constants of the peak-valley search; defaults are the paper's (d = 128, 128k context). A later
 // issue scales them for small models.
 struct PeakValleyParams {
-  int head_dim = 128;          // d
-  int m_lo = 1000;             // first relative position of the waveform
-  int m_hi = 131072;           // last relative position (inclusive): the target context
-  int max_chain = 30;          // K: at most this many peaks / troughs per base
-  double tolerance = 1e-3;     // an extremum within this of the running target joins the chain
-  int peak_gap = 50;           // a recorded peak is more than this after the previous one
-  int trough_gap = 60;         // a recorded trough is more than this before the previous one
-  int skip = 50;               // after a match the next target is searched from +-skip on
-  int window = 500;            // peaks: next target = max over [idx, idx + window)
-  int cover_radius = 3;        // r: a peak and a trough "cover" each other when |a - b| <= r
-  bool naive_waveform = false; // std::cos at every point (slow reference for checks)
+  int head_dim = 128;           // d
+  int m_lo = 1000;              // first relative position of the waveform
+  int m_hi = 131072;            // last relative position (inclusive): the target context
+  int max_chain = 30;           // K: at most this many peaks / troughs per base
+  double tolerance = 1e-3;      // an extremum within this of the running target joins the chain
+  int peak_gap = 50;            // a recorded peak is more than this after the previous one
+  int trough_gap = 60;          // a recorded trough is more than this before the previous one
+  int skip = 50;                // after a match the next target is searched from +-skip on
+  int window = 500;             // peaks: next target = max over [idx, idx + window)
+  int cover_radius = 3;         // r: a peak and a trough "cover" each other when |a - b| <= r
+  bool naive_waveform = false;  // std::cos at every point (slow reference for checks)
 };
 
 // Sanity limits: a waveform of more positions than this (8 bytes each, one per thread), or more

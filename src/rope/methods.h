@@ -20,10 +20,8 @@ struct MethodInfo {
 };
 
 inline constexpr MethodInfo kMethods[] = {
-    {Method::pi, "pi", Scheme::pi, "linear"},
-    {Method::abf, "abf", Scheme::rope, ""},
-    {Method::ntk, "ntk", Scheme::ntk, "ntk"},
-    {Method::yarn, "yarn", Scheme::yarn, "yarn"},
+    {Method::pi, "pi", Scheme::pi, "linear"},         {Method::abf, "abf", Scheme::rope, ""},
+    {Method::ntk, "ntk", Scheme::ntk, "ntk"},         {Method::yarn, "yarn", Scheme::yarn, "yarn"},
     {Method::harpe, "harpe", Scheme::harpe, "harpe"},
 };
 

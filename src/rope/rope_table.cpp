@@ -3,12 +3,11 @@
 // conventions of dynamic NTK, YaRN and Llama 3). See docs/rope.md.
 #include "rope/rope_table.h"
 
-#include <sstream>
-
 #include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <numbers>
+#include <sstream>
 
 #include "core/error.h"
 
@@ -96,8 +95,11 @@ std::vector<double> llama3_row(const RopeSpec& spec, int r) {
 std::vector<double> harpe_group_bases(const RopeSpec& spec, int n_heads, int n_kv_heads) {
   const auto n = static_cast<int>(spec.bases.size());
   check(n == n_kv_heads || n == n_heads, "rope: harpe needs ", n_kv_heads,
-        " bases (one per KV head)", n_heads != n_kv_heads ? " or " + std::to_string(n_heads) +
-        " (one per query head, constant within each KV group)" : std::string(), ", got ", n);
+        " bases (one per KV head)",
+        n_heads != n_kv_heads ? " or " + std::to_string(n_heads) +
+                                    " (one per query head, constant within each KV group)"
+                              : std::string(),
+        ", got ", n);
   for (int j = 0; j < n; ++j) {
     const double b = spec.bases[static_cast<size_t>(j)];
     check(finite(b) && b > 1.0, "rope: harpe base ", j, " must be a finite number > 1, got ", b);
@@ -110,8 +112,8 @@ std::vector<double> harpe_group_bases(const RopeSpec& spec, int n_heads, int n_k
     for (int k = 1; k < group; ++k) {
       const double b = spec.bases[static_cast<size_t>(g * group + k)];
       check(b == b0, "rope: harpe bases must be equal within each KV group (GQA): query heads ",
-            g * group, " and ", g * group + k, " share K head ", g, " but have bases ", b0,
-            " and ", b);
+            g * group, " and ", g * group + k, " share K head ", g, " but have bases ", b0, " and ",
+            b);
     }
     out[static_cast<size_t>(g)] = b0;
   }
@@ -226,14 +228,13 @@ RopeTable build_table(const RopeSpec& spec, const TableShape& shape, int seq_len
   const int group = shape.n_heads / shape.n_kv_heads;
   t.inv_freq.resize(static_cast<size_t>(shape.n_heads) * static_cast<size_t>(P));
   for (int h = 0; h < shape.n_heads; ++h) {
-    const std::vector<double>& row = group_rows.size() == 1
-                                         ? group_rows[0]
-                                         : group_rows[static_cast<size_t>(h / group)];
+    const std::vector<double>& row =
+        group_rows.size() == 1 ? group_rows[0] : group_rows[static_cast<size_t>(h / group)];
     for (int i = 0; i < P; ++i) {
       const double f = row[static_cast<size_t>(i)];
       check(finite(f) && f > 0, "rope: scheme '", scheme_name(spec.scheme),
-            "' produced a non-positive or non-finite frequency (", f, ") for head ", h, " pair ",
-            i, "; check base/factor");
+            "' produced a non-positive or non-finite frequency (", f, ") for head ", h, " pair ", i,
+            "; check base/factor");
       t.inv_freq[static_cast<size_t>(h) * P + i] = static_cast<float>(f);
     }
   }
@@ -243,13 +244,20 @@ RopeTable build_table(const RopeSpec& spec, const TableShape& shape, int seq_len
 
 std::string_view scheme_name(Scheme s) {
   switch (s) {
-    case Scheme::rope: return "rope";
-    case Scheme::pi: return "pi";
-    case Scheme::ntk: return "ntk";
-    case Scheme::dynamic: return "dynamic";
-    case Scheme::yarn: return "yarn";
-    case Scheme::llama3: return "llama3";
-    case Scheme::harpe: return "harpe";
+    case Scheme::rope:
+      return "rope";
+    case Scheme::pi:
+      return "pi";
+    case Scheme::ntk:
+      return "ntk";
+    case Scheme::dynamic:
+      return "dynamic";
+    case Scheme::yarn:
+      return "yarn";
+    case Scheme::llama3:
+      return "llama3";
+    case Scheme::harpe:
+      return "harpe";
   }
   return "unknown";
 }
@@ -271,8 +279,10 @@ std::string scheme_list() {
 
 std::string_view layout_name(Layout l) {
   switch (l) {
-    case Layout::half_split: return "half";
-    case Layout::interleaved: return "interleaved";
+    case Layout::half_split:
+      return "half";
+    case Layout::interleaved:
+      return "interleaved";
   }
   return "unknown";
 }
@@ -303,8 +313,8 @@ void validate_table(const RopeTable& t) {
   const int group = t.group_size();
   for (int h = 0; h < t.n_heads; ++h)
     check(std::memcmp(t.head(h), t.head(h - h % group), P * sizeof(float)) == 0,
-          "rope table: query head ", h, " differs from the first head of its KV group ",
-          h / group, " (rows must be equal within a group)");
+          "rope table: query head ", h, " differs from the first head of its KV group ", h / group,
+          " (rows must be equal within a group)");
 }
 
 double equivalent_base(const RopeTable& t, int h) {

@@ -18,7 +18,7 @@ struct RopeTable {
   int n_heads = 0;     // query heads
   int n_kv_heads = 0;  // key/value heads (GQA); n_heads % n_kv_heads == 0
   int head_dim = 0;
-  int rot_dims = 0;    // rotated dims per head, even, <= head_dim; the rest pass through
+  int rot_dims = 0;  // rotated dims per head, even, <= head_dim; the rest pass through
   Layout layout = Layout::half_split;
   // [n_heads][rot_dims/2] inverse frequencies, angle of pair i at position p = p * inv_freq[h][i].
   // Rows are equal within a KV group (one K head serves n_heads/n_kv_heads Q heads).
@@ -37,12 +37,12 @@ enum class Scheme { rope, pi, ntk, dynamic, yarn, llama3, harpe };
 // A method and its parameters: what config.json records so a checkpoint rebuilds its table.
 struct RopeSpec {
   Scheme scheme = Scheme::rope;
-  double base = 10000.0;        // rope_theta (ABF = rope with a larger base)
-  double factor = 1.0;          // s: pi, ntk, dynamic, yarn, llama3
-  int original_context = 0;     // pretraining context: dynamic, yarn, llama3
-  double beta_fast = 32.0;      // yarn
-  double beta_slow = 1.0;       // yarn
-  double attention_factor = 0;  // yarn: 0 means the default 0.1 * ln(s) + 1
+  double base = 10000.0;          // rope_theta (ABF = rope with a larger base)
+  double factor = 1.0;            // s: pi, ntk, dynamic, yarn, llama3
+  int original_context = 0;       // pretraining context: dynamic, yarn, llama3
+  double beta_fast = 32.0;        // yarn
+  double beta_slow = 1.0;         // yarn
+  double attention_factor = 0;    // yarn: 0 means the default 0.1 * ln(s) + 1
   double low_freq_factor = 1.0;   // llama3
   double high_freq_factor = 4.0;  // llama3
   // harpe: one base per KV head (length n_kv_heads), or per query head (length n_heads) provided

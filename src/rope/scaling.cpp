@@ -28,11 +28,13 @@ double round_significant(double x, int digits) {
 }
 
 double scale_base(double paper_base, int context, int head_dim, bool round_sig) {
-  check(paper_base > 1 && std::isfinite(paper_base), "scale_base: base must be > 1, got ", paper_base);
+  check(paper_base > 1 && std::isfinite(paper_base), "scale_base: base must be > 1, got ",
+        paper_base);
   check(context > 0, "scale_base: context must be positive, got ", context);
   check(head_dim >= 4 && head_dim % 2 == 0, "scale_base: head dim must be even and >= 4, got ",
         head_dim);
-  const double rho = longest_wavelength(paper_base, PaperSettings::head_dim) / PaperSettings::context;
+  const double rho =
+      longest_wavelength(paper_base, PaperSettings::head_dim) / PaperSettings::context;
   const double lambda = rho * context;
   const double b = std::pow(lambda / (2.0 * std::numbers::pi), head_dim / (head_dim - 2.0));
   return round_sig ? round_significant(b, 3) : b;
@@ -54,10 +56,11 @@ ScaledSettings scaled_settings(int original_context, int context, int head_dim) 
   for (int i = 0; i < 3; ++i) {
     StageSetting st;
     st.base = scale_base(PaperSettings::stage_bases[i], context, head_dim);
-    st.length = i == 2 ? context
-                       : std::clamp(static_cast<int>(std::lround(PaperSettings::stage_lengths[i] *
-                                                                 len_ratio)),
-                                    original_context, context);
+    st.length =
+        i == 2
+            ? context
+            : std::clamp(static_cast<int>(std::lround(PaperSettings::stage_lengths[i] * len_ratio)),
+                         original_context, context);
     s.stages.push_back(st);
   }
 
@@ -81,7 +84,8 @@ ScaledSettings scaled_settings(int original_context, int context, int head_dim) 
 
   const double c0_ratio = static_cast<double>(original_context) / PaperSettings::original_context;
   s.self_extend_window = scale_position(PaperSettings::self_extend_window, c0_ratio, 1);
-  s.self_extend_group = std::clamp(static_cast<int>(std::lround(s.factor)), 1, s.self_extend_window);
+  s.self_extend_group =
+      std::clamp(static_cast<int>(std::lround(s.factor)), 1, s.self_extend_window);
   return s;
 }
 

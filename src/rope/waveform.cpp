@@ -58,12 +58,12 @@ namespace {
 // Eight doubles: one AVX-512 register (two AVX2 ones elsewhere); GCC/Clang vector extension.
 typedef double V8 __attribute__((vector_size(64)));
 constexpr int kLanes = 8;
-constexpr int kBlock = 512;              // positions per block: acc[] stays in L1
+constexpr int kBlock = 512;               // positions per block: acc[] stays in L1
 constexpr int kSuperBlock = 16 * kBlock;  // exact std::cos/std::sin seed at each superblock start
 
 // Per-frequency constants of the fast path.
 struct FreqSteps {
-  std::vector<double> cos_k, sin_k;  // [j][16]: cos/sin(k * theta_j), k = 0..15
+  std::vector<double> cos_k, sin_k;          // [j][16]: cos/sin(k * theta_j), k = 0..15
   std::vector<double> cos_block, sin_block;  // cos/sin(kBlock * theta_j) (kBlock * theta exact)
   std::vector<double> two_cos8;              // 2 cos(8 theta_j): Chebyshev step of 8 positions
 };

@@ -28,10 +28,13 @@ BaseBoundCheck check_base_bound(const model::ModelConfig& cfg, int context) {
   std::snprintf(buf, sizeof buf,
                 "RoPE base bound (Men et al. 2024) for L %d at head dim %d: %.3g; %s: effective "
                 "base of the slowest frequency ",
-                context, c.head_dim, c.bound, std::string(rope::scheme_name(cfg.rope.scheme)).c_str());
+                context, c.head_dim, c.bound,
+                std::string(rope::scheme_name(cfg.rope.scheme)).c_str());
   o << buf;
-  if (*lo == *hi) std::snprintf(buf, sizeof buf, "%.3g", *lo);
-  else std::snprintf(buf, sizeof buf, "%.3g..%.3g over the heads", *lo, *hi);
+  if (*lo == *hi)
+    std::snprintf(buf, sizeof buf, "%.3g", *lo);
+  else
+    std::snprintf(buf, sizeof buf, "%.3g..%.3g over the heads", *lo, *hi);
   o << buf;
   if (c.heads_below == 0) {
     o << " (sum_i cos(m theta_i) >= 0 for every m < L)\n";

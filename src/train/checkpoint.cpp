@@ -58,7 +58,8 @@ void save_checkpoint(const std::string& dir, const model::Model& m, const AdamWS
   const std::string tmp = io::unique_temp_path(dir), old = dir + ".old";
   std::error_code ec;
   fs::create_directories(fs::absolute(fs::path(dir)).parent_path(), ec);
-  check(fs::create_directory(tmp, ec) && !ec, "checkpoint: cannot create ", tmp, ": ", ec.message());
+  check(fs::create_directory(tmp, ec) && !ec, "checkpoint: cannot create ", tmp, ": ",
+        ec.message());
   try {
     model::save_model_dir(m, tmp);
     std::vector<io::TensorView> moments;
@@ -97,7 +98,8 @@ void save_checkpoint(const std::string& dir, const model::Model& m, const AdamWS
 std::string resolve_checkpoint(const std::string& dir) {
   for (const std::string& d : {dir, dir + ".old"})
     if (fs::exists(d + "/trainer_state.json") && fs::exists(d + "/model.safetensors")) return d;
-  fail("checkpoint ", dir, ": no trainer_state.json and model.safetensors there (nothing to resume)");
+  fail("checkpoint ", dir,
+       ": no trainer_state.json and model.safetensors there (nothing to resume)");
 }
 
 TrainerState read_trainer_state(const std::string& dir) {
@@ -135,7 +137,8 @@ TrainerState read_trainer_state(const std::string& dir) {
   return s;
 }
 
-void load_checkpoint(const std::string& dir, model::Model& m, AdamWState& opt, TrainerState& state) {
+void load_checkpoint(const std::string& dir, model::Model& m, AdamWState& opt,
+                     TrainerState& state) {
   state = read_trainer_state(dir);
   model::load_weights(m, dir + "/model.safetensors");
   const std::string path = dir + "/optimizer.safetensors";

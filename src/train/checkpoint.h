@@ -17,10 +17,10 @@
 namespace harpe::train {
 
 struct TrainerState {
-  long step = 0;                  // optimizer steps done
-  uint64_t data_position = 0;     // next window's first token
-  uint64_t data_epoch = 0;        // passes over the data completed
-  uint64_t seed = 0;              // the initialisation seed (training itself draws no randomness)
+  long step = 0;               // optimizer steps done
+  uint64_t data_position = 0;  // next window's first token
+  uint64_t data_epoch = 0;     // passes over the data completed
+  uint64_t seed = 0;           // the initialisation seed (training itself draws no randomness)
   uint64_t tokens_seen = 0;
   double last_loss = 0;
   LrSchedule schedule;

@@ -29,8 +29,8 @@ void cp_positions(int32_t* pos, int B, int T, int C, int r) {
 
 std::size_t cp_ring_bytes(const model::ModelConfig& cfg, int B, int local_T) {
   const std::size_t rows = static_cast<std::size_t>(B) * local_T;
-  const std::size_t floats = (2 + 3) * 2 * rows * cfg.kv_dim() + rows * cfg.q_dim() +
-                             3 * rows * cfg.num_attention_heads;
+  const std::size_t floats =
+      (2 + 3) * 2 * rows * cfg.kv_dim() + rows * cfg.q_dim() + 3 * rows * cfg.num_attention_heads;
   return floats * sizeof(float);
 }
 
@@ -63,14 +63,16 @@ void lse_to_pairs(float* pairs, const float* lse, int B, int H, int c) {
     for (int half = 0; half < 2; ++half)
       for (int h = 0; h < H; ++h)
         std::memcpy(pairs + ((static_cast<std::size_t>(2 * b + half) * H + h) * c),
-                    lse + (static_cast<std::size_t>(b) * H + h) * 2 * c + static_cast<std::size_t>(half) * c,
+                    lse + (static_cast<std::size_t>(b) * H + h) * 2 * c +
+                        static_cast<std::size_t>(half) * c,
                     static_cast<std::size_t>(c) * sizeof(float));
 }
 void lse_from_pairs(float* lse, const float* pairs, int B, int H, int c) {
   for (int b = 0; b < B; ++b)
     for (int half = 0; half < 2; ++half)
       for (int h = 0; h < H; ++h)
-        std::memcpy(lse + (static_cast<std::size_t>(b) * H + h) * 2 * c + static_cast<std::size_t>(half) * c,
+        std::memcpy(lse + (static_cast<std::size_t>(b) * H + h) * 2 * c +
+                        static_cast<std::size_t>(half) * c,
                     pairs + ((static_cast<std::size_t>(2 * b + half) * H + h) * c),
                     static_cast<std::size_t>(c) * sizeof(float));
 }

@@ -7,8 +7,8 @@
 
 namespace harpe::train {
 
-TokenWindows TokenWindows::from_shard(const std::string& path, bool shuffle, uint64_t seed, bool align,
-                                      bool answers_only) {
+TokenWindows TokenWindows::from_shard(const std::string& path, bool shuffle, uint64_t seed,
+                                      bool align, bool answers_only) {
   TokenWindows w;
   w.shard_ = std::make_shared<data::Shard>(data::Shard::open(path));
   check(!answers_only || w.shard_->has_loss_mask(), path,
@@ -24,7 +24,6 @@ TokenWindows TokenWindows::from_shard(const std::string& path, bool shuffle, uin
   return w;
 }
 
-
 void TokenWindows::plan_epoch() {
   const uint64_t docs = shard_->n_documents();
   order_.resize(docs);
@@ -34,7 +33,8 @@ void TokenWindows::plan_epoch() {
   for (uint64_t i = docs - 1; i > 0; --i) std::swap(order_[i], order_[splitmix64(state) % (i + 1)]);
   starts_.resize(docs + 1);
   starts_[0] = 0;
-  for (uint64_t i = 0; i < docs; ++i) starts_[i + 1] = starts_[i] + shard_->document(order_[i]).length;
+  for (uint64_t i = 0; i < docs; ++i)
+    starts_[i + 1] = starts_[i] + shard_->document(order_[i]).length;
 }
 
 TokenWindows TokenWindows::from_tokens(std::vector<int32_t> tokens, std::string name) {
@@ -58,8 +58,9 @@ void TokenWindows::seek(uint64_t position, uint64_t epoch) {
 void TokenWindows::copy(uint64_t begin, uint64_t n, int32_t* out, uint8_t* scored) const {
   if (shuffle_) {
     // Stream offset -> (k-th document of the order, offset inside it); a window may span several.
-    std::size_t k = static_cast<std::size_t>(std::upper_bound(starts_.begin(), starts_.end(), begin) -
-                                             starts_.begin()) - 1;
+    std::size_t k = static_cast<std::size_t>(
+                        std::upper_bound(starts_.begin(), starts_.end(), begin) - starts_.begin()) -
+                    1;
     while (n > 0) {
       const data::DocumentSpan doc = shard_->document(order_[k]);
       const uint64_t inside = begin - starts_[k];
@@ -78,8 +79,8 @@ void TokenWindows::copy(uint64_t begin, uint64_t n, int32_t* out, uint8_t* score
       for (uint64_t i = 0; i < n; ++i) scored[i] = shard_->scored(begin + i);
   } else {
     if (scored) std::fill(scored, scored + n, uint8_t{1});
-    std::copy(memory_.begin() + static_cast<long>(begin), memory_.begin() + static_cast<long>(begin + n),
-              out);
+    std::copy(memory_.begin() + static_cast<long>(begin),
+              memory_.begin() + static_cast<long>(begin + n), out);
   }
 }
 
@@ -92,8 +93,8 @@ void TokenWindows::next_batch_part(int B, int T, int first, int count, int32_t* 
   check(first >= 0 && count >= 0 && first + count <= B, "batch part [", first, ", ", first + count,
         ") is outside a batch of ", B);
   const uint64_t need = static_cast<uint64_t>(T) + 1;
-  check(n_ >= need, name_, ": ", n_, " tokens is too few for one window of context ", T,
-        " (needs ", need, ")");
+  check(n_ >= need, name_, ": ", n_, " tokens is too few for one window of context ", T, " (needs ",
+        need, ")");
   window_.resize(need);
   window_scored_.resize(answers_only_ ? need : 0);
   for (int b = 0; b < B; ++b) {
@@ -109,7 +110,8 @@ void TokenWindows::next_batch_part(int B, int T, int first, int count, int32_t* 
       std::copy(window_.begin() + 1, window_.end(), targets + row);
       if (answers_only_)
         for (int t = 0; t < T; ++t)
-          if (!window_scored_[static_cast<std::size_t>(t) + 1]) targets[row + static_cast<std::size_t>(t)] = -1;
+          if (!window_scored_[static_cast<std::size_t>(t) + 1])
+            targets[row + static_cast<std::size_t>(t)] = -1;
     }
     pos_ = next_start(pos_, T);
   }
@@ -119,8 +121,10 @@ uint64_t TokenWindows::next_start(uint64_t position, int T) const {
   const uint64_t plain = position + static_cast<uint64_t>(T);
   if (!align_) return plain;
   // The document holding the window's last token (position + T).
-  const std::size_t k = static_cast<std::size_t>(
-      std::upper_bound(starts_.begin(), starts_.end(), plain) - starts_.begin()) - 1;
+  const std::size_t k =
+      static_cast<std::size_t>(std::upper_bound(starts_.begin(), starts_.end(), plain) -
+                               starts_.begin()) -
+      1;
   if (k + 1 >= starts_.size()) return plain;
   const bool began_inside = starts_[k] > position;
   const bool runs_past = starts_[k + 1] > plain + 1;

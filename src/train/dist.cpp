@@ -2,13 +2,13 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 
 #include "core/error.h"
 
-#include <cstring>
-
 #ifdef HARPE_HAVE_MPI
 #include <mpi.h>
+
 #include <algorithm>
 #include <vector>
 #endif
@@ -96,9 +96,10 @@ const Comm& init(bool require) {
     MPI_Comm_size(MPI_COMM_WORLD, &g_world.size);
   }
 #else
-  check(!require && launched == 1, "this harpe was built without MPI (configure with -DHARPE_MPI=ON "
-        "after installing libopenmpi-dev), so it cannot train on ", launched > 1 ? launched : 2,
-        " ranks; run it without mpirun");
+  check(!require && launched == 1,
+        "this harpe was built without MPI (configure with -DHARPE_MPI=ON "
+        "after installing libopenmpi-dev), so it cannot train on ",
+        launched > 1 ? launched : 2, " ranks; run it without mpirun");
 #endif
   g_init = true;
   return g_world;

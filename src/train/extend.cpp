@@ -1,20 +1,21 @@
 // Running an extension (train/extend.h): each stage starts from a seed checkpoint written into
 // OUT/checkpoint and goes through the one training driver (train/run.h).
+#include "train/extend.h"
+
 #include <cmath>
-#include <memory>
 #include <cstdio>
 #include <filesystem>
+#include <memory>
 #include <sstream>
 
 #include "core/error.h"
 #include "io/atomic_file.h"
-#include "io/json_util.h"
 #include "io/dir_lock.h"
+#include "io/json_util.h"
 #include "model/weights_io.h"
-#include "train/run.h"
 #include "train/base_check.h"
 #include "train/dist.h"
-#include "train/extend.h"
+#include "train/run.h"
 #include "train/stop.h"
 
 namespace harpe::train {
@@ -76,7 +77,8 @@ void write_stage_dir(const model::Model& m, const std::string& dir, const std::s
   fs::create_directories(tmp);
   try {
     model::save_model_dir(m, tmp);
-    if (!tokenizer.empty()) io::write_text_atomic(tmp + "/tokenizer.model", io::read_file(tokenizer));
+    if (!tokenizer.empty())
+      io::write_text_atomic(tmp + "/tokenizer.model", io::read_file(tokenizer));
     fs::remove_all(dir, ec);
     fs::rename(tmp, dir);
   } catch (...) {
@@ -86,7 +88,8 @@ void write_stage_dir(const model::Model& m, const std::string& dir, const std::s
 }
 
 bool complete_model_dir(const std::string& dir) {
-  return fs::is_regular_file(dir + "/config.json") && fs::is_regular_file(dir + "/model.safetensors");
+  return fs::is_regular_file(dir + "/config.json") &&
+         fs::is_regular_file(dir + "/model.safetensors");
 }
 
 }  // namespace
@@ -116,9 +119,9 @@ RunEnd run_extend(const ExtendOptions& o) {
           " already exists: pass --resume to continue that run, or choose another --out");
   }
   if (!quiet) {
-    std::printf("extend: %s, C0 %d -> L %d (x%g), %zu stage(s), %ld steps\n", plan.source_dir.c_str(),
-                plan.original_context, plan.context, plan.scaled.factor, plan.stages.size(),
-                plan.stages.back().end_step);
+    std::printf("extend: %s, C0 %d -> L %d (x%g), %zu stage(s), %ld steps\n",
+                plan.source_dir.c_str(), plan.original_context, plan.context, plan.scaled.factor,
+                plan.stages.size(), plan.stages.back().end_step);
     std::printf("run config (%s):\n%s", rc_path.c_str(), plan.run_config.c_str());
     std::printf("%s", check_base_bound(last.config, plan.context).text.c_str());
     std::fflush(stdout);
@@ -127,8 +130,10 @@ RunEnd run_extend(const ExtendOptions& o) {
 
   if (root) {
     if (!o.resume || !o.override_keys.empty()) io::write_text_atomic(rc_path, plan.run_config);
-    if (!o.resume) io::write_text_atomic(metrics_path(target), "");
-    else truncate_metrics(metrics_path(target), resume_step);
+    if (!o.resume)
+      io::write_text_atomic(metrics_path(target), "");
+    else
+      truncate_metrics(metrics_path(target), resume_step);
   }
 
   StopGuard guard;
@@ -139,8 +144,10 @@ RunEnd run_extend(const ExtendOptions& o) {
     const std::string stage_dir = o.out_dir + "/stage" + std::to_string(k + 1);
     if (resume_step >= st.end_step) {  // stage done: its model directory must be there
       if (staged && root && !complete_model_dir(stage_dir)) {
-        check(resume_step == st.end_step, "--resume: ", stage_dir, " is incomplete and the "
-              "checkpoint (step ", resume_step, ") is past that stage's end (step ", st.end_step,
+        check(resume_step == st.end_step, "--resume: ", stage_dir,
+              " is incomplete and the "
+              "checkpoint (step ",
+              resume_step, ") is past that stage's end (step ", st.end_step,
               "): rerun the extension without --resume into a new --out");
         model::Model m(stage_config(plan, static_cast<int>(k)));
         model::load_weights(m, resolve_checkpoint(ckpt) + "/model.safetensors");
@@ -152,8 +159,9 @@ RunEnd run_extend(const ExtendOptions& o) {
     t.data_parallel = true;
     // A checkpoint at exactly this stage's first step (or none yet) needs the stage's seed.
     if ((resume_step < 0 || resume_step == begin) && root)
-      write_seed_checkpoint(t, static_cast<int>(k), k == 0 ? plan.source_dir : resolve_checkpoint(ckpt),
-                            ckpt, o.data_path, plan.tokenizer);
+      write_seed_checkpoint(t, static_cast<int>(k),
+                            k == 0 ? plan.source_dir : resolve_checkpoint(ckpt), ckpt, o.data_path,
+                            plan.tokenizer);
     dist::barrier();  // every rank loads the seed checkpoint next
     if (!quiet) {
       std::printf("stage %zu/%zu: context %d, steps %ld..%ld, %s\n", k + 1, plan.stages.size(),

@@ -44,15 +44,15 @@ std::vector<StageSpec> read_stages_file(const std::string& path);
 std::vector<double> parse_base_list(const std::string& text);
 
 struct ExtendOptions {
-  std::string from;      // source: a checkpoint dir, a model dir, or a run dir holding checkpoint/
+  std::string from;  // source: a checkpoint dir, a model dir, or a run dir holding checkpoint/
   std::string data_path;
   std::string out_dir;
   rope::Method method = rope::Method::abf;
-  int context = 0;       // L
+  int context = 0;           // L
   int original_context = 0;  // C0; 0 = from the source (trainer state context, else config)
   // Method parameters; 0 / empty means the scaled default (rope/scaling.h).
-  double factor = 0;         // pi, ntk, yarn
-  double abf_base = 0;       // abf
+  double factor = 0;                     // pi, ntk, yarn
+  double abf_base = 0;                   // abf
   double beta_fast = 32, beta_slow = 1;  // yarn
   // harpe: an explicit list (one base per KV head) when non-empty, else the strategy over
   // [bases_min, bases_max] (0: the scaled defaults).
@@ -70,7 +70,7 @@ struct ExtendOptions {
   uint64_t tokens = 0;  // budget (single stage, or split evenly over "scaled" stages)
   long steps = 0;       // alternative to tokens
   double lr = 5e-5;
-  long warmup = -1;     // -1: 5% of the total steps (at least 1)
+  long warmup = -1;  // -1: 5% of the total steps (at least 1)
   std::string schedule = "constant";
   double min_lr_ratio = 0.1;
   double beta1 = 0.9, beta2 = 0.95, weight_decay = 0.1, clip = 1.0;
@@ -79,7 +79,7 @@ struct ExtendOptions {
   uint64_t data_seed = 0;     // the shard's document order (TrainOptions)
   bool resume = false;
   std::string override_keys;  // --resume: run_config keys that may change ("train.lr")
-  std::string tokenizer;  // "" = the source's tokenizer.model if it has one
+  std::string tokenizer;      // "" = the source's tokenizer.model if it has one
   LoopHooks hooks;
 };
 
@@ -93,14 +93,14 @@ struct ExtendStage {
 };
 
 struct ExtendPlan {
-  std::string source_dir;   // the resolved checkpoint / model directory
+  std::string source_dir;  // the resolved checkpoint / model directory
   model::ModelConfig source_config;
   int original_context = 0, context = 0;
   rope::ScaledSettings scaled;  // the scaled-settings defaults for (C0, L, head dim)
   std::vector<ExtendStage> stages;
   long warmup = 0;
-  std::string tokenizer;    // resolved ("" = none)
-  std::string run_config;   // JSON text written to OUT/run_config.json
+  std::string tokenizer;   // resolved ("" = none)
+  std::string run_config;  // JSON text written to OUT/run_config.json
 };
 
 // Resolves the source, C0, the method's parameters (computing HARPE bases) and the budget;

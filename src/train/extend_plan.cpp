@@ -35,7 +35,8 @@ long steps_for(uint64_t tokens, long steps, uint64_t tokens_per_step) {
 
 io::Json spec_json(const rope::RopeSpec& r) {
   io::Json j = {{"scheme", std::string(rope::scheme_name(r.scheme))}, {"base", r.base}};
-  if (r.scheme == rope::Scheme::pi || r.scheme == rope::Scheme::ntk || r.scheme == rope::Scheme::yarn)
+  if (r.scheme == rope::Scheme::pi || r.scheme == rope::Scheme::ntk ||
+      r.scheme == rope::Scheme::yarn)
     j["factor"] = r.factor;
   if (r.scheme == rope::Scheme::yarn) {
     j["original_context"] = r.original_context;
@@ -67,12 +68,14 @@ ExtendPlan plan_extend(const ExtendOptions& o) {
   const model::ModelConfig& src = plan.source_config;
   check(src.rope.scheme == rope::Scheme::rope, "--from ", plan.source_dir,
         ": extension starts from a model trained with plain RoPE, but its config.json has rope "
-        "scheme '", rope::scheme_name(src.rope.scheme), "'");
+        "scheme '",
+        rope::scheme_name(src.rope.scheme), "'");
 
   // C0: the trained context recorded by the trainer, else the config's.
-  plan.original_context = o.original_context > 0
-                              ? o.original_context
-                              : static_cast<int>(model::original_context(plan.source_dir, src).tokens);
+  plan.original_context =
+      o.original_context > 0
+          ? o.original_context
+          : static_cast<int>(model::original_context(plan.source_dir, src).tokens);
   check(o.context > 0, "--context (target length L) is required and must be positive");
   plan.context = o.context;
   plan.scaled = rope::scaled_settings(plan.original_context, plan.context, src.head_size());
@@ -91,11 +94,14 @@ ExtendPlan plan_extend(const ExtendOptions& o) {
 
   const rope::Method m = o.method;
   if (staged) {
-    check(m == rope::Method::abf, "--stages applies to --method abf, not '", rope::method_name(m), "'");
-    check(!(o.scaled_stages && !o.stages.empty()), "give --stages scaled or a stage list, not both");
+    check(m == rope::Method::abf, "--stages applies to --method abf, not '", rope::method_name(m),
+          "'");
+    check(!(o.scaled_stages && !o.stages.empty()),
+          "give --stages scaled or a stage list, not both");
     std::vector<StageSpec> specs;
     if (o.scaled_stages) {
-      check(o.tokens > 0 || o.steps > 0, "--stages scaled needs --tokens or --steps (split evenly)");
+      check(o.tokens > 0 || o.steps > 0,
+            "--stages scaled needs --tokens or --steps (split evenly)");
       for (const rope::StageSetting& s : sc.stages) {
         StageSpec sp;
         sp.base = s.base;
@@ -153,7 +159,8 @@ ExtendPlan plan_extend(const ExtendOptions& o) {
         const rope::BaseSelection sel =
             rope::select_bases(strat, kv, bmin, bmax, stride, sc.peak_valley);
         r.bases = sel.bases;
-        extra = {{"strategy", std::string(rope::base_strategy_name(strat))}, {"b_min", bmin},
+        extra = {{"strategy", std::string(rope::base_strategy_name(strat))},
+                 {"b_min", bmin},
                  {"b_max", bmax}};
         if (strat == rope::BaseStrategy::peak_valley) extra["stride"] = stride;
       } else {
@@ -248,7 +255,6 @@ ExtendPlan plan_extend(const ExtendOptions& o) {
   return plan;
 }
 
-
 std::string describe_scaled_settings(const rope::ScaledSettings& s) {
   using P = rope::PaperSettings;
   const rope::PeakValleyParams paper_pv;
@@ -267,7 +273,8 @@ std::string describe_scaled_settings(const rope::ScaledSettings& s) {
   auto i = [](long x) { return std::to_string(x); };
   o << "scaled settings: C0 " << s.original_context << " -> L " << s.context << ", head dim "
     << s.head_dim << "\n";
-  std::snprintf(buf, sizeof buf, "  %-28s %-24s %s\n", "setting", "paper (d=128, 4k->128k)", "scaled");
+  std::snprintf(buf, sizeof buf, "  %-28s %-24s %s\n", "setting", "paper (d=128, 4k->128k)",
+                "scaled");
   o << buf;
   row("context C0 -> L", i(P::original_context) + " -> " + i(P::context),
       i(s.original_context) + " -> " + i(s.context));
@@ -280,7 +287,8 @@ std::string describe_scaled_settings(const rope::ScaledSettings& s) {
   row("harpe b_min", g(P::harpe_min), g(s.harpe_min));
   row("harpe b_max", g(P::harpe_max), g(s.harpe_max));
   row("harpe stride", g(P::harpe_stride), g(s.harpe_stride));
-  row("peak-valley m_lo..m_hi", i(paper_pv.m_lo) + ".." + i(paper_pv.m_hi), i(pv.m_lo) + ".." + i(pv.m_hi));
+  row("peak-valley m_lo..m_hi", i(paper_pv.m_lo) + ".." + i(paper_pv.m_hi),
+      i(pv.m_lo) + ".." + i(pv.m_hi));
   row("peak-valley peak/trough gap", i(paper_pv.peak_gap) + "/" + i(paper_pv.trough_gap),
       i(pv.peak_gap) + "/" + i(pv.trough_gap));
   row("peak-valley skip", i(paper_pv.skip), i(pv.skip));
@@ -288,7 +296,8 @@ std::string describe_scaled_settings(const rope::ScaledSettings& s) {
   row("peak-valley cover radius", i(paper_pv.cover_radius), i(pv.cover_radius));
   row("self-extend window,group", i(P::self_extend_window) + "," + i(P::self_extend_group),
       i(s.self_extend_window) + "," + i(s.self_extend_group));
-  std::snprintf(buf, sizeof buf, "  longest wavelength / L of the abf base: paper %.4g, scaled %.4g\n",
+  std::snprintf(buf, sizeof buf,
+                "  longest wavelength / L of the abf base: paper %.4g, scaled %.4g\n",
                 rope::longest_wavelength(P::abf_base, P::head_dim) / P::context,
                 rope::longest_wavelength(s.abf_base, s.head_dim) / s.context);
   o << buf;

@@ -19,7 +19,8 @@ double LrSchedule::at(long step) const {
   if (step < warmup) return peak * static_cast<double>(step + 1) / static_cast<double>(warmup);
   if (kind == Schedule::constant) return peak;
   const long span = std::max(1L, total - warmup);
-  const double progress = std::min(1.0, static_cast<double>(step - warmup) / static_cast<double>(span));
+  const double progress =
+      std::min(1.0, static_cast<double>(step - warmup) / static_cast<double>(span));
   const double floor = peak * min_ratio;
   return floor + (peak - floor) * 0.5 * (1.0 + std::cos(M_PI * progress));
 }
@@ -38,10 +39,10 @@ double clip_grad_norm(model::Model& m, double max_norm) {
 void adamw_update(model::Model& m, AdamWState& s, const AdamWConfig& cfg, double lr) {
   ++s.step;
   for (const model::TensorInfo& t : m.layout.tensors)
-    kernels::adamw_step(m.params.data() + t.offset, m.grads.data() + t.offset, s.m.data() + t.offset,
-                        s.v.data() + t.offset, t.numel, static_cast<float>(lr),
-                        static_cast<float>(cfg.beta1), static_cast<float>(cfg.beta2),
-                        static_cast<float>(cfg.eps),
+    kernels::adamw_step(m.params.data() + t.offset, m.grads.data() + t.offset,
+                        s.m.data() + t.offset, s.v.data() + t.offset, t.numel,
+                        static_cast<float>(lr), static_cast<float>(cfg.beta1),
+                        static_cast<float>(cfg.beta2), static_cast<float>(cfg.eps),
                         t.decay ? static_cast<float>(cfg.weight_decay) : 0.0f, s.step);
 }
 

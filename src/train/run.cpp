@@ -50,12 +50,15 @@ LoopHooks prepare_parallel(TrainOptions& t, const LoopHooks& hooks) {
   h.quiet = hooks.quiet || !comm.is_root();
   if (!h.quiet) {
     if (cp > 1)
-      std::printf("context parallel: %d ranks per sequence (%d tokens each) x %d data-parallel "
-                  "groups of %d sequences per micro-batch (memory below is per rank)\n",
-                  cp, t.context / cp, dp, t.batch / dp);
+      std::printf(
+          "context parallel: %d ranks per sequence (%d tokens each) x %d data-parallel "
+          "groups of %d sequences per micro-batch (memory below is per rank)\n",
+          cp, t.context / cp, dp, t.batch / dp);
     else if (comm.size > 1)
-      std::printf("data parallel: %d ranks, %d sequences each per micro-batch (memory below is "
-                  "per rank)\n", comm.size, t.batch / comm.size);
+      std::printf(
+          "data parallel: %d ranks, %d sequences each per micro-batch (memory below is "
+          "per rank)\n",
+          comm.size, t.batch / comm.size);
   }
   return h;
 }
@@ -63,18 +66,18 @@ LoopHooks prepare_parallel(TrainOptions& t, const LoopHooks& hooks) {
 void preflight(const TrainOptions& t, bool quiet) {
   const int ranks = t.data_parallel ? dist::world().size : 1;
   const int cp = t.context_parallel, dp = ranks / cp;
-  model::MemoryEstimate mem = model::estimate_training_memory(t.config, t.batch / dp,
-                                                              t.context / cp, t.recompute);
+  model::MemoryEstimate mem =
+      model::estimate_training_memory(t.config, t.batch / dp, t.context / cp, t.recompute);
   if (cp > 1) mem.activations += cp_ring_bytes(t.config, t.batch / dp, t.context / cp);
   const std::size_t avail = available_memory_bytes();
   if (!quiet)
-    std::printf("memory: %s needed at context %d (params %s, grads %s, AdamW %s, activations %s%s); "
-                "%s available\n",
-                format_bytes(double(mem.total())).c_str(), t.context,
-                format_bytes(double(mem.params)).c_str(), format_bytes(double(mem.grads)).c_str(),
-                format_bytes(double(mem.optimizer)).c_str(),
-                format_bytes(double(mem.activations)).c_str(), t.recompute ? ", recompute" : "",
-                avail ? format_bytes(double(avail)).c_str() : "unknown");
+    std::printf(
+        "memory: %s needed at context %d (params %s, grads %s, AdamW %s, activations %s%s); "
+        "%s available\n",
+        format_bytes(double(mem.total())).c_str(), t.context,
+        format_bytes(double(mem.params)).c_str(), format_bytes(double(mem.grads)).c_str(),
+        format_bytes(double(mem.optimizer)).c_str(), format_bytes(double(mem.activations)).c_str(),
+        t.recompute ? ", recompute" : "", avail ? format_bytes(double(avail)).c_str() : "unknown");
   check(avail == 0 || mem.total() <= avail, "not enough memory: training at context ", t.context,
         " with batch ", t.batch, " needs ", format_bytes(double(mem.total())), " but ",
         format_bytes(double(avail)),
@@ -140,7 +143,8 @@ bool stop_agreed() {
   fail(why.str());
 }
 
-void keep_model(const Trainer& t, const RunTarget& target, long step, const std::string& tokenizer) {
+void keep_model(const Trainer& t, const RunTarget& target, long step,
+                const std::string& tokenizer) {
   const std::string dir = target.out_dir + "/step-" + std::to_string(step);
   fs::create_directories(dir);
   model::save_model_dir(t.model(), dir);
@@ -198,9 +202,10 @@ RunEnd drive(Trainer& t, const RunTarget& target, const LoopHooks& hooks, long l
   if (t.steps_done() < target.end_step) {  // stopped by a signal
     if (last_saved != t.steps_done()) save();
     if (root)
-      std::printf("interrupted: saved %s at step %ld; rerun the same command with --resume to "
-                  "continue\n",
-                  ckpt.c_str(), t.steps_done());
+      std::printf(
+          "interrupted: saved %s at step %ld; rerun the same command with --resume to "
+          "continue\n",
+          ckpt.c_str(), t.steps_done());
     std::fflush(stdout);
     return RunEnd::interrupted;
   }
@@ -250,7 +255,8 @@ void check_same_run_config(const std::string& saved_json, const std::string& now
   for (auto it = now.begin(); it != now.end(); ++it) {
     const std::string& k = it.key();
     if (ok(k)) continue;
-    check(saved.contains(k), "--resume: ", path, " has no \"", k, "\"; rerun with the original flags");
+    check(saved.contains(k), "--resume: ", path, " has no \"", k,
+          "\"; rerun with the original flags");
     if (it.value().is_object() && saved[k].is_object()) {
       for (auto in = it.value().begin(); in != it.value().end(); ++in) {
         const std::string kk = k + "." + in.key();
@@ -308,8 +314,9 @@ RunEnd run_pretrain(const PretrainOptions& po_in) {
     if (!po.resume || !po.override_keys.empty()) io::write_text_atomic(rc_path, rc.dump(2) + "\n");
   }
   StopGuard guard;
-  std::unique_ptr<Trainer> trainer = po.resume ? std::make_unique<Trainer>(opts, std::move(data), ckpt)
-                                               : std::make_unique<Trainer>(opts, std::move(data));
+  std::unique_ptr<Trainer> trainer = po.resume
+                                         ? std::make_unique<Trainer>(opts, std::move(data), ckpt)
+                                         : std::make_unique<Trainer>(opts, std::move(data));
   target.end_step = target.total_steps = opts.steps;
   long last_saved = -1;
   if (root) {
@@ -325,12 +332,12 @@ RunEnd run_pretrain(const PretrainOptions& po_in) {
       std::printf("resumed %s at step %ld (data position %llu)\n", ckpt.c_str(),
                   trainer->steps_done(),
                   static_cast<unsigned long long>(trainer->state().data_position));
-    std::printf("%s: %ld steps at context %d, %llu tokens/step (batch %d x context %d x accum %d), "
-                "%.3g GFLOP/token\n",
-                po.command.c_str(), opts.steps, opts.context,
-                static_cast<unsigned long long>(trainer->tokens_per_step()), opts.batch,
-                opts.context, opts.grad_accum,
-                model::flops_per_token(opts.config, opts.context) / 1e9);
+    std::printf(
+        "%s: %ld steps at context %d, %llu tokens/step (batch %d x context %d x accum %d), "
+        "%.3g GFLOP/token\n",
+        po.command.c_str(), opts.steps, opts.context,
+        static_cast<unsigned long long>(trainer->tokens_per_step()), opts.batch, opts.context,
+        opts.grad_accum, model::flops_per_token(opts.config, opts.context) / 1e9);
     std::fflush(stdout);
   }
   const RunEnd end = drive(*trainer, target, po.hooks, last_saved);

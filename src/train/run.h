@@ -47,10 +47,10 @@ void preflight(const TrainOptions& t, bool quiet);
 
 // Where a run writes and how far the loop goes.
 struct RunTarget {
-  std::string out_dir;  // OUT: checkpoint/, metrics.jsonl, step-N/
-  long end_step = 0;    // the loop runs until the trainer has done this many steps
-  long total_steps = 0; // of the whole run (progress line and ETA)
-  int stage = -1;       // recorded in progress lines and metrics when >= 0
+  std::string out_dir;   // OUT: checkpoint/, metrics.jsonl, step-N/
+  long end_step = 0;     // the loop runs until the trainer has done this many steps
+  long total_steps = 0;  // of the whole run (progress line and ETA)
+  int stage = -1;        // recorded in progress lines and metrics when >= 0
 };
 std::string checkpoint_dir(const RunTarget& t);
 std::string metrics_path(const RunTarget& t);

@@ -19,7 +19,8 @@ std::vector<StageSpec> parse_stages(const std::string& text) {
   std::string item;
   std::istringstream items(text);
   while (std::getline(items, item, ',')) {
-    const std::string where = "--stages: stage " + std::to_string(out.size() + 1) + " '" + item + "'";
+    const std::string where =
+        "--stages: stage " + std::to_string(out.size() + 1) + " '" + item + "'";
     StageSpec s;
     std::string kv;
     std::istringstream fields(item);

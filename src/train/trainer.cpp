@@ -35,7 +35,8 @@ void check_options(const TrainOptions& o) {
 
 }  // namespace
 
-Trainer::Trainer(const TrainOptions& opts, TokenWindows data) : opts_(opts), data_(std::move(data)) {
+Trainer::Trainer(const TrainOptions& opts, TokenWindows data)
+    : opts_(opts), data_(std::move(data)) {
   check_options(opts_);
   opts_.schedule.total = opts_.steps;
   model_ = std::make_unique<model::Model>(opts_.config);
@@ -56,7 +57,8 @@ Trainer::Trainer(const TrainOptions& opts, TokenWindows data, const std::string&
   check(state_.batch == opts_.batch && state_.context == opts_.context &&
             state_.grad_accum == opts_.grad_accum,
         "resume ", src, ": the checkpoint was trained with --batch ", state_.batch, " --context ",
-        state_.context, " --grad-accum ", state_.grad_accum, "; pass the same values to continue it");
+        state_.context, " --grad-accum ", state_.grad_accum,
+        "; pass the same values to continue it");
   check(opt_->step == state_.step, "resume ", src, ": optimizer step ", opt_->step,
         " differs from trainer step ", state_.step);
   data_.seek(state_.data_position, state_.data_epoch);
@@ -129,8 +131,8 @@ StepResult Trainer::step() {
   double sum = 0;
   long count = 0;
   for (int a = 0; a < opts_.grad_accum; ++a) {
-    const model::LossSum l = opts_.context_parallel > 1 ? cp_forward_backward(scale)
-                                                         : local_forward_backward(scale);
+    const model::LossSum l =
+        opts_.context_parallel > 1 ? cp_forward_backward(scale) : local_forward_backward(scale);
     sum += l.sum;
     count += l.count;
   }
@@ -146,7 +148,8 @@ StepResult Trainer::step() {
   // ones. When some targets are not scored (loss on answers only), rescale so the gradient is
   // that of the mean (a factor of exactly 1 otherwise: text runs are unchanged bit for bit).
   if (count > 0 && static_cast<uint64_t>(count) != tokens_per_step()) {
-    const float k = static_cast<float>(static_cast<double>(tokens_per_step()) / static_cast<double>(count));
+    const float k =
+        static_cast<float>(static_cast<double>(tokens_per_step()) / static_cast<double>(count));
     float* g = model_->grads.data();
     const std::size_t n = model_->grads.size();
 #pragma omp parallel for simd schedule(static)

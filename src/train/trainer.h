@@ -44,7 +44,7 @@ struct TrainOptions {
 };
 
 struct StepResult {
-  long step = 0;  // steps done after this one
+  long step = 0;    // steps done after this one
   double loss = 0;  // mean over the step's tokens
   double lr = 0;
   double grad_norm = 0;  // before clipping
@@ -76,11 +76,11 @@ class Trainer {
   model::LossSum local_forward_backward(float scale);
   model::LossSum cp_forward_backward(float scale);
   TrainOptions opts_;
-  dist::Comm comm_;  // all ranks that sum gradients (one rank unless opts_.data_parallel)
+  dist::Comm comm_;     // all ranks that sum gradients (one rank unless opts_.data_parallel)
   dist::Comm cp_comm_;  // this rank's context-parallel group (one rank unless CP)
   int dp_rank_ = 0, dp_size_ = 1;  // data-parallel index / count (groups of CP ranks)
-  int local_batch_ = 0;  // this rank's sequences per micro-batch
-  int local_context_ = 0;  // this rank's tokens per sequence (context / CP)
+  int local_batch_ = 0;            // this rank's sequences per micro-batch
+  int local_context_ = 0;          // this rank's tokens per sequence (context / CP)
   TokenWindows data_;
   std::unique_ptr<model::Model> model_;
   std::unique_ptr<model::Workspace> ws_;
@@ -88,7 +88,7 @@ class Trainer {
   TrainerState state_;
   std::vector<int32_t> tokens_, targets_;
   std::vector<int32_t> full_tokens_, full_targets_, positions_;  // CP only
-  std::unique_ptr<RingAttention> ring_;  // CP only; installed in ws_
+  std::unique_ptr<RingAttention> ring_;                          // CP only; installed in ws_
 };
 
 }  // namespace harpe::train

@@ -1,4 +1,5 @@
-// The `harpe data` commands end to end on a tiny directory corpus: exit codes, outputs, determinism.
+// The `harpe data` commands end to end on a tiny directory corpus: exit codes, outputs,
+// determinism.
 #include <gtest/gtest.h>
 #include <unistd.h>
 
@@ -27,10 +28,13 @@ std::string slurp(const fs::path& p) {
 // `docs` text files f<d>.txt of `words` words each (ten distinct words) under dir.
 void write_toy_texts(const fs::path& dir, int docs, int words) {
   fs::create_directories(dir);
-  const char* vocab[] = {"alpha", "beta", "gamma", "delta", "river", "stone", "light", "harbour", "seven", "lemon"};
+  const char* vocab[] = {"alpha", "beta",  "gamma",   "delta", "river",
+                         "stone", "light", "harbour", "seven", "lemon"};
   for (int d = 0; d < docs; ++d) {
-    std::ofstream f(dir / std::string("f").append(std::to_string(d)).append(".txt"), std::ios::binary);
-    for (int i = 0; i < words; ++i) f << vocab[(d * 3 + i * 7 + i / 4) % 10] << ((i % 11 == 10) ? ".\n" : " ");
+    std::ofstream f(dir / std::string("f").append(std::to_string(d)).append(".txt"),
+                    std::ios::binary);
+    for (int i = 0; i < words; ++i)
+      f << vocab[(d * 3 + i * 7 + i / 4) % 10] << ((i % 11 == 10) ? ".\n" : " ");
   }
 }
 
@@ -82,11 +86,14 @@ TEST(DataCli, CorpusTokenizerShardsStats) {
 }
 
 TEST(DataCli, NiahSourceOnADirectoryHaystack) {
-  fs::path dir = fs::temp_directory_path() / ("harpe_test_datacli_niah_" + std::to_string(::getpid()));
+  fs::path dir =
+      fs::temp_directory_path() / ("harpe_test_datacli_niah_" + std::to_string(::getpid()));
   fs::remove_all(dir);
   write_toy_texts(dir / "in", 40, 400);
-  const std::string c = (dir / "corpus").string(), src = " --sources toy=" + (dir / "in").string() + ",niah";
-  CliResult r = run("data corpus --out " + c + src + " --niah-haystack toy --niah-docs 50 --niah-tokens 64:512");
+  const std::string c = (dir / "corpus").string(),
+                    src = " --sources toy=" + (dir / "in").string() + ",niah";
+  CliResult r = run("data corpus --out " + c + src +
+                    " --niah-haystack toy --niah-docs 50 --niah-tokens 64:512");
   ASSERT_EQ(r.code, 0) << r.out;
   EXPECT_NE(r.out.find("niah"), std::string::npos) << r.out;
   const std::string train = slurp(dir / "corpus" / "train.jsonl");
@@ -101,4 +108,3 @@ TEST(DataCli, NiahSourceOnADirectoryHaystack) {
   EXPECT_NE(r.out.find("MIN:MAX"), std::string::npos) << r.out;
   fs::remove_all(dir);
 }
-

@@ -41,7 +41,8 @@ std::string write_small(const std::string& name, std::uint32_t vocab, std::uint3
   ShardWriter w(p, vocab, width);
   auto a = w.source_id("bible");
   auto b = w.source_id("pari");
-  std::vector<std::int32_t> d0 = {1, 5, 7, 2}, d1 = {}, d2 = {1, static_cast<std::int32_t>(vocab - 1), 2};
+  std::vector<std::int32_t> d0 = {1, 5, 7, 2}, d1 = {},
+                            d2 = {1, static_cast<std::int32_t>(vocab - 1), 2};
   w.add_document(d0, a);
   w.add_document(d1, b);
   w.add_document(d2, b);
@@ -80,7 +81,8 @@ TEST(Shard, RoundTripTwoAndFourByteTokens) {
     EXPECT_EQ(d2.source, 1u);
     EXPECT_THROW(s.document(3), harpe::Error);
     EXPECT_THROW(s.copy_tokens(5, 3, got.data()), harpe::Error);
-    // Expected file size from the documented layout: header, tokens padded to 8, offsets, ids, names.
+    // Expected file size from the documented layout: header, tokens padded to 8, offsets, ids,
+    // names.
     std::size_t tokens = (7 * width + 7) / 8 * 8;
     std::size_t names = ((4 + 5) + (4 + 4) + 7) / 8 * 8;
     EXPECT_EQ(fs::file_size(p), 64 + tokens + 4 * 8 + (3 * 4 + 4) + names);
@@ -105,7 +107,8 @@ TEST(Shard, LargeRandomRoundTrip) {
   for (std::size_t d = 0; d < docs.size(); ++d) {
     auto span = s.document(d);
     ASSERT_EQ(span.length, docs[d].size());
-    for (std::size_t i = 0; i < docs[d].size(); ++i) ASSERT_EQ(s.token(span.offset + i), docs[d][i]);
+    for (std::size_t i = 0; i < docs[d].size(); ++i)
+      ASSERT_EQ(s.token(span.offset + i), docs[d][i]);
   }
 }
 
@@ -143,7 +146,8 @@ TEST(Shard, CorruptedFilesThrow) {
       Shard::open(p);
       ADD_FAILURE() << what << ": opened without error";
     } catch (const harpe::Error& e) {
-      EXPECT_NE(std::string(e.what()).find(p), std::string::npos) << "message names the file: " << e.what();
+      EXPECT_NE(std::string(e.what()).find(p), std::string::npos)
+          << "message names the file: " << e.what();
     }
   };
   // Truncated: header only, half the file, one byte short.
@@ -190,7 +194,8 @@ TEST(Shard, CorruptedFilesThrow) {
   }
   {
     auto b = bytes;
-    std::uint64_t off = 3;  // offsets table begins at 64 + pad8(7*2) = 80; make doc 1 start before doc 0 ends... then decrease
+    std::uint64_t off = 3;  // offsets table begins at 64 + pad8(7*2) = 80; make doc 1 start before
+                            // doc 0 ends... then decrease
     std::memcpy(&b[80 + 8 * 2], &off, 8);  // offsets = {0,4,3,7}: decreasing
     expect_error(b, "offsets");
   }

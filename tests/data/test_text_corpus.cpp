@@ -20,7 +20,8 @@ using namespace harpe::data;
 namespace {
 
 fs::path temp_dir(const std::string& name) {
-  fs::path d = fs::temp_directory_path() / ("harpe_test_corpus_" + std::to_string(::getpid())) / name;
+  fs::path d =
+      fs::temp_directory_path() / ("harpe_test_corpus_" + std::to_string(::getpid())) / name;
   fs::remove_all(d);
   fs::create_directories(d);
   return d;
@@ -42,13 +43,13 @@ std::vector<Record> read_split(const std::string& dir, Split s) {
 TEST(Text, Utf8Validation) {
   EXPECT_TRUE(is_valid_utf8("plain ascii"));
   EXPECT_TRUE(is_valid_utf8("\xC3\xA9t\xC3\xA9 \xE6\xBC\xA2 \xF0\x9F\x98\x80"));  // é, 漢, 😀
-  EXPECT_TRUE(is_valid_utf8("\xF4\x8F\xBF\xBF"));                                  // U+10FFFF
-  EXPECT_FALSE(is_valid_utf8("\xC0\xAF"));                                         // overlong '/'
-  EXPECT_FALSE(is_valid_utf8("\xE0\x80\xAF"));                                     // overlong, 3 bytes
-  EXPECT_FALSE(is_valid_utf8("\xED\xA0\x80"));                                     // surrogate U+D800
-  EXPECT_FALSE(is_valid_utf8("\xF4\x90\x80\x80"));                                 // > U+10FFFF
-  EXPECT_FALSE(is_valid_utf8("abc\xE6\xBC"));                                      // truncated at end
-  EXPECT_FALSE(is_valid_utf8("\x80"));                                             // lone continuation
+  EXPECT_TRUE(is_valid_utf8("\xF4\x8F\xBF\xBF"));                                 // U+10FFFF
+  EXPECT_FALSE(is_valid_utf8("\xC0\xAF"));                                        // overlong '/'
+  EXPECT_FALSE(is_valid_utf8("\xE0\x80\xAF"));      // overlong, 3 bytes
+  EXPECT_FALSE(is_valid_utf8("\xED\xA0\x80"));      // surrogate U+D800
+  EXPECT_FALSE(is_valid_utf8("\xF4\x90\x80\x80"));  // > U+10FFFF
+  EXPECT_FALSE(is_valid_utf8("abc\xE6\xBC"));       // truncated at end
+  EXPECT_FALSE(is_valid_utf8("\x80"));              // lone continuation
   EXPECT_FALSE(is_valid_utf8("\xFF"));
 }
 
@@ -91,7 +92,8 @@ TEST(Corpus, SplitByHashIsStableAndProportional) {
 }
 
 TEST(Corpus, JsonRoundTrip) {
-  Record r{"x/1", "src", "MIT", "quote \" backslash \\ newline \n tab \t unicode \xE6\xBC\xA2 ctrl \x01"};
+  Record r{"x/1", "src", "MIT",
+           "quote \" backslash \\ newline \n tab \t unicode \xE6\xBC\xA2 ctrl \x01"};
   Record back = record_from_json(record_to_json(r), "test");
   EXPECT_EQ(back.id, r.id);
   EXPECT_EQ(back.text, r.text);
@@ -104,12 +106,15 @@ TEST(Corpus, DirectorySourceHandlesBadInput) {
   fs::path in = temp_dir("in");
   std::set<std::string> expected_ids;
   for (int i = 0; i < 60; ++i) {
-    write(in / (std::string("d").append(std::to_string(i)).append(".txt")), "document number " + std::to_string(i) + "\n");
+    write(in / (std::string("d").append(std::to_string(i)).append(".txt")),
+          "document number " + std::to_string(i) + "\n");
     expected_ids.insert(std::string("mine/d").append(std::to_string(i)).append(".txt"));
   }
   write(in / "sub/latin1.txt", "caf\xE9 au lait\n");  // Latin-1 byte: invalid UTF-8
   expected_ids.insert("mine/sub/latin1.txt");
-  write(in / "blob.bin", std::string("\x7F" "ELF\0\0\1", 7));
+  write(in / "blob.bin", std::string("\x7F"
+                                     "ELF\0\0\1",
+                                     7));
   write(in / "empty.txt", "  \n\n");
   fs::path out = temp_dir("out");
   std::vector<std::string> notes;
@@ -141,7 +146,9 @@ TEST(Corpus, DirectorySourceHandlesBadInput) {
   EXPECT_EQ(ids, expected_ids);
   EXPECT_EQ(total, 61);
   bool binary_note = false;
-  for (auto& n : notes) binary_note = binary_note || (n.find("binary") != std::string::npos && n.find("blob.bin") != std::string::npos);
+  for (auto& n : notes)
+    binary_note = binary_note || (n.find("binary") != std::string::npos &&
+                                  n.find("blob.bin") != std::string::npos);
   EXPECT_TRUE(binary_note);
   EXPECT_TRUE(fs::exists(out / "manifest.json"));
 
@@ -230,7 +237,8 @@ TEST(Synthetic, RecallRecordsAreDeterministicAndConsistent) {
       std::size_t stated = a.text.find(name);
       ASSERT_NE(stated, std::string::npos);
       std::size_t line_end = a.text.find('\n', stated);
-      EXPECT_NE(a.text.substr(stated, line_end - stated).find(value), std::string::npos) << name << " " << value;
+      EXPECT_NE(a.text.substr(stated, line_end - stated).find(value), std::string::npos)
+          << name << " " << value;
       std::size_t line_start = a.text.rfind('\n', stated);
       EXPECT_NE(a.text.substr(line_start, line_end - line_start).find(value), std::string::npos);
       EXPECT_LT(stated, a.text.size() / 4) << "fact stated early";

@@ -26,7 +26,8 @@ std::string temp_path(const std::string& name) {
 
 std::vector<std::string> small_texts() {
   std::vector<std::string> t;
-  const char* words[] = {"alpha", "beta", "gamma", "delta", "river", "stone", "light", "harbour", "seven", "lemon"};
+  const char* words[] = {"alpha", "beta",  "gamma",   "delta", "river",
+                         "stone", "light", "harbour", "seven", "lemon"};
   for (int d = 0; d < 40; ++d) {
     std::string s;
     for (int i = 0; i < 200; ++i) {
@@ -69,7 +70,8 @@ TEST(Tokenizer, SplitDigitsOption) {
   std::vector<std::string> texts = small_texts();
   for (int d = 0; d < 40; ++d) {
     std::string s;
-    for (int i = 0; i < 50; ++i) s += "number " + std::to_string(1000000 + (d * 131 + i * 977) % 9000000) + " and 2024.\n";
+    for (int i = 0; i < 50; ++i)
+      s += "number " + std::to_string(1000000 + (d * 131 + i * 977) % 9000000) + " and 2024.\n";
     texts.push_back(s);
   }
   TokenizerTrainOptions o;
@@ -86,8 +88,9 @@ TEST(Tokenizer, SplitDigitsOption) {
 
 TEST(Tokenizer, RoundTripAnyBytesViaByteFallback) {
   auto tok = Tokenizer::from_serialized(tiny_model());
-  for (std::string s : {std::string("alpha beta gamma"), std::string("  two spaces\nnew line\ttab"),
-                        std::string("unseen: \xCE\xA9 \xE6\xBC\xA2\xE5\xAD\x97 \xF0\x9F\x98\x80 {}[]#@~")}) {
+  for (std::string s :
+       {std::string("alpha beta gamma"), std::string("  two spaces\nnew line\ttab"),
+        std::string("unseen: \xCE\xA9 \xE6\xBC\xA2\xE5\xAD\x97 \xF0\x9F\x98\x80 {}[]#@~")}) {
     auto ids = tok.encode(s);
     for (int id : ids) {
       EXPECT_GE(id, 0);
@@ -122,7 +125,8 @@ TEST(ShardBuild, ByteIdenticalForAnyThreadCountAndCorrectStats) {
   auto rb = build_shard(recs, tok, b);
   omp_set_num_threads(saved);
   std::ifstream fa(a, std::ios::binary), fb(b, std::ios::binary);
-  std::string ba((std::istreambuf_iterator<char>(fa)), {}), bb((std::istreambuf_iterator<char>(fb)), {});
+  std::string ba((std::istreambuf_iterator<char>(fa)), {}),
+      bb((std::istreambuf_iterator<char>(fb)), {});
   EXPECT_EQ(ba, bb);
   Shard s = Shard::open(a);
   ASSERT_EQ(s.n_documents(), recs.size());

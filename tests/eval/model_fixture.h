@@ -6,7 +6,6 @@
 #include <unistd.h>
 
 #include <cstdlib>
-
 #include <filesystem>
 #include <fstream>
 #include <string>
@@ -34,7 +33,10 @@ inline const TinyCheckpoint& tiny_checkpoint() {
     c.essay_path = c.root + "/essay.txt";
     fs::create_directories(c.model_dir);
     static std::string cleanup_root = c.root;
-    std::atexit([] { std::error_code ec; std::filesystem::remove_all(cleanup_root, ec); });
+    std::atexit([] {
+      std::error_code ec;
+      std::filesystem::remove_all(cleanup_root, ec);
+    });
     fs::create_directories(c.corpus_dir);
     std::vector<std::string> texts;
     for (int i = 0; i < 6; ++i) texts.push_back(make_essay(60, 100 + i));

@@ -19,7 +19,8 @@ using CliRun = harpe::testing::ProgramResult;
 CliRun harpe_run(const std::string& args) { return harpe::testing::run_harpe(args); }
 
 TEST(Cli, EvalTasksJsonFitsTheBudget) {
-  const CliRun r = harpe_run("eval tasks --task niah_multikey_3 --task vt --length 1024 2048 -n 2 --json");
+  const CliRun r =
+      harpe_run("eval tasks --task niah_multikey_3 --task vt --length 1024 2048 -n 2 --json");
   ASSERT_EQ(r.code, 0) << r.out;
   const auto j = nlohmann::json::parse(r.out);
   ASSERT_EQ(j.size(), 8u);  // 2 tasks x 2 lengths x 2 samples
@@ -50,7 +51,8 @@ TEST(Cli, EvalTasksErrorsAreOneLine) {
 }
 
 TEST(Cli, ReportMergesRuns) {
-  const fs::path dir = fs::temp_directory_path() / ("harpe-test-cli-report-" + std::to_string(::getpid()));
+  const fs::path dir =
+      fs::temp_directory_path() / ("harpe-test-cli-report-" + std::to_string(::getpid()));
   fs::create_directories(dir / "a");
   fs::create_directories(dir / "b");
   harpe::eval::RunResults a, b;
@@ -64,8 +66,8 @@ TEST(Cli, ReportMergesRuns) {
   b.tasks[0].score = 95.5;
   harpe::eval::write_results(a, (dir / "a" / "results.json").string());
   harpe::eval::write_results(b, (dir / "b" / "results.json").string());
-  const CliRun r = harpe_run("report " + (dir / "a").string() + " " + (dir / "b").string() + " --out " +
-                    (dir / "out").string());
+  const CliRun r = harpe_run("report " + (dir / "a").string() + " " + (dir / "b").string() +
+                             " --out " + (dir / "out").string());
   ASSERT_EQ(r.code, 0) << r.out;
   EXPECT_NE(r.out.find("| rope | 40.00 | 40.00 |"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("| harpe | 95.50 | 95.50 |"), std::string::npos) << r.out;
@@ -78,7 +80,8 @@ TEST(Cli, ReportMergesRuns) {
 }
 
 TEST(Cli, ReportRescoreAddsWordScoresToOlderResults) {
-  const fs::path dir = fs::temp_directory_path() / ("harpe-test-cli-rescore-" + std::to_string(::getpid()));
+  const fs::path dir =
+      fs::temp_directory_path() / ("harpe-test-cli-rescore-" + std::to_string(::getpid()));
   fs::create_directories(dir);
   const fs::path file = dir / "results.json";
   {

@@ -60,7 +60,8 @@ TEST(EvalModelCli, BadInputIsOneLineError) {
   expect_error("eval ppl " + m + " --corpus " + ck.corpus_dir + " --lengths 100000",
                "has >= 100000 tokens");
   expect_error("eval ppl " + m + " --shard /nonexistent.bin --lengths 64", "/nonexistent.bin");
-  expect_error("eval ppl " + m + " --corpus " + ck.corpus_dir + " --stride 0 --lengths 64", "--stride");
+  expect_error("eval ppl " + m + " --corpus " + ck.corpus_dir + " --stride 0 --lengths 64",
+               "--stride");
   expect_error("eval needle " + m + " --depths 50,150", "--depths");
   expect_error("eval needle " + m + " --haystack sand", "--haystack");
   expect_error("eval niah " + m + " --bogus-flag", "bogus");

@@ -25,14 +25,16 @@ NeedleGrid sample_grid() {
   for (size_t d = 0; d < g.depths.size(); ++d) {
     std::vector<double> row;
     for (size_t l = 0; l < g.lengths.size(); ++l)
-      row.push_back(std::max(0.0, 100.0 - 22.0 * static_cast<double>(l) * (0.5 + 0.2 * static_cast<double>(d))));
+      row.push_back(std::max(
+          0.0, 100.0 - 22.0 * static_cast<double>(l) * (0.5 + 0.2 * static_cast<double>(d))));
     g.scores.push_back(row);
   }
   return g;
 }
 
 fs::path temp_dir(const std::string& name) {
-  fs::path p = fs::temp_directory_path() / ("harpe-test-" + name + "-" + std::to_string(::getpid()));
+  fs::path p =
+      fs::temp_directory_path() / ("harpe-test-" + name + "-" + std::to_string(::getpid()));
   fs::create_directories(p);
   return p;
 }
@@ -41,7 +43,7 @@ TEST(Heatmap, PaletteEndsAndMiddle) {
   EXPECT_EQ(hex_colour(rdylgn(0)), "#a50026");
   EXPECT_EQ(hex_colour(rdylgn(50)), "#ffffbf");
   EXPECT_EQ(hex_colour(rdylgn(100)), "#006837");
-  EXPECT_EQ(hex_colour(rdylgn(-5)), "#a50026");   // clamped
+  EXPECT_EQ(hex_colour(rdylgn(-5)), "#a50026");  // clamped
   EXPECT_EQ(hex_colour(rdylgn(150)), "#006837");
   // Halfway between classes 0 (a50026) and 1 (d73027): (a5+d7)/2 = be, (00+30)/2 = 18, (26+27)/2.
   EXPECT_EQ(hex_colour(rdylgn(5)), "#be1827");
@@ -78,7 +80,8 @@ uint32_t be32(const unsigned char* p) {
 }
 
 TEST(Heatmap, PngThroughGnuplot) {
-  if (std::system("gnuplot --version >/dev/null 2>&1") != 0) GTEST_SKIP() << "gnuplot not installed";
+  if (std::system("gnuplot --version >/dev/null 2>&1") != 0)
+    GTEST_SKIP() << "gnuplot not installed";
   NeedleGrid g = sample_grid();
   g.scores[2][3] = std::nan("");  // a cell that was not measured still draws
   const fs::path dir = temp_dir("png");
@@ -91,7 +94,7 @@ TEST(Heatmap, PngThroughGnuplot) {
   EXPECT_EQ(bytes.substr(1, 3), "PNG");
   EXPECT_EQ(bytes.substr(12, 4), "IHDR");
   EXPECT_EQ(be32(p + 16), 140u + 56u * 5u < 480u ? 480u : 140u + 56u * 5u);  // width
-  EXPECT_EQ(be32(p + 20), 360u);                                            // height
+  EXPECT_EQ(be32(p + 20), 360u);                                             // height
   EXPECT_THROW(write_heatmap_png(g, (dir / "x.png").string(), "t", "/nonexistent/gnuplot"), Error);
   fs::remove_all(dir);
 }

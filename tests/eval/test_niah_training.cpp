@@ -61,7 +61,8 @@ TEST(NiahTraining, DocumentsAnswerTheirOwnPrompts) {
     EXPECT_TRUE(is_niah_task(task)) << task;
     tasks.insert(task);
     const auto values = answers_of(r.text);
-    EXPECT_EQ(values.size(), static_cast<size_t>(niah_spec(task).num_values * niah_spec(task).num_queries))
+    EXPECT_EQ(values.size(),
+              static_cast<size_t>(niah_spec(task).num_values * niah_spec(task).num_queries))
         << r.id;
     // Each answer is stated in the haystack (its needle) and once more as the answer.
     for (const auto& v : values) EXPECT_GE(count(r.text, v), 2u) << r.id << ": " << v;
@@ -160,7 +161,8 @@ TEST(NiahTraining, CopyDrillLinesRepeatTheirFirstHalf) {
       EXPECT_LE(n, 8u);
       lengths.insert(n);
       std::stringstream ss(first);
-      for (std::string w; ss >> w;) EXPECT_NE(std::find(words.begin(), words.end(), w), words.end()) << w;
+      for (std::string w; ss >> w;)
+        EXPECT_NE(std::find(words.begin(), words.end(), w), words.end()) << w;
     }
     EXPECT_EQ(lines, 8u);
   }
@@ -173,11 +175,12 @@ TEST(NiahTraining, SeedStreamsAndApproximateCounter) {
   b.seed = a.seed + 1;
   a.max_tokens = b.max_tokens = 512;
   int same = 0;
-  for (int64_t i = 0; i < 32; ++i) same += niah_training_record(i, a, haystack).text == niah_training_record(i, b, haystack).text;
+  for (int64_t i = 0; i < 32; ++i)
+    same += niah_training_record(i, a, haystack).text == niah_training_record(i, b, haystack).text;
   EXPECT_EQ(same, 0);
   const TokenCounter approx = approximate_token_counter();
-  EXPECT_EQ(approx("1234567"), 7);         // digits are one token each
-  EXPECT_EQ(approx("abcdefgh"), 2);        // about four bytes per token otherwise
+  EXPECT_EQ(approx("1234567"), 7);   // digits are one token each
+  EXPECT_EQ(approx("abcdefgh"), 2);  // about four bytes per token otherwise
   EXPECT_EQ(approx("is 42."), 2 + 1);
   NiahTrainingOptions bad;
   bad.min_tokens = 8;

@@ -53,8 +53,10 @@ TEST(Perplexity, EveryTokenScoredOnceWithTheContextTheWindowAllows) {
           for (int64_t t = w.score_from; t < w.end; ++t) {
             ++scored[static_cast<size_t>(t)];
             const int64_t context = t - w.begin;  // tokens the model sees before t
-            if (i == 0) ASSERT_EQ(context, t);
-            else ASSERT_GE(context, std::min(t, L - S));  // at least L - S, or all before t
+            if (i == 0)
+              ASSERT_EQ(context, t);
+            else
+              ASSERT_GE(context, std::min(t, L - S));  // at least L - S, or all before t
             ASSERT_LE(context, L - 1);
           }
           // A window is as long as it can be: L, or everything from the start.

@@ -13,8 +13,8 @@
 
 #include "core/error.h"
 #include "data/shard.h"
-#include "eval/recall.h"
 #include "eval/chart.h"
+#include "eval/recall.h"
 #include "eval/recall_data.h"
 #include "eval/report.h"
 
@@ -260,8 +260,8 @@ TEST(Recall, ScoringIsExactPerQueryAndOrderFreeForMultivalue) {
   };
   EXPECT_TRUE(score({15, 16, 17}));
   EXPECT_TRUE(score({17, 15, 16}));
-  EXPECT_FALSE(score({15, 15, 17}));  // a value twice, one missing
-  EXPECT_FALSE(score({15, 16, 14}));  // not a value of the key
+  EXPECT_FALSE(score({15, 15, 17}));         // a value twice, one missing
+  EXPECT_FALSE(score({15, 16, 14}));         // not a value of the key
   EXPECT_THROW(score_recall(mv, p), Error);  // an order-free query needs the generated tokens
 }
 
@@ -380,7 +380,7 @@ RunResults recall_run(const std::string& name, const std::string& group, double 
 TEST(RecallReport, GroupsSeedsIntoMeanAndSpreadAndNamesAWinnerOnlyBeyondIt) {
   const std::vector<RunResults> runs = {
       recall_run("a-s1", "a", 100, 90), recall_run("a-s2", "a", 98, 80),
-      recall_run("b-s1", "b", 99, 40),  recall_run("b-s2", "b", 97, 85)};
+      recall_run("b-s1", "b", 99, 40), recall_run("b-s2", "b", 97, 85)};
   const std::vector<RunGroup> groups = group_runs(runs);
   ASSERT_EQ(groups.size(), 2u);
   EXPECT_EQ(groups[0].name, "a");
@@ -389,7 +389,8 @@ TEST(RecallReport, GroupsSeedsIntoMeanAndSpreadAndNamesAWinnerOnlyBeyondIt) {
   EXPECT_NE(md.find("| a (2) | 99.0 (98.0-100.0) | 85.0 (80.0-90.0) |"), std::string::npos) << md;
   EXPECT_NE(md.find("| b (2) | 98.0 (97.0-99.0) | 62.5 (40.0-85.0) |"), std::string::npos) << md;
   // a's 64 mean is best but b's best run (99) beats a's worst (98): within the spread; at 2K too.
-  EXPECT_NE(md.find("| best | a (within the spread) | a (within the spread) |"), std::string::npos) << md;
+  EXPECT_NE(md.find("| best | a (within the spread) | a (within the spread) |"), std::string::npos)
+      << md;
   std::vector<RunResults> clear = runs;
   clear[3] = recall_run("b-s2", "b", 97, 30);  // b's best at 2K (40) < a's worst (80)
   EXPECT_NE(recall_comparison_markdown(clear).find("a (beyond the spread) |\n"), std::string::npos);
@@ -397,7 +398,7 @@ TEST(RecallReport, GroupsSeedsIntoMeanAndSpreadAndNamesAWinnerOnlyBeyondIt) {
   EXPECT_NE(html.find("<svg"), std::string::npos);
   EXPECT_NE(html.find("(log2 scale)"), std::string::npos);
   EXPECT_NE(html.find("fill-opacity=\"0.18\""), std::string::npos);  // the seed band
-  EXPECT_NE(html.find("a: multiquery"), std::string::npos);           // a's pooled heatmap
+  EXPECT_NE(html.find("a: multiquery"), std::string::npos);          // a's pooled heatmap
   // Columns ascend by length; the comparison page carries the recall section.
   EXPECT_LT(md.find("| 64 |"), md.find("| 2K |"));
   EXPECT_NE(comparison_markdown(runs).find("## Associative recall"), std::string::npos);

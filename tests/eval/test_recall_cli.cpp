@@ -23,8 +23,10 @@ TEST(RecallCli, EvaluatesByLengthAndDistanceAndWritesTheRunDirectory) {
   const auto& ck = testing::tiny_checkpoint();
   const std::string out = ck.root + "/recall-run";
   // micro has vocab 360; its config says max_position_embeddings 1024, so C0 = 1024: 1x..
-  const auto r = run_harpe("eval recall --model " + ck.model_dir + " --lengths 64,128 --variants "
-                           "multiquery,copy,multivalue -n 4 --out " + out + " --group g");
+  const auto r = run_harpe("eval recall --model " + ck.model_dir +
+                           " --lengths 64,128 --variants "
+                           "multiquery,copy,multivalue -n 4 --out " +
+                           out + " --group g");
   ASSERT_EQ(r.code, 0) << r.out;
   EXPECT_NE(r.out.find("recall multiquery @ 128: query"), std::string::npos) << r.out;
   const RunResults run = read_run(out);
@@ -49,7 +51,8 @@ TEST(RecallCli, AFileMadeElsewhereAndBadInputAreOneLineErrors) {
   const std::string dir = ck.root + "/recall-files";
   fs::create_directories(dir);
   // A file written by `harpe data recall --jsonl` evaluates as is.
-  auto r = run_harpe("data recall --out " + dir + "/t.bin --jsonl " + dir + "/t.jsonl --length 96 "
+  auto r = run_harpe("data recall --out " + dir + "/t.bin --jsonl " + dir +
+                     "/t.jsonl --length 96 "
                      "--samples 6 --variants all --vocab 300");
   ASSERT_EQ(r.code, 0) << r.out;
   r = run_harpe("eval recall --model " + ck.model_dir + " --input " + dir + "/t.jsonl");
@@ -59,8 +62,9 @@ TEST(RecallCli, AFileMadeElsewhereAndBadInputAreOneLineErrors) {
   std::string good = io::read_file(dir + "/t.jsonl");
   good = good.substr(0, good.find('\n') + 1);
   io::write_text_atomic(dir + "/bad1.jsonl", good + "{\"vocab\": 300, \"tokens\": [1,2\n");
-  io::write_text_atomic(dir + "/bad2.jsonl",
-                        good + R"({"vocab":400,"tokens":[1,390,3],"queries":[{"at":2,"answers":[3]}]})" + "\n");
+  io::write_text_atomic(
+      dir + "/bad2.jsonl",
+      good + R"({"vocab":400,"tokens":[1,390,3],"queries":[{"at":2,"answers":[3]}]})" + "\n");
   for (const auto& [file, needle] :
        {std::pair<std::string, std::string>{dir + "/bad1.jsonl", dir + "/bad1.jsonl:2"},
         {dir + "/bad2.jsonl", dir + "/bad2.jsonl:2: the sequence's vocabulary (400)"}}) {
@@ -69,7 +73,8 @@ TEST(RecallCli, AFileMadeElsewhereAndBadInputAreOneLineErrors) {
     EXPECT_NE(r.out.find(needle), std::string::npos) << r.out;
     EXPECT_EQ(r.out.find('\n'), r.out.size() - 1) << "one line: " << r.out;
   }
-  r = run_harpe("eval recall --model " + ck.model_dir + " --lengths 16000000 -n 1 --variants single");
+  r = run_harpe("eval recall --model " + ck.model_dir +
+                " --lengths 16000000 -n 1 --variants single");
   EXPECT_EQ(r.code, 1) << r.out;
   EXPECT_NE(r.out.find("at inference but"), std::string::npos) << r.out;
 }

@@ -29,8 +29,8 @@ RunResults run_a() {
   RunResults r;
   r.name = "harpe";
   r.meta = {{"method", "harpe"}, {"seed", "42"}};
-  r.tasks = {tr("niah_single_1", 4096, 100), tr("niah_single_1", 8192, 90),
-             tr("vt", 4096, 80), tr("vt", 8192, 50)};
+  r.tasks = {tr("niah_single_1", 4096, 100), tr("niah_single_1", 8192, 90), tr("vt", 4096, 80),
+             tr("vt", 8192, 50)};
   Prediction p;
   p.index = 0;
   p.length = 4096;
@@ -106,8 +106,8 @@ TEST(Report, JsonRoundTrip) {
   EXPECT_TRUE(std::isnan(old.tasks[1].word_score));  // no predictions kept: unknown, shown as "-"
   EXPECT_THROW(results_from_json("{", "bad"), Error);
   EXPECT_THROW(results_from_json("{\"schema\": \"other\"}", "bad"), Error);
-  EXPECT_THROW(results_from_json("{\"schema\": \"harpe.eval.v1\", \"tasks\": [{\"task\": 1}]}", "b"),
-               Error);
+  EXPECT_THROW(
+      results_from_json("{\"schema\": \"harpe.eval.v1\", \"tasks\": [{\"task\": 1}]}", "b"), Error);
 }
 
 TEST(Report, ComparisonOfRunsInMarkdownAndHtml) {
@@ -129,7 +129,8 @@ TEST(Report, ComparisonOfRunsInMarkdownAndHtml) {
   EXPECT_THROW(comparison_markdown({}), Error);
 
   // HTML: the needle heatmap is redrawn from the scores, never read from the file the run names.
-  const fs::path dir = fs::temp_directory_path() / ("harpe-test-report-" + std::to_string(::getpid()));
+  const fs::path dir =
+      fs::temp_directory_path() / ("harpe-test-report-" + std::to_string(::getpid()));
   fs::create_directories(dir);
   a.has_needle = true;
   a.needle.lengths = {1024};

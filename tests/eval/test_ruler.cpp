@@ -44,8 +44,8 @@ struct Needle {
 
 std::vector<Needle> needles_in(const std::string& text) {
   std::vector<Needle> out;
-  for (auto it = std::sregex_iterator(text.begin(), text.end(), kNeedle); it != std::sregex_iterator();
-       ++it)
+  for (auto it = std::sregex_iterator(text.begin(), text.end(), kNeedle);
+       it != std::sregex_iterator(); ++it)
     out.push_back({(*it)[1], (*it)[2], (*it)[3]});
   return out;
 }
@@ -106,10 +106,14 @@ struct Expect {
 };
 
 const std::map<std::string, Expect> kExpect = {
-    {"niah_single_1", {1, 1, 1, 1, false, false}},  {"niah_single_2", {1, 1, 1, 1, false, false}},
-    {"niah_single_3", {1, 1, 1, 1, true, false}},   {"niah_multikey_1", {4, 4, 1, 1, false, false}},
-    {"niah_multikey_2", {1, 1, 1, 1, false, false}}, {"niah_multikey_3", {1, 1, 1, 1, true, true}},
-    {"niah_multivalue", {4, 1, 1, 4, false, false}}, {"niah_multiquery", {4, 4, 4, 4, false, false}},
+    {"niah_single_1", {1, 1, 1, 1, false, false}},
+    {"niah_single_2", {1, 1, 1, 1, false, false}},
+    {"niah_single_3", {1, 1, 1, 1, true, false}},
+    {"niah_multikey_1", {4, 4, 1, 1, false, false}},
+    {"niah_multikey_2", {1, 1, 1, 1, false, false}},
+    {"niah_multikey_3", {1, 1, 1, 1, true, true}},
+    {"niah_multivalue", {4, 1, 1, 4, false, false}},
+    {"niah_multiquery", {4, 4, 4, 4, false, false}},
 };
 
 TEST(Ruler, NiahNeedlesKeysValuesAndCounts) {
@@ -185,22 +189,26 @@ TEST(Ruler, NiahTemplateSingularAndPlural) {
   std::string line;
   int filler = 0, needle = 0;
   while (std::getline(lines, line)) {
-    if (line == kNoiseFiller) ++filler;
-    else if (line == niah_needle(NeedleKind::numbers, key, s.outputs[0])) ++needle;
-    else ADD_FAILURE() << "unexpected line: " << line;
+    if (line == kNoiseFiller)
+      ++filler;
+    else if (line == niah_needle(NeedleKind::numbers, key, s.outputs[0]))
+      ++needle;
+    else
+      ADD_FAILURE() << "unexpected line: " << line;
   }
   EXPECT_EQ(needle, 1);
   EXPECT_EQ(filler, s.haystack_units);
 
   const TaskSample mq = generate_sample("niah_multiquery", 800, 0, opt);
-  const std::string q = mq.queries[0] + ", " + mq.queries[1] + ", " + mq.queries[2] + ", and " +
-                        mq.queries[3];
+  const std::string q =
+      mq.queries[0] + ", " + mq.queries[1] + ", " + mq.queries[2] + ", and " + mq.queries[3];
   EXPECT_EQ(mq.input.rfind("Some special magic numbers are hidden within the following text. Make "
-                           "sure to memorize it. I will quiz you about the numbers afterwards.\n", 0),
+                           "sure to memorize it. I will quiz you about the numbers afterwards.\n",
+                           0),
             0u);
   const std::string mq_tail = "\nWhat are all the special magic numbers for " + q +
-                              " mentioned in the provided text? The special magic numbers for " + q +
-                              " mentioned in the provided text are";
+                              " mentioned in the provided text? The special magic numbers for " +
+                              q + " mentioned in the provided text are";
   EXPECT_EQ(mq.input.substr(mq.input.size() - mq_tail.size()), mq_tail);
 
   const TaskSample u = generate_sample("niah_single_3", 800, 0, opt);
@@ -228,7 +236,7 @@ TEST(Ruler, LengthsFitTheBudgetTightly) {
       int64_t slack = 20;
       if (task == "cwe") slack = len < 4096 ? 8 : 70;  // a word repeats 6 (or 30) times
       if (task_needs_essay(task)) slack = 1;
-      if (task == "cwe" && len >= 4096) continue;     // may run out of vocabulary first
+      if (task == "cwe" && len >= 4096) continue;  // may run out of vocabulary first
       EXPECT_LT(len - budget, slack);
     }
   }
@@ -304,8 +312,8 @@ TEST(Ruler, VariableTrackingAnswerFollowsTheChain) {
     const std::string body = s.input.substr(main_at);
     std::map<std::string, std::string> assign;
     const std::regex stmt("VAR ([A-Z]+) = (VAR [A-Z]+|[0-9]+)");
-    for (auto it = std::sregex_iterator(body.begin(), body.end(), stmt); it != std::sregex_iterator();
-         ++it)
+    for (auto it = std::sregex_iterator(body.begin(), body.end(), stmt);
+         it != std::sregex_iterator(); ++it)
       assign[(*it)[1]] = (*it)[2];
     std::smatch m;
     ASSERT_TRUE(std::regex_search(body, m, std::regex("assigned the value ([0-9]+) in the text")));
@@ -359,7 +367,7 @@ TEST(Ruler, CommonWordsAnswerIsTheTenMostFrequent) {
     for (int i = 0; i < 10; ++i) top.insert(byc[static_cast<size_t>(i)].second);
     EXPECT_EQ(top, std::set<std::string>(s.outputs.begin(), s.outputs.end()));
     EXPECT_GT(byc[9].first, byc[10].first);
-    EXPECT_EQ(byc[0].first, len < 4096 ? 6 : 30);   // RULER's repeats
+    EXPECT_EQ(byc[0].first, len < 4096 ? 6 : 30);  // RULER's repeats
     EXPECT_EQ(byc[10].first, len < 4096 ? 1 : 3);
   }
 }
@@ -423,8 +431,10 @@ TEST(Ruler, PasskeyStatesItsKeyTwiceAndFitsTheBudget) {
   EXPECT_GE(keys.size(), 29u);
   EXPECT_LT(lo, 0.2);
   EXPECT_GT(hi, 0.8);
-  EXPECT_EQ(generate_sample("passkey", 600, 3, opt).input, generate_sample("passkey", 600, 3, opt).input);
-  EXPECT_NE(generate_sample("passkey", 600, 3, opt).input, generate_sample("passkey", 600, 4, opt).input);
+  EXPECT_EQ(generate_sample("passkey", 600, 3, opt).input,
+            generate_sample("passkey", 600, 3, opt).input);
+  EXPECT_NE(generate_sample("passkey", 600, 3, opt).input,
+            generate_sample("passkey", 600, 4, opt).input);
   GenOptions no_essay = opt;
   no_essay.essay.clear();
   EXPECT_THROW(generate_sample("passkey", 600, 0, no_essay), Error);

@@ -144,9 +144,9 @@ TEST(RunPpl, LongSessionWindowIsChunked) {
 }
 
 TEST(RunPpl, ShardDocumentsKeepLongOnesCut) {
-  const std::string path =
-      (std::filesystem::temp_directory_path() / ("harpe-evalcli-shard-" + std::to_string(::getpid()) + ".bin"))
-          .string();
+  const std::string path = (std::filesystem::temp_directory_path() /
+                            ("harpe-evalcli-shard-" + std::to_string(::getpid()) + ".bin"))
+                               .string();
   {
     data::ShardWriter w(path, 256);
     const uint32_t a = w.source_id("a"), b = w.source_id("b");

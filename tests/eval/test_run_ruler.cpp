@@ -59,7 +59,8 @@ TEST(RunRuler, OracleScores100WrongScores0HalfScores50) {
   EXPECT_EQ(results[0].task, "niah_single_1");
   EXPECT_EQ(results[1].length, 700);
 
-  results = run_ruler(o, [](int) -> Generator { return [](const std::string&, int) { return "no idea"; }; });
+  results = run_ruler(
+      o, [](int) -> Generator { return [](const std::string&, int) { return "no idea"; }; });
   for (const auto& r : results) EXPECT_DOUBLE_EQ(r.score, 0.0) << r.task;
 
   // Two of the four expected values of niah_multivalue / multiquery: 50.
@@ -106,9 +107,10 @@ TEST(RunRuler, WorkersGiveTheSameResults) {
       EXPECT_EQ(one[i].predictions[j].output, two[i].predictions[j].output);
   }
   // An exception in a worker reaches the caller.
-  EXPECT_THROW(run_ruler(o, [](int) -> Generator {
-                 return [](const std::string&, int) -> std::string { fail("boom"); };
-               }),
+  EXPECT_THROW(run_ruler(o,
+                         [](int) -> Generator {
+                           return [](const std::string&, int) -> std::string { fail("boom"); };
+                         }),
                Error);
 }
 
@@ -133,9 +135,10 @@ TEST(RunRuler, NeedleGridOracleIs100) {
   for (const auto& c : generate_needle_grid(spec, g))
     for (const auto& s : c.samples) key[s.input] = s.outputs[0];
   std::vector<Prediction> preds;
-  const NeedleGrid grid = run_needle(spec, g, 2, [&](int) -> Generator {
-    return [&](const std::string& p, int) { return key.at(p); };
-  }, &preds, {});
+  const NeedleGrid grid = run_needle(
+      spec, g, 2,
+      [&](int) -> Generator { return [&](const std::string& p, int) { return key.at(p); }; },
+      &preds, {});
   EXPECT_DOUBLE_EQ(grid.average(), 100.0);
   EXPECT_EQ(preds.size(), 6u);
 }
@@ -190,7 +193,8 @@ TEST(RunRuler, TinyModelEndToEnd) {
   for (const auto& row : nb.needle.scores)
     for (double s : row) EXPECT_TRUE(s >= 0 && s <= 100);
   EXPECT_TRUE(fs::exists(m.out_dir + "/needle.svg"));
-  EXPECT_EQ(nlohmann::json::parse(io::read_file(m.out_dir + "/needle_predictions.json")).size(), 4u);
+  EXPECT_EQ(nlohmann::json::parse(io::read_file(m.out_dir + "/needle_predictions.json")).size(),
+            4u);
 }
 
 TEST(RunRuler, ShortUsesTheOriginalContext) {
@@ -212,7 +216,7 @@ TEST(RunRuler, ShortUsesTheOriginalContext) {
   ASSERT_EQ(run.ppl.size(), 1u);
   EXPECT_EQ(run.ppl[0].window, 1024);
   EXPECT_EQ(run.ppl[0].stride, 128);
-  EXPECT_EQ(run.ppl[0].tokens, 3 * 1023);  // three long-enough documents cut to 1024 tokens
+  EXPECT_EQ(run.ppl[0].tokens, 3 * 1023);    // three long-enough documents cut to 1024 tokens
   EXPECT_GT(run.ppl[0].perplexity(), 50.0);  // random model, vocabulary 360
   ASSERT_EQ(run.tasks.size(), 2u);
   EXPECT_EQ(run.tasks[0].length, 1024);

@@ -37,7 +37,8 @@ TEST(Scoring, AveragesOverSamples) {
 TEST(Scoring, WordMatchGivesPartialCreditForWordsInPlace) {
   const std::vector<std::string> key = {"kilo whiskey victor bravo hotel"};
   EXPECT_DOUBLE_EQ(word_match("kilo whiskey victor bravo hotel.", key), 100.0);
-  EXPECT_DOUBLE_EQ(word_match("Kilo, WHISKEY victor bravo hotel", key), 100.0);  // case, punctuation
+  EXPECT_DOUBLE_EQ(word_match("Kilo, WHISKEY victor bravo hotel", key),
+                   100.0);  // case, punctuation
   // Four of five in place (the fourth word wrong): 80; string_match_all gives 0.
   EXPECT_DOUBLE_EQ(word_match("kilo whiskey victor alpha hotel.", key), 80.0);
   EXPECT_DOUBLE_EQ(string_match_all("kilo whiskey victor alpha hotel.", key), 0.0);
@@ -49,11 +50,13 @@ TEST(Scoring, WordMatchGivesPartialCreditForWordsInPlace) {
   EXPECT_DOUBLE_EQ(word_match("hotel kilo whiskey", key), 40.0);
   EXPECT_DOUBLE_EQ(word_match("hotel xray alpha zulu alpha.", key), 20.0);  // "hotel" at offset -4
   EXPECT_DOUBLE_EQ(word_match("", key), 0.0);
-  // Words are whole: "12345678" does not contain the word "1234567" (string_match_all's substring does).
+  // Words are whole: "12345678" does not contain the word "1234567" (string_match_all's substring
+  // does).
   EXPECT_DOUBLE_EQ(word_match("12345678", {"1234567"}), 0.0);
   EXPECT_DOUBLE_EQ(string_match_all("12345678", {"1234567"}), 100.0);
   // Several answers: the mean of each answer's best share.
-  EXPECT_DOUBLE_EQ(word_match("1234567 and 7654321", {"1234567", "7654321", "1111111", "2222222"}), 50.0);
+  EXPECT_DOUBLE_EQ(word_match("1234567 and 7654321", {"1234567", "7654321", "1111111", "2222222"}),
+                   50.0);
   EXPECT_DOUBLE_EQ(word_match("alpha bravo", {"alpha bravo", "bravo charlie"}), 75.0);
   EXPECT_THROW(word_match("x", std::vector<std::string>{}), Error);
 }
@@ -61,17 +64,19 @@ TEST(Scoring, WordMatchGivesPartialCreditForWordsInPlace) {
 TEST(Scoring, WordBaselineScoresEachOutputAgainstTheNextSamplesAnswer) {
   std::vector<Prediction> p(3);
   p[0].expected = {"alpha bravo"};
-  p[0].output = "alpha bravo";    // vs p[1]'s "alpha zulu": 50
+  p[0].output = "alpha bravo";  // vs p[1]'s "alpha zulu": 50
   p[1].expected = {"alpha zulu"};
-  p[1].output = "yankee";          // vs p[2]'s "xray yankee": 50 (offset -1)
+  p[1].output = "yankee";  // vs p[2]'s "xray yankee": 50 (offset -1)
   p[2].expected = {"xray yankee"};
-  p[2].output = "alpha bravo";    // vs p[0]'s "alpha bravo": 100
+  p[2].output = "alpha bravo";  // vs p[0]'s "alpha bravo": 100
   EXPECT_DOUBLE_EQ(word_baseline(p), 200.0 / 3);
   EXPECT_TRUE(std::isnan(word_baseline({p[0]})));
 }
 
 TEST(Scoring, PostprocessReplacesControlCharactersAndTrims) {
-  EXPECT_EQ(postprocess_prediction("  12\x01" "34 \n"), "12\n34");
+  EXPECT_EQ(postprocess_prediction("  12\x01"
+                                   "34 \n"),
+            "12\n34");
   EXPECT_EQ(postprocess_prediction("\t\n"), "");
 }
 
@@ -88,7 +93,8 @@ TEST(Scoring, RunTaskScoresEachSampleAndPassesTheBudget) {
     samples[static_cast<size_t>(i)].length = 4096;
     samples[static_cast<size_t>(i)].index = i;
     samples[static_cast<size_t>(i)].input = cat("prompt ", std::to_string(i));
-    samples[static_cast<size_t>(i)].outputs = {cat("v", std::to_string(i)), cat("w", std::to_string(i))};
+    samples[static_cast<size_t>(i)].outputs = {cat("v", std::to_string(i)),
+                                               cat("w", std::to_string(i))};
     samples[static_cast<size_t>(i)].tokens_to_generate = 128;
   }
   int calls = 0;

@@ -18,7 +18,8 @@ inline std::string make_essay(int num_sentences, uint64_t seed = 7) {
   for (int s = 0; s < num_sentences; ++s) {
     const int n = static_cast<int>(rng.uniform(5, 14));
     for (int i = 0; i < n; ++i) {
-      std::string w(words[static_cast<size_t>(rng.uniform(0, static_cast<int64_t>(words.size()) - 1))]);
+      std::string w(
+          words[static_cast<size_t>(rng.uniform(0, static_cast<int64_t>(words.size()) - 1))]);
       if (i == 0) w[0] = static_cast<char>(w[0] - 'a' + 'A');
       text += w;
       text += i + 1 < n ? " " : (s % 7 == 3 ? "? " : (s % 11 == 5 ? "! " : ". "));

@@ -38,8 +38,8 @@ std::vector<int32_t> tokens_for(int T, int V) {
 }
 
 // Per-token losses from [n, V] logits.
-std::vector<double> losses_from_logits(const std::vector<float>& logits, const std::vector<int32_t>& targets,
-                                       int V) {
+std::vector<double> losses_from_logits(const std::vector<float>& logits,
+                                       const std::vector<int32_t>& targets, int V) {
   std::vector<double> out;
   for (std::size_t t = 0; t < targets.size(); ++t) {
     const float* row = &logits[t * V];
@@ -84,7 +84,8 @@ void expect_incremental_matches(const model::Model& m, harpe::rope::PositionMap 
     inc.append(tok.data() + p, n, nullptr, got.data() + static_cast<std::size_t>(p) * V);
     p += n;
   }
-  for (; p < T; ++p) inc.append(tok.data() + p, 1, nullptr, got.data() + static_cast<std::size_t>(p) * V);
+  for (; p < T; ++p)
+    inc.append(tok.data() + p, 1, nullptr, got.data() + static_cast<std::size_t>(p) * V);
   for (std::size_t e = 0; e < got.size(); ++e) ASSERT_NEAR(got[e], ref[e], 2e-4) << "element " << e;
 }
 
@@ -154,7 +155,7 @@ TEST(Session, SamplingFollowsTemperatureAndTopK) {
   opts.top_k = 2;
   std::vector<int> counts(4);
   for (int i = 0; i < 4000; ++i) ++counts[harpe::infer::sample_token(logits.data(), 4, opts, st)];
-  EXPECT_EQ(counts[0] + counts[2], 0);  // outside the top 2
+  EXPECT_EQ(counts[0] + counts[2], 0);                   // outside the top 2
   const double expected = 1.0 / (1.0 + std::exp(-1.0));  // p(token 1) among {1, 3}
   EXPECT_NEAR(counts[1] / 4000.0, expected, 0.03);
 }

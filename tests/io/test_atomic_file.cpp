@@ -156,7 +156,9 @@ TEST(DirLock, ASecondWriterIsRefusedWithTheHoldersPid) {
       ADD_FAILURE() << "a second lock on the same directory was granted";
     } catch (const Error& e) {
       const std::string m = e.what();
-      EXPECT_NE(m.find("in use by another harpe run (pid " + std::to_string(::getpid())), std::string::npos) << m;
+      EXPECT_NE(m.find("in use by another harpe run (pid " + std::to_string(::getpid())),
+                std::string::npos)
+          << m;
     }
   }
   EXPECT_NO_THROW(DirLock again(run));  // released with its holder

@@ -48,7 +48,8 @@ std::string u16_bytes(std::vector<std::uint16_t> v) {
 // Plain write (no fsync): the tests write hundreds of small files.
 void put(const std::string& path, const std::string& bytes) {
   ::unlink(path.c_str());  // not truncate: ext4 flushes truncated-and-rewritten files on close
-  std::ofstream(path, std::ios::binary | std::ios::trunc).write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+  std::ofstream(path, std::ios::binary | std::ios::trunc)
+      .write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
 }
 
 // Header + data as the format lays them out.
@@ -91,10 +92,10 @@ void expect_error(const std::string& path, const std::string& bytes, const std::
 TEST(Safetensors, F16ToF32HandComputed) {
   EXPECT_EQ(f16_to_f32(0x3C00), 1.0f);
   EXPECT_EQ(f16_to_f32(0xC000), -2.0f);
-  EXPECT_EQ(f16_to_f32(0x3555), 0.333251953125f);        // (1 + 341/1024) / 4
-  EXPECT_EQ(f16_to_f32(0x7BFF), 65504.0f);               // largest finite half
-  EXPECT_EQ(f16_to_f32(0x0400), 6.103515625e-05f);       // smallest normal 2^-14
-  EXPECT_EQ(f16_to_f32(0x0001), 5.9604644775390625e-08f);  // smallest subnormal 2^-24
+  EXPECT_EQ(f16_to_f32(0x3555), 0.333251953125f);                    // (1 + 341/1024) / 4
+  EXPECT_EQ(f16_to_f32(0x7BFF), 65504.0f);                           // largest finite half
+  EXPECT_EQ(f16_to_f32(0x0400), 6.103515625e-05f);                   // smallest normal 2^-14
+  EXPECT_EQ(f16_to_f32(0x0001), 5.9604644775390625e-08f);            // smallest subnormal 2^-24
   EXPECT_EQ(f16_to_f32(0x03FF), 1023.0f * 5.9604644775390625e-08f);  // largest subnormal
   EXPECT_EQ(f16_to_f32(0x8001), -5.9604644775390625e-08f);
   EXPECT_EQ(f16_to_f32(0x0000), 0.0f);
@@ -118,8 +119,8 @@ TEST(Safetensors, F16ToF32HandComputed) {
 TEST(Safetensors, Bf16HandComputed) {
   EXPECT_EQ(bf16_to_f32(0x3F80), 1.0f);
   EXPECT_EQ(bf16_to_f32(0xC0A0), -5.0f);
-  EXPECT_EQ(bf16_to_f32(0x4049), 3.140625f);    // (1 + 73/128) * 2
-  EXPECT_EQ(bf16_to_f32(0x3EAB), 0.333984375f);  // (1 + 43/128) / 4
+  EXPECT_EQ(bf16_to_f32(0x4049), 3.140625f);               // (1 + 73/128) * 2
+  EXPECT_EQ(bf16_to_f32(0x3EAB), 0.333984375f);            // (1 + 43/128) / 4
   EXPECT_EQ(bf16_to_f32(0x0001), std::ldexp(1.0f, -133));  // smallest subnormal
   EXPECT_TRUE(std::signbit(bf16_to_f32(0x8000)));
   EXPECT_EQ(bf16_to_f32(0x7F80), std::numeric_limits<float>::infinity());
@@ -127,7 +128,7 @@ TEST(Safetensors, Bf16HandComputed) {
   EXPECT_TRUE(std::isnan(bf16_to_f32(0x7FC0)));
   // Round to nearest even: 1 + 2^-8 is a tie between 0x3F80 (even) and 0x3F81.
   EXPECT_EQ(f32_to_bf16(1.0f + std::ldexp(1.0f, -8)), 0x3F80);
-  EXPECT_EQ(f32_to_bf16(1.0f + 3 * std::ldexp(1.0f, -8)), 0x3F82);  // tie, 0x3F81 odd -> up
+  EXPECT_EQ(f32_to_bf16(1.0f + 3 * std::ldexp(1.0f, -8)), 0x3F82);     // tie, 0x3F81 odd -> up
   EXPECT_EQ(f32_to_bf16(1.0f + 1.5f * std::ldexp(1.0f, -8)), 0x3F81);  // above the tie
   EXPECT_TRUE(std::isnan(bf16_to_f32(f32_to_bf16(std::nanf("")))));
 }
@@ -176,7 +177,8 @@ TEST(Safetensors, F32RoundTripWithMetadataAndAlignment) {
   } catch (const Error& e) {
     std::string m = e.what();
     EXPECT_NE(m.find("\"model.embed_tokens.weight\" has shape [2, 3], expected [3, 2]"),
-              std::string::npos) << m;
+              std::string::npos)
+        << m;
   }
   try {
     f.info("lm_head.weight");
@@ -260,18 +262,22 @@ TEST(SafetensorsHostile, EachCorruptionIsAOneLineError) {
   expect_error(p, file_bytes(one(R"({"shape":[4],"data_offsets":[0,16]})"), d16), "w", "dtype");
   expect_error(p, file_bytes(one(R"({"dtype":"Q4","shape":[4],"data_offsets":[0,16]})"), d16), "w",
                "unknown dtype");
-  expect_error(p, file_bytes(one(R"({"dtype":"F32","shape":"4","data_offsets":[0,16]})"), d16),
-               "w", "shape");
+  expect_error(p, file_bytes(one(R"({"dtype":"F32","shape":"4","data_offsets":[0,16]})"), d16), "w",
+               "shape");
   expect_error(p, file_bytes(one(R"({"dtype":"F32","shape":[-4],"data_offsets":[0,16]})"), d16),
                "w", "negative dimension");
   expect_error(p, file_bytes(one(R"({"dtype":"F32","shape":[2.5],"data_offsets":[0,16]})"), d16),
                "w", "must be an integer");
-  expect_error(p,
-               file_bytes(one(R"({"dtype":"F32","shape":[4294967296,4294967296,16],"data_offsets":[0,16]})"),
-                          d16),
-               "w", "overflows");
-  expect_error(p, file_bytes(one(R"({"dtype":"F32","shape":[4611686018427387904],"data_offsets":[0,16]})"), d16),
-               "w", "overflows");
+  expect_error(
+      p,
+      file_bytes(one(R"({"dtype":"F32","shape":[4294967296,4294967296,16],"data_offsets":[0,16]})"),
+                 d16),
+      "w", "overflows");
+  expect_error(
+      p,
+      file_bytes(one(R"({"dtype":"F32","shape":[4611686018427387904],"data_offsets":[0,16]})"),
+                 d16),
+      "w", "overflows");
   expect_error(p, file_bytes(one(R"({"dtype":"F32","shape":[4],"data_offsets":[16,0]})"), d16), "w",
                "end 0 < begin 16");
   expect_error(p, file_bytes(one(R"({"dtype":"F32","shape":[4],"data_offsets":[0]})"), d16), "w",
@@ -299,8 +305,9 @@ TEST(SafetensorsHostile, EachCorruptionIsAOneLineError) {
   expect_error(p, file_bytes(one(R"({"dtype":"F32","shape":[2],"data_offsets":[0,8]})"), d16), "",
                "not covered");
   // Truncated data: the header promises 16 bytes, the file holds 10.
-  expect_error(p, file_bytes(one(R"({"dtype":"F32","shape":[4],"data_offsets":[0,16]})"),
-                             std::string(10, '\0')),
+  expect_error(p,
+               file_bytes(one(R"({"dtype":"F32","shape":[4],"data_offsets":[0,16]})"),
+                          std::string(10, '\0')),
                "w", "truncated");
   expect_error(p, file_bytes(R"({"__metadata__":{"step":12}})", ""), "", "__metadata__");
   expect_error(p, file_bytes(R"({"__metadata__":[1]})", ""), "", "__metadata__");
@@ -336,10 +343,9 @@ TEST(SafetensorsHostile, RandomisedCorruptionNeverCrashes) {
   write_safetensors(good_path, {{"a", {3, 4}, a.data()}, {"c", {3}, c.data()}}, {{"k", "v"}});
   std::string good = read_file(good_path);
   // Append BF16/F16 tensors by hand so the loop also exercises the conversion paths.
-  std::string header =
-      R"({"a":{"dtype":"F32","shape":[3,4],"data_offsets":[0,48]},)"
-      R"("b":{"dtype":"BF16","shape":[3],"data_offsets":[48,54]},)"
-      R"("h":{"dtype":"F16","shape":[5],"data_offsets":[54,64]}})";
+  std::string header = R"({"a":{"dtype":"F32","shape":[3,4],"data_offsets":[0,48]},)"
+                       R"("b":{"dtype":"BF16","shape":[3],"data_offsets":[48,54]},)"
+                       R"("h":{"dtype":"F16","shape":[5],"data_offsets":[54,64]}})";
   std::string mixed = file_bytes(header, f32_bytes(a) + u16_bytes({0x3F80, 1, 0x7F80}) +
                                              u16_bytes({0x3C00, 1, 0x7C00, 0x8000, 0x0400}));
   ASSERT_EQ(open_error(good_path), "");
@@ -363,8 +369,10 @@ TEST(SafetensorsHostile, RandomisedCorruptionNeverCrashes) {
         bytes[rng() % bytes.size()] ^= static_cast<char>(1 + rng() % 255);
       } else if (kind == 1) {  // change a digit in the header (shapes, offsets)
         std::size_t at = 8 + rng() % hlen;
-        if (bytes[at] >= '0' && bytes[at] <= '9') bytes[at] = static_cast<char>('0' + rng() % 10);
-        else if (rng() % 4 == 0) bytes[at] = static_cast<char>('0' + rng() % 10);
+        if (bytes[at] >= '0' && bytes[at] <= '9')
+          bytes[at] = static_cast<char>('0' + rng() % 10);
+        else if (rng() % 4 == 0)
+          bytes[at] = static_cast<char>('0' + rng() % 10);
       } else if (kind == 2) {  // truncate
         bytes.resize(rng() % bytes.size());
       } else if (kind == 3) {  // damage the length field

@@ -49,8 +49,12 @@ Reference reference(const std::vector<float>& q, const std::vector<float>& k,
   ref.dq.assign(ref.out.size(), 0.0);
   ref.dk.assign(static_cast<std::size_t>(B) * T * KV * D, 0.0);
   ref.dv.assign(ref.dk.size(), 0.0);
-  auto qi = [&](int b, int t, int h, int d) { return ((static_cast<std::size_t>(b) * T + t) * H + h) * D + d; };
-  auto ki = [&](int b, int t, int g, int d) { return ((static_cast<std::size_t>(b) * T + t) * KV + g) * D + d; };
+  auto qi = [&](int b, int t, int h, int d) {
+    return ((static_cast<std::size_t>(b) * T + t) * H + h) * D + d;
+  };
+  auto ki = [&](int b, int t, int g, int d) {
+    return ((static_cast<std::size_t>(b) * T + t) * KV + g) * D + d;
+  };
   std::vector<double> P(static_cast<std::size_t>(T) * T), dP(P.size());
   for (int b = 0; b < B; ++b)
     for (int h = 0; h < H; ++h) {
@@ -127,12 +131,12 @@ Run run(const Case& c, bool generic, const std::vector<float>& q, const std::vec
   r.dv.assign(k.size(), nan);
   if (generic) {
     detail::forward_generic(r.out.data(), r.lse.data(), q.data(), k.data(), v.data(), s);
-    detail::backward_generic(r.dq.data(), r.dk.data(), r.dv.data(), dout.data(), q.data(),
-                             k.data(), v.data(), r.out.data(), r.lse.data(), s);
+    detail::backward_generic(r.dq.data(), r.dk.data(), r.dv.data(), dout.data(), q.data(), k.data(),
+                             v.data(), r.out.data(), r.lse.data(), s);
   } else {
     harpe::kernels::attention_forward(r.out.data(), r.lse.data(), q.data(), k.data(), v.data(), s);
-    harpe::kernels::attention_backward(r.dq.data(), r.dk.data(), r.dv.data(), dout.data(),
-                                       q.data(), k.data(), v.data(), r.out.data(), r.lse.data(), s);
+    harpe::kernels::attention_backward(r.dq.data(), r.dk.data(), r.dv.data(), dout.data(), q.data(),
+                                       k.data(), v.data(), r.out.data(), r.lse.data(), s);
   }
   return r;
 }
@@ -144,9 +148,9 @@ constexpr double kForwardTol = 2e-5;
 constexpr double kBackwardTol = 1e-4;
 
 void check_case(const Case& c, bool generic) {
-  SCOPED_TRACE("B=" + std::to_string(c.B) + " T=" + std::to_string(c.T) + " H=" +
-               std::to_string(c.H) + " KV=" + std::to_string(c.KV) + " D=" + std::to_string(c.D) +
-               (generic ? " generic" : " tiled"));
+  SCOPED_TRACE("B=" + std::to_string(c.B) + " T=" + std::to_string(c.T) +
+               " H=" + std::to_string(c.H) + " KV=" + std::to_string(c.KV) +
+               " D=" + std::to_string(c.D) + (generic ? " generic" : " tiled"));
   const std::size_t nq = static_cast<std::size_t>(c.B) * c.T * c.H * c.D;
   const std::size_t nk = static_cast<std::size_t>(c.B) * c.T * c.KV * c.D;
   const unsigned seed = static_cast<unsigned>(c.T * 131 + c.D * 7 + c.KV);
@@ -174,9 +178,9 @@ void check_case(const Case& c, bool generic) {
 
 const std::vector<Case>& cases() {
   static const std::vector<Case> all = {
-      {1, 1, 1, 1, 64},   {2, 7, 4, 4, 16},   {2, 33, 4, 2, 64},  {1, 100, 4, 1, 64},
+      {1, 1, 1, 1, 64},   {2, 7, 4, 4, 16},   {2, 33, 4, 2, 64},   {1, 100, 4, 1, 64},
       {2, 257, 4, 2, 64}, {1, 257, 2, 1, 16}, {1, 100, 4, 2, 128}, {2, 65, 2, 2, 128},
-      {1, 130, 4, 1, 24}, {2, 33, 3, 3, 7},   {1, 200, 2, 1, 80}, {2, 300, 8, 4, 32},
+      {1, 130, 4, 1, 24}, {2, 33, 3, 3, 7},   {1, 200, 2, 1, 80},  {2, 300, 8, 4, 32},
   };
   return all;
 }
@@ -258,7 +262,8 @@ TEST(Attention, ExpApproximationAccuracy) {
 TEST(Attention, ScratchMemoryIsLinearInT) {
   auto bytes = [](int T, bool backward) {
     const AttentionShape s{1, T, 2, 1, 32, 0};
-    const std::size_t nq = static_cast<std::size_t>(T) * 2 * 32, nk = static_cast<std::size_t>(T) * 32;
+    const std::size_t nq = static_cast<std::size_t>(T) * 2 * 32,
+                      nk = static_cast<std::size_t>(T) * 32;
     std::vector<float> q(nq, 0.1f), k(nk, 0.2f), v(nk, 0.3f), out(nq), lse(2 * T), dq(nq), dk(nk),
         dv(nk);
     harpe::kernels::attention_forward(out.data(), lse.data(), q.data(), k.data(), v.data(), s);
@@ -282,10 +287,10 @@ TEST(Attention, RejectsBadShapes) {
                                                  buf.data(), bad_group),
                harpe::Error);
   const AttentionShape bad_dim{1, 2, 2, 2, 0, 0};
-  EXPECT_THROW(harpe::kernels::attention_backward(buf.data(), buf.data(), buf.data(), buf.data(),
-                                                  buf.data(), buf.data(), buf.data(), buf.data(),
-                                                  buf.data(), bad_dim),
-               harpe::Error);
+  EXPECT_THROW(
+      harpe::kernels::attention_backward(buf.data(), buf.data(), buf.data(), buf.data(), buf.data(),
+                                         buf.data(), buf.data(), buf.data(), buf.data(), bad_dim),
+      harpe::Error);
 }
 
 std::string run_command(const std::string& cmd, int* status) {

@@ -43,22 +43,32 @@ struct Case {
 // Whole-sequence reference vs chunked blocks merged (forward) and accumulated (backward).
 void check_chunked(const Case& c) {
   const int B = c.B, T = c.T, H = c.H, KV = c.KV, D = c.D;
-  const std::size_t nq = static_cast<std::size_t>(B) * T * H * D, nk = static_cast<std::size_t>(B) * T * KV * D;
+  const std::size_t nq = static_cast<std::size_t>(B) * T * H * D,
+                    nk = static_cast<std::size_t>(B) * T * KV * D;
   const auto q = randn(nq, 1), k = randn(nk, 2), v = randn(nk, 3), dout = randn(nq, 4);
   AttentionShape as;
-  as.B = B; as.T = T; as.H = H; as.KV = KV; as.D = D;
+  as.B = B;
+  as.T = T;
+  as.H = H;
+  as.KV = KV;
+  as.D = D;
   std::vector<float> out_ref(nq), lse_ref(static_cast<std::size_t>(B) * H * T);
-  harpe::kernels::attention_forward(out_ref.data(), lse_ref.data(), q.data(), k.data(), v.data(), as);
+  harpe::kernels::attention_forward(out_ref.data(), lse_ref.data(), q.data(), k.data(), v.data(),
+                                    as);
   std::vector<float> dq_ref(nq), dk_ref(nk), dv_ref(nk);
-  harpe::kernels::attention_backward(dq_ref.data(), dk_ref.data(), dv_ref.data(), dout.data(), q.data(),
-                                     k.data(), v.data(), out_ref.data(), lse_ref.data(), as);
+  harpe::kernels::attention_backward(dq_ref.data(), dk_ref.data(), dv_ref.data(), dout.data(),
+                                     q.data(), k.data(), v.data(), out_ref.data(), lse_ref.data(),
+                                     as);
 
   const float inf = std::numeric_limits<float>::infinity();
   std::vector<float> out(nq, 0.0f), lse(lse_ref.size(), -inf), po(nq), pl(lse_ref.size());
   const std::size_t n = c.bounds.size() - 1;
   auto block = [&](std::size_t i, std::size_t j) {
     BlockShape s;
-    s.B = B; s.H = H; s.KV = KV; s.D = D;
+    s.B = B;
+    s.H = H;
+    s.KV = KV;
+    s.D = D;
     s.q0 = c.bounds[i];
     s.Tq = c.bounds[i + 1] - c.bounds[i];
     s.k0 = c.bounds[j];
@@ -74,8 +84,9 @@ void check_chunked(const Case& c) {
       const std::size_t j = (i + n - step) % n;
       const BlockShape s = block(i, j);
       const std::size_t q0 = static_cast<std::size_t>(s.q0), k0 = static_cast<std::size_t>(s.k0);
-      harpe::kernels::attention_block_forward(po.data() + q0 * rq, pl.data() + q0, q.data() + q0 * rq,
-                                              k.data() + k0 * rk, v.data() + k0 * rk, s);
+      harpe::kernels::attention_block_forward(po.data() + q0 * rq, pl.data() + q0,
+                                              q.data() + q0 * rq, k.data() + k0 * rk,
+                                              v.data() + k0 * rk, s);
       harpe::kernels::attention_merge(out.data() + q0 * rq, lse.data() + q0, po.data() + q0 * rq,
                                       pl.data() + q0, s);
     }
@@ -87,7 +98,8 @@ void check_chunked(const Case& c) {
   for (std::size_t i = 0; i < n; ++i) {
     const BlockShape s = block(i, i);
     const std::size_t q0 = static_cast<std::size_t>(s.q0);
-    harpe::kernels::attention_row_dot(delta.data() + q0, dout.data() + q0 * rq, out.data() + q0 * rq, s);
+    harpe::kernels::attention_row_dot(delta.data() + q0, dout.data() + q0 * rq,
+                                      out.data() + q0 * rq, s);
   }
   for (std::size_t i = 0; i < n; ++i)
     for (std::size_t j = 0; j < n; ++j) {
@@ -105,8 +117,13 @@ void check_chunked(const Case& c) {
 
 TEST(AttentionBlock, MaskClassification) {
   BlockShape s;
-  s.Tq = 4; s.Tk = 4; s.H = 1; s.KV = 1; s.D = 4;
-  s.q0 = 8; s.k0 = 0;
+  s.Tq = 4;
+  s.Tk = 4;
+  s.H = 1;
+  s.KV = 1;
+  s.D = 4;
+  s.q0 = 8;
+  s.k0 = 0;
   EXPECT_EQ(harpe::kernels::block_mask(s), BlockMask::all_visible);
   s.k0 = 8;
   EXPECT_EQ(harpe::kernels::block_mask(s), BlockMask::partial);
@@ -139,8 +156,13 @@ TEST(AttentionBlock, FullyMaskedBlockIsNeutral) {
   const int Tq = 5, Tk = 7, H = 2, KV = 1, D = 8;
   const auto q = randn(Tq * H * D, 7), k = randn(Tk * KV * D, 8), v = randn(Tk * KV * D, 9);
   BlockShape s;
-  s.Tq = Tq; s.Tk = Tk; s.H = H; s.KV = KV; s.D = D;
-  s.q0 = 10; s.k0 = 15;  // every key after every query
+  s.Tq = Tq;
+  s.Tk = Tk;
+  s.H = H;
+  s.KV = KV;
+  s.D = D;
+  s.q0 = 10;
+  s.k0 = 15;  // every key after every query
   ASSERT_EQ(harpe::kernels::block_mask(s), BlockMask::none_visible);
   std::vector<float> out(Tq * H * D, 123.0f), lse(H * Tq, 5.0f);
   harpe::kernels::attention_block_forward(out.data(), lse.data(), q.data(), k.data(), v.data(), s);
@@ -156,9 +178,10 @@ TEST(AttentionBlock, FullyMaskedBlockIsNeutral) {
   EXPECT_EQ(out, a0);
   EXPECT_EQ(lse, la0);
   // Its backward adds nothing.
-  std::vector<float> dq(out.size(), 1.0f), dk(k.size(), 2.0f), dv(v.size(), 3.0f), delta(lse.size(), 0.5f);
-  harpe::kernels::attention_block_backward(dq.data(), dk.data(), dv.data(), a0.data(), q.data(), k.data(),
-                                           v.data(), la0.data(), delta.data(), s);
+  std::vector<float> dq(out.size(), 1.0f), dk(k.size(), 2.0f), dv(v.size(), 3.0f),
+      delta(lse.size(), 0.5f);
+  harpe::kernels::attention_block_backward(dq.data(), dk.data(), dv.data(), a0.data(), q.data(),
+                                           k.data(), v.data(), la0.data(), delta.data(), s);
   for (float x : dq) EXPECT_EQ(x, 1.0f);
   for (float x : dk) EXPECT_EQ(x, 2.0f);
   for (float x : dv) EXPECT_EQ(x, 3.0f);
@@ -167,8 +190,14 @@ TEST(AttentionBlock, FullyMaskedBlockIsNeutral) {
 TEST(AttentionBlock, HandComputedTwoKeys) {
   // One query at position 1, keys at 0 and 1, D = 1, scale 1: scores q*k.
   BlockShape s;
-  s.Tq = 1; s.Tk = 2; s.H = 1; s.KV = 1; s.D = 1; s.scale = 1.0f;
-  s.q0 = 1; s.k0 = 0;
+  s.Tq = 1;
+  s.Tk = 2;
+  s.H = 1;
+  s.KV = 1;
+  s.D = 1;
+  s.scale = 1.0f;
+  s.q0 = 1;
+  s.k0 = 0;
   const float q[1] = {0.5f}, k[2] = {1.0f, -2.0f}, v[2] = {3.0f, 7.0f};
   float out[1], lse[1];
   harpe::kernels::attention_block_forward(out, lse, q, k, v, s);
@@ -186,14 +215,20 @@ TEST(AttentionBlock, HandComputedTwoKeys) {
 TEST(AttentionBlock, BackwardMatchesFiniteDifferences) {
   const int Tq = 7, Tk = 9, H = 4, KV = 2, D = 5;
   BlockShape s;
-  s.Tq = Tq; s.Tk = Tk; s.H = H; s.KV = KV; s.D = D;
-  s.q0 = 13; s.k0 = 10;  // query 13 sees keys 10..13 of 10..18: partial
+  s.Tq = Tq;
+  s.Tk = Tk;
+  s.H = H;
+  s.KV = KV;
+  s.D = D;
+  s.q0 = 13;
+  s.k0 = 10;  // query 13 sees keys 10..13 of 10..18: partial
   ASSERT_EQ(harpe::kernels::block_mask(s), BlockMask::partial);
   auto q = randn(Tq * H * D, 21), k = randn(Tk * KV * D, 22), v = randn(Tk * KV * D, 23);
   const auto W = randn(q.size(), 24);
   auto f = [&] {
     std::vector<float> out(q.size()), lse(H * Tq);
-    harpe::kernels::attention_block_forward(out.data(), lse.data(), q.data(), k.data(), v.data(), s);
+    harpe::kernels::attention_block_forward(out.data(), lse.data(), q.data(), k.data(), v.data(),
+                                            s);
     double acc = 0;
     for (std::size_t i = 0; i < out.size(); ++i) acc += double(W[i]) * out[i];
     return acc;
@@ -202,8 +237,8 @@ TEST(AttentionBlock, BackwardMatchesFiniteDifferences) {
   harpe::kernels::attention_block_forward(out.data(), lse.data(), q.data(), k.data(), v.data(), s);
   harpe::kernels::attention_row_dot(delta.data(), W.data(), out.data(), s);
   std::vector<float> dq(q.size(), 0.0f), dk(k.size(), 0.0f), dv(v.size(), 0.0f);
-  harpe::kernels::attention_block_backward(dq.data(), dk.data(), dv.data(), W.data(), q.data(), k.data(),
-                                           v.data(), lse.data(), delta.data(), s);
+  harpe::kernels::attention_block_backward(dq.data(), dk.data(), dv.data(), W.data(), q.data(),
+                                           k.data(), v.data(), lse.data(), delta.data(), s);
   const float eps = 1e-2f;
   auto check_fd = [&](std::vector<float>& x, const std::vector<float>& g, const char* name) {
     double worst = 0, gmax = 0;

@@ -79,7 +79,8 @@ void run_case(const Case& c) {
   harpe::rope::RopeSpec spec;
   spec.scheme = harpe::rope::Scheme::harpe;
   for (int g = 0; g < c.KV; ++g) spec.bases.push_back(50.0 + 37.0 * g);  // distinct per KV head
-  RopeTable table = harpe::rope::build_table(spec, {c.H, c.KV, c.D, 0, harpe::rope::Layout::half_split});
+  RopeTable table =
+      harpe::rope::build_table(spec, {c.H, c.KV, c.D, 0, harpe::rope::Layout::half_split});
   const PositionMap map{c.window, c.group};
 
   auto q = random_vec(static_cast<size_t>(c.T) * c.H * c.D, 1);
@@ -123,8 +124,8 @@ TEST(CachedAttention, MatchesPlainCausalAttentionWithoutSelfExtend) {
 
 TEST(CachedAttention, SelfExtendMatchesPositionMapReference) {
   run_case({41, 0, 4, 2, 16, 8, 4});
-  run_case({64, 30, 4, 4, 8, 6, 3});     // window not a multiple of the group
-  run_case({300, 270, 2, 1, 16, 32, 8}); // grouped keys across key blocks
+  run_case({64, 30, 4, 4, 8, 6, 3});      // window not a multiple of the group
+  run_case({300, 270, 2, 1, 16, 32, 8});  // grouped keys across key blocks
 }
 
 TEST(CachedAttention, DecodeAgreesWithTiledAttentionForward) {

@@ -62,8 +62,8 @@ void run_case(const Case& c) {
     for (int j = 0; j < ldc; ++j) {
       size_t idx = static_cast<size_t>(i) * ldc + j;
       if (j < c.N) {
-        ASSERT_NEAR(C[idx], R[idx], tol) << "ta=" << c.ta << " tb=" << c.tb << " i=" << i
-                                         << " j=" << j;
+        ASSERT_NEAR(C[idx], R[idx], tol)
+            << "ta=" << c.ta << " tb=" << c.tb << " i=" << i << " j=" << j;
       } else {
         ASSERT_EQ(C[idx], C0[idx]) << "padding column of C was written";
       }
@@ -77,7 +77,7 @@ TEST(Gemm, AllTransposesOddSizesPaddedLd) {
   for (bool ta : {false, true})
     for (bool tb : {false, true}) {
       run_case({ta, tb, 17, 23, 31, 1.0f, 0.0f});
-      run_case({ta, tb, 65, 33, 129, 0.5f, 1.0f});   // accumulate (beta = 1)
+      run_case({ta, tb, 65, 33, 129, 0.5f, 1.0f});  // accumulate (beta = 1)
       run_case({ta, tb, 3, 130, 7, -1.5f, 0.25f});  // general alpha/beta
       run_case({ta, tb, 1, 1, 1, 2.0f, -1.0f});
     }

@@ -160,8 +160,8 @@ TEST(RmsNorm, WeightGradientIndependentOfThreadCount) {
     omp_set_num_threads(t);
     Vec dx(N * C, 0.0f);
     dw[t - 1].assign(C, 0.0f);
-    k::rmsnorm_backward(dx.data(), dw[t - 1].data(), g.data(), x.data(), w.data(), rstd.data(),
-                        N, C);
+    k::rmsnorm_backward(dx.data(), dw[t - 1].data(), g.data(), x.data(), w.data(), rstd.data(), N,
+                        C);
   }
   omp_set_num_threads(saved);
   EXPECT_EQ(std::memcmp(dw[0].data(), dw[1].data(), C * 4), 0);
@@ -279,11 +279,11 @@ TEST(LmHeadXent, MatchesNaiveDoubleAcrossChunksWithUnscoredTargets) {
   for (int n = 0; n < N; ++n) n_scored += tg[n] >= 0;
   const float scale = 1.0f / static_cast<float>(n_scored);
 
-  Vec dx(N * C, 123.0f);  // overwritten, including rows of unscored tokens
+  Vec dx(N * C, 123.0f);                      // overwritten, including rows of unscored tokens
   Vec dW0 = random_vec(V * C, 24), dW = dW0;  // accumulated
   Vec losses(N, -5.0f);
-  double loss = k::lmhead_xent(x.data(), W.data(), tg.data(), N, C, V, dx.data(), dW.data(),
-                               scale, losses.data());
+  double loss = k::lmhead_xent(x.data(), W.data(), tg.data(), N, C, V, dx.data(), dW.data(), scale,
+                               losses.data());
   XentRef ref = xent_ref(x, W, tg, N, C, V, scale);
 
   // Per-token losses are O(6); float logits over C=19 terms carry ~1e-6 error.
@@ -340,8 +340,8 @@ TEST(LmHeadXent, StableForLargeLogits) {
   Vec x = random_vec(N * C, 27, -10.0f, 10.0f), W = random_vec(V * C, 28, -10.0f, 10.0f);
   std::vector<int32_t> tg = {0, 25, 49};
   Vec dx(N * C), dW(V * C, 0.0f), losses(N);
-  double loss = k::lmhead_xent(x.data(), W.data(), tg.data(), N, C, V, dx.data(), dW.data(),
-                               1.0f, losses.data());
+  double loss = k::lmhead_xent(x.data(), W.data(), tg.data(), N, C, V, dx.data(), dW.data(), 1.0f,
+                               losses.data());
   XentRef ref = xent_ref(x, W, tg, N, C, V, 1.0);
   ASSERT_TRUE(std::isfinite(loss));
   // Logits are large (~400), so float rounding of the logits themselves is ~4e-5 absolute.
@@ -360,9 +360,8 @@ TEST(LmHeadXent, AllUnscoredAndBadTarget) {
   for (float v : dx) EXPECT_EQ(v, 0.0f);
   for (float v : dW) EXPECT_EQ(v, 1.0f);
   tg[2] = V;  // out of range
-  EXPECT_THROW(
-      k::lmhead_xent(x.data(), W.data(), tg.data(), N, C, V, nullptr, nullptr, 1.0f),
-      harpe::Error);
+  EXPECT_THROW(k::lmhead_xent(x.data(), W.data(), tg.data(), N, C, V, nullptr, nullptr, 1.0f),
+               harpe::Error);
 }
 
 // Loss on answers only: an unscored token's row of dx is exactly zero, and the scored rows and dW
@@ -372,13 +371,13 @@ TEST(LmHeadXent, UnscoredTokensGetNoGradient) {
   Vec x = random_vec(N * C, 31), W = random_vec(V * C, 32);
   std::vector<int32_t> tg = {-1, 3, -1, -1, 9, -1};
   Vec dx(N * C, 7.0f), dW(V * C, 0.0f);
-  const double loss = k::lmhead_xent(x.data(), W.data(), tg.data(), N, C, V, dx.data(), dW.data(),
-                                     0.5f);
+  const double loss =
+      k::lmhead_xent(x.data(), W.data(), tg.data(), N, C, V, dx.data(), dW.data(), 0.5f);
   Vec xs, dxs(2 * C), dWs(V * C, 0.0f);
   for (int n : {1, 4}) xs.insert(xs.end(), x.begin() + n * C, x.begin() + (n + 1) * C);
   std::vector<int32_t> ts = {3, 9};
-  const double loss_s = k::lmhead_xent(xs.data(), W.data(), ts.data(), 2, C, V, dxs.data(),
-                                       dWs.data(), 0.5f);
+  const double loss_s =
+      k::lmhead_xent(xs.data(), W.data(), ts.data(), 2, C, V, dxs.data(), dWs.data(), 0.5f);
   EXPECT_DOUBLE_EQ(loss, loss_s);
   for (int n = 0; n < N; ++n)
     for (int c = 0; c < C; ++c) {
@@ -420,9 +419,9 @@ TEST(AdamW, FirstStepIsSignedLearningRate) {
   EXPECT_NEAR(p[0], 0.99f, 1e-6);
   EXPECT_NEAR(p[1], -1.99f, 1e-6);
   EXPECT_NEAR(p[2], 0.49f, 1e-6);
-  EXPECT_THROW(k::adamw_step(p.data(), g.data(), m.data(), v.data(), 3, 0.01f, 0.9f, 0.95f, 1e-8f,
-                             0.0f, 0),
-               harpe::Error);
+  EXPECT_THROW(
+      k::adamw_step(p.data(), g.data(), m.data(), v.data(), 3, 0.01f, 0.9f, 0.95f, 1e-8f, 0.0f, 0),
+      harpe::Error);
 }
 
 // ---------------------------------------------------------------- reductions / elementwise

@@ -28,7 +28,8 @@ void expect_parse_error(const std::string& json, std::vector<std::string> fragme
   } catch (const Error& e) {
     std::string m = e.what();
     EXPECT_NE(m.find("cfg/config.json"), std::string::npos) << m;
-    for (const auto& f : fragments) EXPECT_NE(m.find(f), std::string::npos) << "[" << f << "] in " << m;
+    for (const auto& f : fragments)
+      EXPECT_NE(m.find(f), std::string::npos) << "[" << f << "] in " << m;
     EXPECT_EQ(m.find('\n'), std::string::npos) << m;
   }
 }
@@ -153,16 +154,19 @@ TEST(Config, PresetParameterCountsByHand) {
 
   // micro: vocab 256, d 64, 2 layers, 4 heads x 16, 2 KV heads, ffn 160, tied.
   ModelConfig m = model::preset("micro");
-  EXPECT_EQ(m.parameter_count(), 256L * 64 + 2 * (64 * 64 + 2 * 64 * 32 + 64 * 64 + 3 * 64 * 160 + 128) + 64);
+  EXPECT_EQ(m.parameter_count(),
+            256L * 64 + 2 * (64 * 64 + 2 * 64 * 32 + 64 * 64 + 3 * 64 * 160 + 128) + 64);
   EXPECT_EQ(m.parameter_count(), 102720L);
 
   // Untying adds exactly one vocab x d matrix; matmul params exclude norms but count lm_head.
   ModelConfig u = t;
   u.tie_word_embeddings = false;
   EXPECT_EQ(u.parameter_count() - t.parameter_count(), 8192L * 256);
-  EXPECT_EQ(t.matmul_parameter_count(), 4 * (256L * 256 * 2 + 2 * 256 * 128 + 3 * 256 * 688) + 8192L * 256);
+  EXPECT_EQ(t.matmul_parameter_count(),
+            4 * (256L * 256 * 2 + 2 * 256 * 128 + 3 * 256 * 688) + 8192L * 256);
 
-  for (const auto& name : model::preset_names()) EXPECT_NO_THROW(model::preset(name).validate()) << name;
+  for (const auto& name : model::preset_names())
+    EXPECT_NO_THROW(model::preset(name).validate()) << name;
   try {
     model::preset("huge");
     FAIL();
@@ -334,13 +338,16 @@ TEST(Config, ErrorsNameTheKeyAndFile) {
   expect_parse_error(head + R"(, "rope_scaling": {"rope_type": "linear", "factor": "2"}})",
                      {"\"factor\" must be a number, got string"});
   expect_parse_error(head + R"(, "rope_scaling": {"rope_type": "llama3", "factor": 8,
-    "low_freq_factor": 1, "high_freq_factor": 4}})", {"original_max_position_embeddings"});
+    "low_freq_factor": 1, "high_freq_factor": 4}})",
+                     {"original_max_position_embeddings"});
   expect_parse_error(head + R"(, "rope_scaling": {"rope_type": "harpe"}})", {"bases"});
-  expect_parse_error(head + R"(, "rope_scaling": {"rope_type": "harpe", "bases": [1e4, "x", 1e4, 1e4]}})",
-                     {"bases[1]"});
+  expect_parse_error(
+      head + R"(, "rope_scaling": {"rope_type": "harpe", "bases": [1e4, "x", 1e4, 1e4]}})",
+      {"bases[1]"});
   expect_parse_error(head + R"(, "rope_scaling": 3})", {"rope_scaling"});
-  expect_parse_error(head + R"(, "rope_scaling": {"rope_type": "yarn", "factor": 4, "mscale": 0.707}})",
-                     {"mscale"});
+  expect_parse_error(
+      head + R"(, "rope_scaling": {"rope_type": "yarn", "factor": 4, "mscale": 0.707}})",
+      {"mscale"});
   expect_parse_error(head + R"(, "rope_theta": "big"})", {"rope_theta"});
   expect_parse_error(head + R"(, "harpe_layout": "zigzag"})", {"harpe_layout"});
   expect_parse_error(head + R"(, "num_key_value_heads": 3})", {"num_key_value_heads (3)"});
@@ -349,13 +356,17 @@ TEST(Config, ErrorsNameTheKeyAndFile) {
   expect_parse_error(head + R"(, "model_type": "qwen2"})", {"model_type"});
   expect_parse_error(head + R"(, "partial_rotary_factor": 0.3})", {"partial_rotary_factor"});
   expect_parse_error(R"({"hidden_size": 64, "intermediate_size": 128, "num_hidden_layers": 2,
-    "num_attention_heads": 4})", {"missing key \"vocab_size\""});
+    "num_attention_heads": 4})",
+                     {"missing key \"vocab_size\""});
   expect_parse_error(R"({"vocab_size": 100, "hidden_size": "64", "intermediate_size": 128,
-    "num_hidden_layers": 2, "num_attention_heads": 4})", {"\"hidden_size\" must be an integer"});
+    "num_hidden_layers": 2, "num_attention_heads": 4})",
+                     {"\"hidden_size\" must be an integer"});
   expect_parse_error(R"({"vocab_size": 100, "hidden_size": 64.5, "intermediate_size": 128,
-    "num_hidden_layers": 2, "num_attention_heads": 4})", {"hidden_size"});
+    "num_hidden_layers": 2, "num_attention_heads": 4})",
+                     {"hidden_size"});
   expect_parse_error(R"({"vocab_size": 1e20, "hidden_size": 64, "intermediate_size": 128,
-    "num_hidden_layers": 2, "num_attention_heads": 4})", {"vocab_size"});
+    "num_hidden_layers": 2, "num_attention_heads": 4})",
+                     {"vocab_size"});
   expect_parse_error("{\"vocab_size\": 100,\n", {"invalid JSON"});
   expect_parse_error("[1, 2]", {"expected a JSON object"});
 }
@@ -416,7 +427,8 @@ TEST(Config, RoundTripEveryRopeScheme) {
   std::string plain = model::to_hf_config(cases[0]);
   EXPECT_NE(plain.find("\"rope_scaling\": null"), std::string::npos);
   EXPECT_EQ(plain.find("harpe_layout"), std::string::npos);
-  EXPECT_NE(model::to_hf_config(cases.back()).find("\"harpe_layout\": \"interleaved\""), std::string::npos);
+  EXPECT_NE(model::to_hf_config(cases.back()).find("\"harpe_layout\": \"interleaved\""),
+            std::string::npos);
 }
 
 TEST(Config, HarpeExtrasKeptAndFileRoundTrip) {
@@ -463,7 +475,8 @@ TEST(Config, HarpeConfigBuildsPerHeadTable) {
   const double bases[2] = {10000.0, 640000.0};
   for (int h = 0; h < 4; ++h)
     for (int i = 0; i < 8; ++i)
-      EXPECT_NEAR(t.head(h)[i], std::pow(bases[h / 2], -2.0 * i / 16), 1e-6 * std::pow(bases[h / 2], -2.0 * i / 16))
+      EXPECT_NEAR(t.head(h)[i], std::pow(bases[h / 2], -2.0 * i / 16),
+                  1e-6 * std::pow(bases[h / 2], -2.0 * i / 16))
           << h << " " << i;
 }
 

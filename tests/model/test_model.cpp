@@ -183,7 +183,8 @@ TEST(ModelLayout, CountsMatchConfigAndHfNames) {
   }
   const ParamLayout p = param_layout(grad_config(false));
   ASSERT_NE(p.find("model.layers.1.self_attn.k_proj.weight"), nullptr);
-  EXPECT_EQ(p.find("model.layers.1.self_attn.k_proj.weight")->shape, (std::vector<int64_t>{16, 32}));
+  EXPECT_EQ(p.find("model.layers.1.self_attn.k_proj.weight")->shape,
+            (std::vector<int64_t>{16, 32}));
   EXPECT_EQ(p.find("model.layers.0.mlp.down_proj.weight")->shape, (std::vector<int64_t>{32, 48}));
   ASSERT_NE(p.find("lm_head.weight"), nullptr);
   EXPECT_EQ(param_layout(grad_config(true)).find("lm_head.weight"), nullptr);
@@ -251,7 +252,8 @@ TEST(ModelForward, LongWindowHeadDim32MatchesNaiveReference) {
   c.num_attention_heads = 4;
   c.num_key_value_heads = 2;
   c.max_position_embeddings = 512;
-  c.rope.bases = {10000.0, 10000.0};  // per-head table = plain RoPE, base 10000 (the reference reads bases)
+  c.rope.bases = {10000.0,
+                  10000.0};  // per-head table = plain RoPE, base 10000 (the reference reads bases)
   Model m(c);
   fill_test_params(m, 4);
   const int B = 1, T = 300;
@@ -262,7 +264,8 @@ TEST(ModelForward, LongWindowHeadDim32MatchesNaiveReference) {
     Workspace ws(m.config, B, T, mode);
     std::vector<float> per(B * T, -1.0f);
     forward_loss(m, ws, tokens.data(), targets.data(), per.data());
-    for (int n = 0; n < B * T; ++n) ASSERT_NEAR(per[n], ref[n], 1e-4 * std::max(1.0, ref[n])) << "token " << n;
+    for (int n = 0; n < B * T; ++n)
+      ASSERT_NEAR(per[n], ref[n], 1e-4 * std::max(1.0, ref[n])) << "token " << n;
   }
 }
 
@@ -291,8 +294,9 @@ double loss_at(const Model& m, Workspace& ws, const std::vector<int32_t>& tok,
 // Central differences of loss() against the gradient in m.grads: on the largest-gradient coordinate
 // of every tensor (step h; agreement to coord_tol * max(|g|, floor)), and along the gradient itself
 // (step e; dL/de = |g|, to dir_tol relative).
-void expect_gradients_match(Model& m, const std::function<double()>& loss, float h, double coord_tol,
-                            double floor, double e, double dir_tol, const std::string& what) {
+void expect_gradients_match(Model& m, const std::function<double()>& loss, float h,
+                            double coord_tol, double floor, double e, double dir_tol,
+                            const std::string& what) {
   for (const TensorInfo& t : m.layout.tensors) {
     std::size_t best = 0;
     for (std::size_t i = 1; i < t.numel; ++i)
@@ -341,8 +345,9 @@ TEST(ModelBackward, MatchesFiniteDifferences) {
     const double loss = forward_backward(m, train, tok.data(), tgt.data(), 1.0f).sum;
     EXPECT_NEAR(loss, loss_at(m, infer, tok, tgt), 1e-9 * loss + 1e-6);
 
-    expect_gradients_match(m, [&] { return loss_at(m, infer, tok, tgt); }, 1e-2f, 1e-2, 0.05, 3e-3,
-                           1e-3, tied ? "tied" : "untied");
+    expect_gradients_match(
+        m, [&] { return loss_at(m, infer, tok, tgt); }, 1e-2f, 1e-2, 0.05, 3e-3, 1e-3,
+        tied ? "tied" : "untied");
   }
 }
 

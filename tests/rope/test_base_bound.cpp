@@ -76,7 +76,8 @@ TEST(BaseBound, CommandPrintsTheBoundAndAJsonTable) {
   EXPECT_NE(one.out.find("for context 131072 at head dim 128: 4.871e+06"), std::string::npos)
       << one.out;
   RecordProperty("seconds_131072", std::to_string(secs));
-  const auto js = harpe::testing::run_harpe("bases --lower-bound --head-dim 64 --context 4096 --json");
+  const auto js =
+      harpe::testing::run_harpe("bases --lower-bound --head-dim 64 --context 4096 --json");
   ASSERT_EQ(js.code, 0) << js.out;
   const auto j = nlohmann::json::parse(js.out);
   EXPECT_EQ(j["head_dim"], 64);

@@ -53,7 +53,8 @@ TEST(UniformBases, DescendingByHand) {
 }
 
 TEST(UniformBases, StrategyNames) {
-  for (BaseStrategy s : {BaseStrategy::uniform, BaseStrategy::uniform_desc, BaseStrategy::peak_valley})
+  for (BaseStrategy s :
+       {BaseStrategy::uniform, BaseStrategy::uniform_desc, BaseStrategy::peak_valley})
     EXPECT_EQ(parse_base_strategy(base_strategy_name(s)), s);
   EXPECT_THROW(parse_base_strategy("random"), harpe::Error);
 }
@@ -65,7 +66,8 @@ TEST(Waveform, ClosedForms) {
   EXPECT_NEAR(waveform(1e4, 128, 0, 3)[0], std::sqrt(128.0), 1e-12);
   // d = 2: a single frequency theta_0 = 1, f(m) = sqrt(2) cos(m).
   const std::vector<double> f = waveform(1e4, 2, 5, 5000);
-  for (int m : {5, 6, 100, 777, 4096, 5000}) EXPECT_NEAR(f[m - 5], std::sqrt(2.0) * std::cos(m), 1e-11);
+  for (int m : {5, 6, 100, 777, 4096, 5000})
+    EXPECT_NEAR(f[m - 5], std::sqrt(2.0) * std::cos(m), 1e-11);
   // d = 4: theta = {1, b^-1/2}.
   const std::vector<double> g = waveform(100.0, 4, 0, 20000);
   for (int m : {0, 1, 513, 8191, 8192, 8193, 20000})
@@ -78,9 +80,10 @@ TEST(Waveform, FastMatchesNaiveValuesAndChains) {
     int head_dim, m_lo, m_hi;
   };
   // Head dims with a remainder group (100 -> 50 frequencies), chunk-boundary ranges, big bases.
-  const Case cases[] = {{1e6, 128, 1000, 20000}, {1e4, 128, 1000, 20000},  {2.37e6, 128, 1000, 20000},
-                        {5e6, 128, 1000, 20000}, {5e5, 64, 0, 17000},       {1e8, 100, 1000, 12000},
-                        {3e6, 96, 8191, 25000},  {1.5e6, 128, 100000, 110000}};
+  const Case cases[] = {{1e6, 128, 1000, 20000},    {1e4, 128, 1000, 20000},
+                        {2.37e6, 128, 1000, 20000}, {5e6, 128, 1000, 20000},
+                        {5e5, 64, 0, 17000},        {1e8, 100, 1000, 12000},
+                        {3e6, 96, 8191, 25000},     {1.5e6, 128, 100000, 110000}};
   for (const Case& c : cases) {
     const std::vector<double> fast = waveform(c.base, c.head_dim, c.m_lo, c.m_hi);
     const std::vector<double> naive = waveform_naive(c.base, c.head_dim, c.m_lo, c.m_hi);
@@ -108,9 +111,9 @@ TEST(PeakValley, ReferenceChains) {
   const std::vector<int> peaks = {1162, 1238, 1420, 1791, 1848, 2293, 2759, 2846, 2940, 3424,
                                   3531, 3649, 4179, 4248, 4382, 4586, 4662, 5127, 5272, 5692,
                                   5786, 5932, 6434, 6541, 6748, 7063, 7181, 7345, 7634, 8118};
-  const std::vector<int> troughs = {2038,  2133,  2529,  2648,  3138,  3894,   4715,  4822,
-                                    5984,  7474,  9214,  11434, 11941, 14190,  14819, 17609,
-                                    18350, 21851, 22772, 27115, 28259, 33649,  35138, 41756,
+  const std::vector<int> troughs = {2038,  2133,  2529,  2648,  3138,   3894,  4715,  4822,
+                                    5984,  7474,  9214,  11434, 11941,  14190, 14819, 17609,
+                                    18350, 21851, 22772, 27115, 28259,  33649, 35138, 41756,
                                     51815, 64299, 79792, 99018, 103399, 122876};
   EXPECT_EQ(c.peaks, peaks);
   EXPECT_EQ(c.troughs, troughs);
@@ -158,7 +161,8 @@ struct NaiveSearch {
     std::vector<double> f;
     for (int m = p.m_lo; m <= p.m_hi; ++m) {
       double s = 0;
-      for (int j = 0; j < p.head_dim / 2; ++j) s += std::cos(m * std::pow(b, -2.0 * j / p.head_dim));
+      for (int j = 0; j < p.head_dim / 2; ++j)
+        s += std::cos(m * std::pow(b, -2.0 * j / p.head_dim));
       f.push_back(2.0 / std::sqrt(double(p.head_dim)) * s);
     }
     return f;
@@ -384,8 +388,9 @@ TEST(BasesCli, UniformTable) {
 }
 
 TEST(BasesCli, JsonParsesAndMatchesLibrary) {
-  const RunResult r = run("bases --strategy peak-valley --heads 4 --head-dim 64 --min 1e4 "
-                          "--max 1e5 --stride 5e3 --context 16384 --json");
+  const RunResult r =
+      run("bases --strategy peak-valley --heads 4 --head-dim 64 --min 1e4 "
+          "--max 1e5 --stride 5e3 --context 16384 --json");
   ASSERT_EQ(r.status, 0) << r.output;
   const nlohmann::json j = nlohmann::json::parse(r.output);
   EXPECT_EQ(j.at("strategy"), "peak-valley");
@@ -423,11 +428,13 @@ TEST(BasesCli, BadParametersExitWithOneLineError) {
 }
 
 TEST(BasesCli, PlotWritesSvg) {
-  const std::filesystem::path svg =
-      std::filesystem::temp_directory_path() / ("harpe_test_bases_" + std::to_string(getpid()) + ".svg");
+  const std::filesystem::path svg = std::filesystem::temp_directory_path() /
+                                    ("harpe_test_bases_" + std::to_string(getpid()) + ".svg");
   std::filesystem::remove(svg);
-  const RunResult r = run("bases --strategy uniform --heads 4 --min 1e4 --max 4e4 --context 8192 "
-                          "--plot " + svg.string());
+  const RunResult r =
+      run("bases --strategy uniform --heads 4 --min 1e4 --max 4e4 --context 8192 "
+          "--plot " +
+          svg.string());
   ASSERT_EQ(r.status, 0) << r.output;
   ASSERT_TRUE(std::filesystem::exists(svg));
   EXPECT_GT(std::filesystem::file_size(svg), 1000u);
@@ -438,8 +445,11 @@ TEST(BasesCli, PlotWritesSvg) {
   std::filesystem::remove(svg);
 
   // Without gnuplot on PATH: a clear error, no file.
-  const RunResult missing = run("bases --strategy uniform --heads 4 --min 1e4 --max 4e4 "
-                                "--context 8192 --plot " + svg.string(), "PATH=/nonexistent");
+  const RunResult missing =
+      run("bases --strategy uniform --heads 4 --min 1e4 --max 4e4 "
+          "--context 8192 --plot " +
+              svg.string(),
+          "PATH=/nonexistent");
   EXPECT_EQ(missing.status, 1) << missing.output;
   EXPECT_NE(missing.output.find("harpe: error: --plot: gnuplot not found"), std::string::npos)
       << missing.output;

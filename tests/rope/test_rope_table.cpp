@@ -98,8 +98,7 @@ TEST(RopeTable, DynamicByHandAtLongerLength) {
   expect_rows(t, {1.0, 0.05848035476425732, 0.0034199518933533944, 0.0002});
   // In general dynamic(L) is static NTK with the effective factor s * L / orig - (s - 1).
   const RopeTable d = build_table(spec(Scheme::dynamic, 10000, 4, 2048), shape(1, 1, 64), 6000);
-  const RopeTable n =
-      build_table(spec(Scheme::ntk, 10000, 4.0 * 6000 / 2048 - 3), shape(1, 1, 64));
+  const RopeTable n = build_table(spec(Scheme::ntk, 10000, 4.0 * 6000 / 2048 - 3), shape(1, 1, 64));
   for (int i = 0; i < 32; ++i) EXPECT_NEAR(d.head(0)[i], n.head(0)[i], 1e-7 * n.head(0)[i]);
 }
 
@@ -185,8 +184,7 @@ TEST(RopeTable, HarpeOneBasePerKvGroup) {
   // Without GQA each head has its own base.
   s.bases = {100, 200, 300, 400};
   const RopeTable mha = build_table(s, shape(4, 4, 8));
-  for (int h = 0; h < 4; ++h)
-    EXPECT_NEAR(mha.head(h)[3], std::pow(100.0 * (h + 1), -0.75), 1e-7);
+  for (int h = 0; h < 4; ++h) EXPECT_NEAR(mha.head(h)[3], std::pow(100.0 * (h + 1), -0.75), 1e-7);
 }
 
 TEST(RopeTable, HarpeRejectsBadLists) {
@@ -212,12 +210,12 @@ TEST(RopeTable, HarpeRejectsBadLists) {
 
 TEST(RopeTable, RejectsBadParameters) {
   const RopeSpec rope = spec(Scheme::rope);
-  EXPECT_THROW(build_table(rope, shape(2, 2, 7)), harpe::Error);     // odd head dim
-  EXPECT_THROW(build_table(rope, shape(2, 2, 0)), harpe::Error);     // empty head
-  EXPECT_THROW(build_table(rope, shape(2, 2, 8, 10)), harpe::Error); // rot_dims > head_dim
+  EXPECT_THROW(build_table(rope, shape(2, 2, 7)), harpe::Error);         // odd head dim
+  EXPECT_THROW(build_table(rope, shape(2, 2, 0)), harpe::Error);         // empty head
+  EXPECT_THROW(build_table(rope, shape(2, 2, 8, 10)), harpe::Error);     // rot_dims > head_dim
   EXPECT_THROW(build_table(rope, shape(2, 2, 8, 6 - 1)), harpe::Error);  // odd rot_dims
   EXPECT_THROW(build_table(rope, shape(2, 2, 8, -2)), harpe::Error);
-  EXPECT_THROW(build_table(rope, shape(6, 4, 8)), harpe::Error);     // 6 % 4 != 0
+  EXPECT_THROW(build_table(rope, shape(6, 4, 8)), harpe::Error);  // 6 % 4 != 0
   EXPECT_THROW(build_table(rope, shape(0, 1, 8)), harpe::Error);
   EXPECT_THROW(build_table(rope, shape(2, 0, 8)), harpe::Error);
   EXPECT_THROW(build_table(spec(Scheme::rope, 1.0), shape(1, 1, 8)), harpe::Error);
@@ -226,8 +224,7 @@ TEST(RopeTable, RejectsBadParameters) {
   EXPECT_THROW(build_table(spec(Scheme::ntk, 10000, 0.5), shape(1, 1, 8)), harpe::Error);
   EXPECT_THROW(build_table(spec(Scheme::ntk, 10000, 2), shape(1, 1, 8, 2)), harpe::Error);
   EXPECT_THROW(build_table(spec(Scheme::dynamic, 10000, 2, 0), shape(1, 1, 8)), harpe::Error);
-  EXPECT_THROW(build_table(spec(Scheme::dynamic, 10000, 2, 64), shape(1, 1, 8), -1),
-               harpe::Error);
+  EXPECT_THROW(build_table(spec(Scheme::dynamic, 10000, 2, 64), shape(1, 1, 8), -1), harpe::Error);
   EXPECT_THROW(build_table(spec(Scheme::yarn, 10000, 2, 0), shape(1, 1, 8)), harpe::Error);
   EXPECT_THROW(build_table(spec(Scheme::llama3, 10000, 2, 0), shape(1, 1, 8)), harpe::Error);
   RopeSpec y = spec(Scheme::yarn, 10000, 2, 2048);
@@ -263,7 +260,7 @@ TEST(RopeTable, Summaries) {
   const RopeTable t = build_table(spec(Scheme::rope, 10000), shape(2, 1, 64));
   EXPECT_NEAR(equivalent_base(t, 1), 10000, 10000 * 1e-5);
   const double longest = 2 * std::numbers::pi * std::pow(10000, 62.0 / 64);  // 47117.24
-  EXPECT_NEAR(longest_wavelength(t, 0), longest, 2e-7 * longest);  // float storage
+  EXPECT_NEAR(longest_wavelength(t, 0), longest, 2e-7 * longest);            // float storage
   // PI keeps the equivalent base (the 1/s cancels) but stretches every wavelength by s.
   const RopeTable p = build_table(spec(Scheme::pi, 10000, 4), shape(2, 1, 64));
   EXPECT_NEAR(equivalent_base(p, 0), 10000, 10000 * 1e-5);
@@ -323,8 +320,8 @@ void expect_one_line_error(const CliResult& r) {
 }
 
 TEST(RopeCli, HarpeJson) {
-  const CliResult r = run_harpe(
-      "rope --scheme harpe --heads 4 --kv-heads 2 --head-dim 8 --bases 100,10000 --json");
+  const CliResult r =
+      run_harpe("rope --scheme harpe --heads 4 --kv-heads 2 --head-dim 8 --bases 100,10000 --json");
   ASSERT_EQ(r.status, 0) << r.err;
   const nlohmann::json j = nlohmann::json::parse(r.out);
   EXPECT_EQ(j["scheme"], "harpe");
@@ -362,7 +359,8 @@ TEST(RopeCli, BadInputIsOneLineError) {
   expect_one_line_error(run_harpe("rope --scheme nope"));
   expect_one_line_error(run_harpe("rope --head-dim 7"));
   expect_one_line_error(run_harpe("rope --scheme rope --factor 2"));
-  expect_one_line_error(run_harpe("rope --scheme harpe --heads 4 --kv-heads 2 --bases 1e4,2e4,3e4"));
+  expect_one_line_error(
+      run_harpe("rope --scheme harpe --heads 4 --kv-heads 2 --bases 1e4,2e4,3e4"));
   expect_one_line_error(run_harpe("rope --scheme harpe --heads 4 --kv-heads 2 --bases 1e4,,3e4"));
   expect_one_line_error(run_harpe("rope --scheme yarn --factor 4"));  // no original context
   // NaN and infinity are refused, naming the flag, not replaced by a default.

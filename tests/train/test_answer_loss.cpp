@@ -47,8 +47,10 @@ std::string write_shard(const TempDir& tmp, bool masked) {
       t[static_cast<size_t>(i)] = token_at(d, i);
       m[static_cast<size_t>(i)] = answer_at(d, i);
     }
-    if (masked) w.add_document(t, 0, m);
-    else w.add_document(t);
+    if (masked)
+      w.add_document(t, 0, m);
+    else
+      w.add_document(t);
   }
   w.finish();
   return path;
@@ -157,7 +159,8 @@ TEST(AnswerLoss, StepLossAndGradientAreTheMeanOverAnswers) {
   for (int a = 0; a < o.grad_accum; ++a)
     sum += model::forward_backward(m, ws, toks[static_cast<size_t>(a)].data(),
                                    tgts[static_cast<size_t>(a)].data(),
-                                   1.0f / static_cast<float>(count)).sum;
+                                   1.0f / static_cast<float>(count))
+               .sum;
   const double norm = grad_norm(m);
 
   const StepResult r = trainer.step();

@@ -61,19 +61,21 @@ TEST(ContextParallel, OneRankRingIsCausalAttention) {
   s.H = 4;
   s.KV = 2;
   s.D = 16;
-  const std::size_t nq = std::size_t(s.B) * s.T * s.H * s.D, nk = std::size_t(s.B) * s.T * s.KV * s.D;
+  const std::size_t nq = std::size_t(s.B) * s.T * s.H * s.D,
+                    nk = std::size_t(s.B) * s.T * s.KV * s.D;
   const auto q = randn(nq, 1), k = randn(nk, 2), v = randn(nk, 3), dout = randn(nq, 4);
-  std::vector<float> o_ref(nq), l_ref(std::size_t(s.B) * s.H * s.T), dq_ref(nq), dk_ref(nk), dv_ref(nk);
+  std::vector<float> o_ref(nq), l_ref(std::size_t(s.B) * s.H * s.T), dq_ref(nq), dk_ref(nk),
+      dv_ref(nk);
   harpe::kernels::attention_forward(o_ref.data(), l_ref.data(), q.data(), k.data(), v.data(), s);
-  harpe::kernels::attention_backward(dq_ref.data(), dk_ref.data(), dv_ref.data(), dout.data(), q.data(),
-                                     k.data(), v.data(), o_ref.data(), l_ref.data(), s);
+  harpe::kernels::attention_backward(dq_ref.data(), dk_ref.data(), dv_ref.data(), dout.data(),
+                                     q.data(), k.data(), v.data(), o_ref.data(), l_ref.data(), s);
   harpe::train::RingAttention ring(harpe::train::dist::Comm{});
   std::vector<float> o(nq), l(l_ref.size()), dq(nq), dk(nk), dv(nk);
   ring.forward(o.data(), l.data(), q.data(), k.data(), v.data(), s);
   EXPECT_LT(max_rel(o, o_ref), 1e-5);
   EXPECT_LT(max_rel(l, l_ref), 1e-5);
-  ring.backward(dq.data(), dk.data(), dv.data(), dout.data(), q.data(), k.data(), v.data(), o.data(),
-                l.data(), s);
+  ring.backward(dq.data(), dk.data(), dv.data(), dout.data(), q.data(), k.data(), v.data(),
+                o.data(), l.data(), s);
   EXPECT_LT(max_rel(dq, dq_ref), 1e-5);
   EXPECT_LT(max_rel(dk, dk_ref), 1e-5);
   EXPECT_LT(max_rel(dv, dv_ref), 1e-5);

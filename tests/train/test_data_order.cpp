@@ -77,7 +77,11 @@ std::vector<int> document_order(const std::vector<int32_t>& stream) {
 TEST(DataOrder, EveryDocumentOncePerEpochInAShuffledOrderThatChangesPerEpoch) {
   TempDir tmp;
   const std::string shard = write_shard(tmp.path);
-  const int total = [] { int n = 0; for (int d = 0; d < kDocs; ++d) n += doc_length(d); return n; }();
+  const int total = [] {
+    int n = 0;
+    for (int d = 0; d < kDocs; ++d) n += doc_length(d);
+    return n;
+  }();
   TokenWindows w = TokenWindows::from_shard(shard);
   const int T = 4;
   std::vector<std::vector<int>> orders;
@@ -102,7 +106,8 @@ TEST(DataOrder, EveryDocumentOncePerEpochInAShuffledOrderThatChangesPerEpoch) {
 
   // Without shuffling: the file order, every epoch.
   TokenWindows plain = TokenWindows::from_shard(shard, /*shuffle=*/false);
-  for (const std::vector<int32_t>& s : read_epochs(plain, T, 2)) EXPECT_EQ(document_order(s), file_order);
+  for (const std::vector<int32_t>& s : read_epochs(plain, T, 2))
+    EXPECT_EQ(document_order(s), file_order);
 }
 
 TEST(DataOrder, SeekContinuesTheSameStreamAndSeedsDiffer) {
@@ -129,7 +134,7 @@ TEST(DataOrder, SeekContinuesTheSameStreamAndSeedsDiffer) {
 TEST(DataOrder, AlignedWindowsHoldEveryShortDocumentWhole) {
   TempDir tmp;
   const std::string shard = write_shard(tmp.path);  // documents of 5, 8, ..., 29 tokens
-  const int T = 12;                                  // windows of 13 tokens
+  const int T = 12;                                 // windows of 13 tokens
   TokenWindows w = TokenWindows::from_shard(shard, true, 0, /*align=*/true);
   std::vector<int32_t> tok(T), tgt(T);
   std::vector<int> whole(kDocs, 0), starts(kDocs, 0);
@@ -157,7 +162,8 @@ TEST(DataOrder, AlignedWindowsHoldEveryShortDocumentWhole) {
       std::size_t e = j;
       while (e + 1 < win.size() && win[e + 1] == win[e] + 1 && win[e + 1] / 100 == d) ++e;
       if (win[j] % 100 == 0) ++starts[static_cast<std::size_t>(d)];
-      if (win[j] % 100 == 0 && win[e] % 100 == doc_length(d) - 1) ++whole[static_cast<std::size_t>(d)];
+      if (win[j] % 100 == 0 && win[e] % 100 == doc_length(d) - 1)
+        ++whole[static_cast<std::size_t>(d)];
       if (j > 0 && e + 1 == win.size() && win[e] % 100 != doc_length(d) - 1) cut = d;
       // Only a document longer than the window may be entered past its start, and only by the
       // window's first token (the continuation of a long document).
@@ -174,7 +180,8 @@ TEST(DataOrder, AlignedWindowsHoldEveryShortDocumentWhole) {
     EXPECT_GT(starts[static_cast<std::size_t>(d)], 0) << "document " << d;
   }
   // Seek continues the aligned stream exactly.
-  TokenWindows a = TokenWindows::from_shard(shard, true, 0, true), b = TokenWindows::from_shard(shard, true, 0, true);
+  TokenWindows a = TokenWindows::from_shard(shard, true, 0, true),
+               b = TokenWindows::from_shard(shard, true, 0, true);
   for (int i = 0; i < 7; ++i) a.next_batch(1, T, tok.data(), tgt.data());
   b.seek(a.position(), a.epoch());
   std::vector<int32_t> tok2(T), tgt2(T);

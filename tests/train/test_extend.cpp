@@ -3,8 +3,8 @@
 // interruption path (a real SIGINT through the handler) and the memory preflight.
 #include <gtest/gtest.h>
 
-#include <csignal>
 #include <cmath>
+#include <csignal>
 #include <filesystem>
 #include <fstream>
 #include <string>
@@ -13,8 +13,8 @@
 #include "core/error.h"
 #include "data/shard.h"
 #include "infer/session.h"
-#include "io/json_util.h"
 #include "io/atomic_file.h"
+#include "io/json_util.h"
 #include "io/safetensors.h"
 #include "model/weights_io.h"
 #include "rope/bases.h"
@@ -30,7 +30,8 @@ constexpr int kC0 = 64;
 constexpr int kL = 2048;
 
 fs::path temp_dir(const std::string& name) {
-  const fs::path d = fs::temp_directory_path() / ("harpe_extend_" + name + "_" + std::to_string(::getpid()));
+  const fs::path d =
+      fs::temp_directory_path() / ("harpe_extend_" + name + "_" + std::to_string(::getpid()));
   fs::remove_all(d);
   fs::create_directories(d);
   return d;
@@ -45,7 +46,8 @@ std::string write_corpus(const fs::path& dir) {
     std::vector<int32_t> t(2600);
     for (std::size_t i = 0; i < t.size(); ++i) {
       x = x * 6364136223846793005ULL + 1442695040888963407ULL;
-      t[i] = i % 7 == 6 ? static_cast<int32_t>(3 + (x >> 33) % 250) : static_cast<int32_t>(3 + (i * 5) % 17);
+      t[i] = i % 7 == 6 ? static_cast<int32_t>(3 + (x >> 33) % 250)
+                        : static_cast<int32_t>(3 + (i * 5) % 17);
     }
     w.add_document(t);
   }
@@ -77,8 +79,10 @@ void set_bases(ExtendOptions& o, const std::string& text) {
 
 // --stages as the CLI parses it: "scaled" or a list.
 void set_stages(ExtendOptions& o, const std::string& text) {
-  if (text == "scaled") o.scaled_stages = true;
-  else o.stages = parse_stages(text);
+  if (text == "scaled")
+    o.scaled_stages = true;
+  else
+    o.stages = parse_stages(text);
 }
 
 ExtendOptions extend_options(const std::string& from, const std::string& shard,
@@ -170,7 +174,8 @@ class ExtendEveryMethod : public ::testing::TestWithParam<MethodCase> {};
 TEST_P(ExtendEveryMethod, TrainsRebuildsItsTableAndGenerates) {
   Fixture& f = pretrained();
   const MethodCase& mc = GetParam();
-  ExtendOptions o = extend_options(f.base_run, f.shard, (f.dir / ("ext_" + mc.name)).string(), mc.method);
+  ExtendOptions o =
+      extend_options(f.base_run, f.shard, (f.dir / ("ext_" + mc.name)).string(), mc.method);
   if (!mc.bases.empty()) set_bases(o, mc.bases);
   if (!mc.stages.empty()) {
     set_stages(o, mc.stages);
@@ -190,8 +195,10 @@ TEST_P(ExtendEveryMethod, TrainsRebuildsItsTableAndGenerates) {
   // The table from config.json alone equals the one the run trained with (the plan's last stage)
   // and the formulas.
   const rope::RopeTable from_cfg = rope::build_table(cfg.rope, cfg.table_shape(), kL);
-  const model::ModelConfig trained_cfg = stage_config(plan, static_cast<int>(plan.stages.size()) - 1);
-  const rope::RopeTable trained = rope::build_table(trained_cfg.rope, trained_cfg.table_shape(), kL);
+  const model::ModelConfig trained_cfg =
+      stage_config(plan, static_cast<int>(plan.stages.size()) - 1);
+  const rope::RopeTable trained =
+      rope::build_table(trained_cfg.rope, trained_cfg.table_shape(), kL);
   ASSERT_EQ(from_cfg.inv_freq.size(), trained.inv_freq.size());
   for (std::size_t i = 0; i < trained.inv_freq.size(); ++i)
     ASSERT_EQ(from_cfg.inv_freq[i], trained.inv_freq[i]) << i;
@@ -230,12 +237,14 @@ TEST_P(ExtendEveryMethod, TrainsRebuildsItsTableAndGenerates) {
     ASSERT_EQ(cfg.rope.scheme, rope::Scheme::harpe);
     ASSERT_EQ(static_cast<int>(cfg.rope.bases.size()), cfg.kv_heads());
     std::vector<double> want;
-    if (mc.bases == "uniform") want = rope::uniform_bases(cfg.kv_heads(), sc.harpe_min, sc.harpe_max);
+    if (mc.bases == "uniform")
+      want = rope::uniform_bases(cfg.kv_heads(), sc.harpe_min, sc.harpe_max);
     if (mc.bases == "uniform-desc")
       want = rope::uniform_bases(cfg.kv_heads(), sc.harpe_min, sc.harpe_max, true);
     if (mc.bases == "peak-valley")
       want = rope::peak_valley_bases(cfg.kv_heads(), sc.harpe_min, sc.harpe_max, sc.harpe_stride,
-                                     sc.peak_valley).bases;
+                                     sc.peak_valley)
+                 .bases;
     EXPECT_EQ(cfg.rope.bases, want);
     // The strategy is recorded next to the bases.
     EXPECT_NE(cfg.rope_scaling_extra.find(mc.bases), std::string::npos) << cfg.rope_scaling_extra;
@@ -244,7 +253,8 @@ TEST_P(ExtendEveryMethod, TrainsRebuildsItsTableAndGenerates) {
   for (int h = 0; h < H; ++h) {
     if (head_base[h] == 0) continue;
     const auto r = expected_row(head_base[h], d);
-    for (int i = 0; i < d / 2; ++i) EXPECT_NEAR(from_cfg.head(h)[i], r[i], 1e-6 * r[i]) << h << "," << i;
+    for (int i = 0; i < d / 2; ++i)
+      EXPECT_NEAR(from_cfg.head(h)[i], r[i], 1e-6 * r[i]) << h << "," << i;
   }
 
   // Trained: the step count, metrics, and the weights moved away from the source's.
@@ -384,7 +394,8 @@ TEST(Extend, RefusesWhatWouldNotFitAndBadInput) {
   bad.from = (f.dir / "missing").string();
   EXPECT_THROW(plan_extend(bad), Error);
   // A source that is already extended is refused (extension starts from plain RoPE).
-  ExtendOptions chained = extend_options(f.dir.string() + "/ext_pi", f.shard, (f.dir / "chain").string(), "pi");
+  ExtendOptions chained =
+      extend_options(f.dir.string() + "/ext_pi", f.shard, (f.dir / "chain").string(), "pi");
   if (fs::exists(f.dir / "ext_pi")) {
     EXPECT_THROW(plan_extend(chained), Error);
   }

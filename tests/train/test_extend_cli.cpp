@@ -13,8 +13,8 @@
 #include "io/atomic_file.h"
 #include "io/json_util.h"
 #include "model/config.h"
-#include "train/checkpoint.h"
 #include "support/run_program.h"
+#include "train/checkpoint.h"
 
 namespace harpe::train {
 namespace {
@@ -28,20 +28,54 @@ Cli run(const std::string& args) { return harpe::testing::run_harpe(args); }
 TEST(ExtendCli, HelpDocumentsEveryMethodAndFlag) {
   const Cli r = run("extend --help");
   ASSERT_EQ(r.code, 0) << r.out;
-  for (const char* s : {"pi", "abf", "ntk", "yarn", "harpe", "uniform-desc", "peak-valley",
-                        "--from", "--data", "--out", "--method", "--context", "--original-context",
-                        "--factor", "--abf-base", "--beta-fast", "--beta-slow", "--bases",
-                        "--bases-min", "--bases-max", "--bases-stride", "--stages", "--stages-file",
-                        "--self-extend", "--tokens", "--steps", "--batch", "--grad-accum", "--lr",
-                        "--warmup", "--schedule", "--beta1", "--beta2", "--weight-decay", "--clip",
-                        "--recompute", "--save-every", "--resume", "--tokenizer", "--print-settings",
-                        "run_config.json", "Ctrl-C"})
+  for (const char* s : {"pi",
+                        "abf",
+                        "ntk",
+                        "yarn",
+                        "harpe",
+                        "uniform-desc",
+                        "peak-valley",
+                        "--from",
+                        "--data",
+                        "--out",
+                        "--method",
+                        "--context",
+                        "--original-context",
+                        "--factor",
+                        "--abf-base",
+                        "--beta-fast",
+                        "--beta-slow",
+                        "--bases",
+                        "--bases-min",
+                        "--bases-max",
+                        "--bases-stride",
+                        "--stages",
+                        "--stages-file",
+                        "--self-extend",
+                        "--tokens",
+                        "--steps",
+                        "--batch",
+                        "--grad-accum",
+                        "--lr",
+                        "--warmup",
+                        "--schedule",
+                        "--beta1",
+                        "--beta2",
+                        "--weight-decay",
+                        "--clip",
+                        "--recompute",
+                        "--save-every",
+                        "--resume",
+                        "--tokenizer",
+                        "--print-settings",
+                        "run_config.json",
+                        "Ctrl-C"})
     EXPECT_NE(r.out.find(s), std::string::npos) << s;
   const Cli p = run("pretrain --help");
   ASSERT_EQ(p.code, 0) << p.out;
-  for (const char* s : {"--preset", "--config", "--data", "--out", "--context", "--rope-base",
-                        "--steps", "--tokens", "--lr", "--save-every", "--resume", "--tokenizer",
-                        "Ctrl-C"})
+  for (const char* s :
+       {"--preset", "--config", "--data", "--out", "--context", "--rope-base", "--steps",
+        "--tokens", "--lr", "--save-every", "--resume", "--tokenizer", "Ctrl-C"})
     EXPECT_NE(p.out.find(s), std::string::npos) << s;
 }
 
@@ -62,7 +96,8 @@ TEST(ExtendCli, PrintSettingsShowsThePaperMappingAndTheScaledOne) {
 }
 
 TEST(ExtendCli, BadFlagsGiveOneLineErrors) {
-  const fs::path dir = fs::temp_directory_path() / ("harpe_extend_cli_" + std::to_string(::getpid()));
+  const fs::path dir =
+      fs::temp_directory_path() / ("harpe_extend_cli_" + std::to_string(::getpid()));
   fs::create_directories(dir);
   struct Case {
     std::string args, needle;
@@ -70,8 +105,8 @@ TEST(ExtendCli, BadFlagsGiveOneLineErrors) {
   const std::vector<Case> cases = {
       {"extend --method pi --context 2048 --steps 1 --data x --out " + dir.string() + "/o",
        "--from is required"},
-      {"extend --from " + dir.string() + "/none --method pi --context 2048 --steps 1 --data x --out " +
-           dir.string() + "/o",
+      {"extend --from " + dir.string() +
+           "/none --method pi --context 2048 --steps 1 --data x --out " + dir.string() + "/o",
        "--from"},
       {"extend --print-settings --context 2048", "--original-context"},
       {"extend --print-settings --original-context 64 --context 32 --head-dim 16", "--context"},
@@ -90,7 +125,8 @@ TEST(ExtendCli, BadFlagsGiveOneLineErrors) {
 
 // pretrain -> extend (harpe peak-valley) -> generate-ready checkpoint, through the program.
 TEST(ExtendCli, PretrainThenExtendWritesAReproducibleRun) {
-  const fs::path dir = fs::temp_directory_path() / ("harpe_extend_cli_run_" + std::to_string(::getpid()));
+  const fs::path dir =
+      fs::temp_directory_path() / ("harpe_extend_cli_run_" + std::to_string(::getpid()));
   fs::remove_all(dir);
   fs::create_directories(dir);
   const std::string shard = (dir / "c.bin").string();
@@ -120,16 +156,21 @@ TEST(ExtendCli, PretrainThenExtendWritesAReproducibleRun) {
   EXPECT_NE(r.out.find("step 2/2"), std::string::npos) << r.out;  // 1024 tokens / 512 per step
   EXPECT_NE(r.out.find("RoPE base bound (Men et al. 2024) for L 512"), std::string::npos) << r.out;
   // A base below Men et al.'s bound for L is named in a warning; one above it is not.
-  const std::string low = "extend --from " + base + " --data " + shard + " --method abf --context "
-                          "512 --steps 1 --abf-base 50 --out " + (dir / "low").string();
+  const std::string low = "extend --from " + base + " --data " + shard +
+                          " --method abf --context "
+                          "512 --steps 1 --abf-base 50 --out " +
+                          (dir / "low").string();
   Cli w = run(low);
   ASSERT_EQ(w.code, 0) << w.out;
   EXPECT_NE(w.out.find("warning: 2 of 2 KV heads are below the bound"), std::string::npos) << w.out;
-  w = run("extend --from " + base + " --data " + shard + " --method abf --context 512 --steps 1 "
-          "--abf-base 1e7 --out " + (dir / "high").string());
+  w = run("extend --from " + base + " --data " + shard +
+          " --method abf --context 512 --steps 1 "
+          "--abf-base 1e7 --out " +
+          (dir / "high").string());
   ASSERT_EQ(w.code, 0) << w.out;
   EXPECT_EQ(w.out.find("warning:"), std::string::npos) << w.out;
-  EXPECT_NE(w.out.find("effective base of the slowest frequency 1e+07"), std::string::npos) << w.out;
+  EXPECT_NE(w.out.find("effective base of the slowest frequency 1e+07"), std::string::npos)
+      << w.out;
   EXPECT_EQ(io::read_file(ext + "/checkpoint/tokenizer.model"), io::read_file(tok));
   const io::Json rc = io::parse_json(io::read_file(ext + "/run_config.json"), "run_config");
   EXPECT_EQ(rc["method"], "harpe");

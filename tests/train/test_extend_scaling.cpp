@@ -80,7 +80,7 @@ TEST(ScaledSettings, SmallCasesAreMonotonicAndSane) {
       EXPECT_LT(s.harpe_min, s.harpe_max);
       EXPECT_GT(s.harpe_stride, 0);
       EXPECT_LT(s.harpe_stride, (s.harpe_max - s.harpe_min) / 8);  // many candidates
-      EXPECT_EQ(s.harpe_max, s.abf_base);  // both are the paper's 5e6
+      EXPECT_EQ(s.harpe_max, s.abf_base);                          // both are the paper's 5e6
       // Stages: increasing bases and lengths, ending at (abf base, L); first at least C0.
       ASSERT_EQ(s.stages.size(), 3u);
       EXPECT_EQ(s.stages[0].length, L / 4);
@@ -103,8 +103,10 @@ TEST(ScaledSettings, SmallCasesAreMonotonicAndSane) {
     }
   }
   // Smaller heads need larger bases for the same wavelength (exponent d/(d-2) grows).
-  EXPECT_GT(rope::scaled_settings(64, 2048, 16).abf_base, rope::scaled_settings(64, 2048, 32).abf_base);
-  EXPECT_GT(rope::scaled_settings(64, 2048, 32).abf_base, rope::scaled_settings(64, 2048, 64).abf_base);
+  EXPECT_GT(rope::scaled_settings(64, 2048, 16).abf_base,
+            rope::scaled_settings(64, 2048, 32).abf_base);
+  EXPECT_GT(rope::scaled_settings(64, 2048, 32).abf_base,
+            rope::scaled_settings(64, 2048, 64).abf_base);
 }
 
 TEST(ScaledSettings, BadArgumentsThrow) {
@@ -125,7 +127,7 @@ TEST(Stages, ParseAndReject) {
   EXPECT_EQ(s[1].length, 1024);
   EXPECT_EQ(s[1].steps, 3);
   EXPECT_THROW(train::parse_stages(""), Error);
-  EXPECT_THROW(train::parse_stages("base=1e6:len=512"), Error);                  // no budget
+  EXPECT_THROW(train::parse_stages("base=1e6:len=512"), Error);                   // no budget
   EXPECT_THROW(train::parse_stages("base=1e6:len=512:tokens=1:steps=1"), Error);  // both
   EXPECT_THROW(train::parse_stages("base=x:len=512:steps=1"), Error);
   EXPECT_THROW(train::parse_stages("base=1e6:len=512:steps=1:foo=2"), Error);

@@ -2,8 +2,8 @@
 // them: a stop signal at a random moment mid-step saves a loadable checkpoint and exits 130; one
 // run per directory; metrics never written through a planted symlink; a fresh run never appends to
 // old metrics; bad budgets refused; --resume refuses changed hyper-parameters unless --override.
-#include <gtest/gtest.h>
 #include <fcntl.h>
+#include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -43,7 +43,8 @@ std::string make_shard(const TempDir& t) {
   if (fs::exists(p)) return p;
   data::ShardWriter w(p, 256);
   std::vector<int32_t> tok(60000);
-  for (std::size_t i = 0; i < tok.size(); ++i) tok[i] = static_cast<int32_t>((i * 7 + i / 13) % 251);
+  for (std::size_t i = 0; i < tok.size(); ++i)
+    tok[i] = static_cast<int32_t>((i * 7 + i / 13) % 251);
   w.add_document(tok);
   w.finish();
   return p;
@@ -86,7 +87,8 @@ struct Child {
   }
   int finish() {  // drains the output, returns the exit status (-signal when killed)
     char buf[4096];
-    for (ssize_t n; (n = ::read(out, buf, sizeof buf)) > 0;) text.append(buf, static_cast<size_t>(n));
+    for (ssize_t n; (n = ::read(out, buf, sizeof buf)) > 0;)
+      text.append(buf, static_cast<size_t>(n));
     ::close(out);
     int status = 0;
     ::waitpid(pid, &status, 0);
@@ -96,8 +98,23 @@ struct Child {
 
 std::vector<std::string> pretrain_args(const std::string& shard, const std::string& out,
                                        long steps) {
-  return {"pretrain", "--preset", "micro", "--data", shard, "--out", out, "--context", "128",
-          "--batch", "4", "--steps", std::to_string(steps), "--warmup", "1", "--log-every", "1"};
+  return {"pretrain",
+          "--preset",
+          "micro",
+          "--data",
+          shard,
+          "--out",
+          out,
+          "--context",
+          "128",
+          "--batch",
+          "4",
+          "--steps",
+          std::to_string(steps),
+          "--warmup",
+          "1",
+          "--log-every",
+          "1"};
 }
 
 // 50 runs (25 single-threaded, 25 with two threads): SIGINT, SIGTERM or SIGHUP at a random moment
@@ -134,11 +151,13 @@ TEST(Promises, OneRunPerDirectory) {
   const std::string shard = make_shard(t), out = (t.path / "shared").string();
   Child first(pretrain_args(shard, out, 100000), 1);
   ASSERT_TRUE(first.wait_for("step 1/")) << first.text;
-  const auto second = harpe::testing::run_harpe("pretrain --preset micro --data " + shard +
-                                                " --out " + out + " --context 128 --steps 5 --resume");
+  const auto second =
+      harpe::testing::run_harpe("pretrain --preset micro --data " + shard + " --out " + out +
+                                " --context 128 --steps 5 --resume");
   EXPECT_EQ(second.code, 1) << second.out;
   EXPECT_NE(second.out.find("is in use by another harpe run (pid " + std::to_string(first.pid)),
-            std::string::npos) << second.out;
+            std::string::npos)
+      << second.out;
   ::kill(first.pid, SIGTERM);
   EXPECT_EQ(first.finish(), 130);
 }
@@ -166,7 +185,7 @@ TEST(Promises, BadBudgetsAndChangedHyperParametersAreRefused) {
   const std::string base = "pretrain --preset micro --data " + shard + " --out " + out +
                            " --context 64 --batch 2 --warmup 1";
   for (const char* bad : {" --steps -5", " --steps 0", " --tokens 0", " --lr nan",
-                                 " --steps 3 --override train.lr"}) {
+                          " --steps 3 --override train.lr"}) {
     const auto r = harpe::testing::run_harpe(base + std::string(bad));
     EXPECT_NE(r.code, 0) << bad << ": " << r.out;
     EXPECT_FALSE(fs::exists(out + "/checkpoint")) << bad;
@@ -176,12 +195,14 @@ TEST(Promises, BadBudgetsAndChangedHyperParametersAreRefused) {
   r = harpe::testing::run_harpe(base + " --steps 4 --lr 2e-3 --resume");
   EXPECT_EQ(r.code, 1) << r.out;
   EXPECT_NE(r.out.find("train.lr"), std::string::npos) << r.out;
-  r = harpe::testing::run_harpe(base + " --steps 4 --lr 2e-3 --resume --override train.lr,train.steps");
+  r = harpe::testing::run_harpe(base +
+                                " --steps 4 --lr 2e-3 --resume --override train.lr,train.steps");
   EXPECT_EQ(r.code, 0) << r.out;
   EXPECT_NE(io::read_file(out + "/run_config.json").find("0.002"), std::string::npos);
   // `harpe train` saves on a signal and exits 130 like the others.
   Child c({"train", "--preset", "micro", "--data", shard, "--out", (t.path / "tr").string(),
-           "--context", "128", "--batch", "4", "--steps", "100000", "--log-every", "1"}, 1);
+           "--context", "128", "--batch", "4", "--steps", "100000", "--log-every", "1"},
+          1);
   ASSERT_TRUE(c.wait_for("step 1/")) << c.text;
   ::kill(c.pid, SIGINT);
   EXPECT_EQ(c.finish(), 130) << c.text;

@@ -15,9 +15,9 @@
 #include "core/error.h"
 #include "data/shard.h"
 #include "model/weights_io.h"
+#include "support/run_program.h"
 #include "train/checkpoint.h"
 #include "train/trainer.h"
-#include "support/run_program.h"
 
 namespace harpe::train {
 namespace {
@@ -25,7 +25,8 @@ namespace {
 namespace fs = std::filesystem;
 
 fs::path temp_dir(const std::string& name) {
-  fs::path p = fs::temp_directory_path() / ("harpe_test_train_" + name + "_" + std::to_string(::getpid()));
+  fs::path p =
+      fs::temp_directory_path() / ("harpe_test_train_" + name + "_" + std::to_string(::getpid()));
   fs::remove_all(p);
   fs::create_directories(p);
   return p;
@@ -76,9 +77,9 @@ TEST(Schedule, WarmupCosineAndConstantByHand) {
   s.warmup = 10;
   s.total = 110;
   s.min_ratio = 0.1;
-  EXPECT_DOUBLE_EQ(s.at(0), 1e-4);   // (0 + 1) / 10 of peak
+  EXPECT_DOUBLE_EQ(s.at(0), 1e-4);  // (0 + 1) / 10 of peak
   EXPECT_DOUBLE_EQ(s.at(9), 1e-3);
-  EXPECT_DOUBLE_EQ(s.at(10), 1e-3);  // cosine starts at the peak
+  EXPECT_DOUBLE_EQ(s.at(10), 1e-3);                 // cosine starts at the peak
   EXPECT_NEAR(s.at(60), 1e-4 + 9e-4 * 0.5, 1e-15);  // half way: cos(pi/2) = 0
   EXPECT_NEAR(s.at(35), 1e-4 + 9e-4 * 0.5 * (1 + std::cos(M_PI * 0.25)), 1e-15);
   EXPECT_DOUBLE_EQ(s.at(110), 1e-4);
@@ -195,7 +196,8 @@ TEST(Checkpoint, SaveLoadRoundTripGivesIdenticalLoss) {
   t.save(ck);  // a second save replaces the first through ckpt.tmp / ckpt.old
   EXPECT_FALSE(fs::exists(ck + ".tmp"));
   EXPECT_FALSE(fs::exists(ck + ".old"));
-  for (const char* f : {"config.json", "model.safetensors", "optimizer.safetensors", "trainer_state.json"})
+  for (const char* f :
+       {"config.json", "model.safetensors", "optimizer.safetensors", "trainer_state.json"})
     EXPECT_TRUE(fs::exists(fs::path(ck) / f)) << f;
 
   model::Model loaded = model::load_model_dir(ck);
@@ -319,8 +321,8 @@ TEST(TrainCli, DivergenceStopsWithAClearMessageAndKeepsTheCheckpoint) {
   const std::string out = (dir / "run").string();
   // lr 1e30 without clipping: step 1 is finite, its update makes the next loss overflow.
   CliResult r = run_cli("train --preset micro --data " + shard + " --out " + out +
-              " --context 16 --batch 1 --steps 4 --warmup 0 --schedule constant --clip 0"
-              " --lr 1e30 --save-every 1");
+                        " --context 16 --batch 1 --steps 4 --warmup 0 --schedule constant --clip 0"
+                        " --lr 1e30 --save-every 1");
   EXPECT_EQ(r.code, 1) << r.out;
   EXPECT_NE(r.out.find("harpe: error: step "), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("not finite"), std::string::npos) << r.out;

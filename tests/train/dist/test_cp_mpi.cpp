@@ -71,16 +71,18 @@ TEST(TrainMpiContextParallel, SplitSequencesMatchOneRank) {
     w.add_document(t);
     w.finish();
   }
-  const std::string common = " train --preset micro --data " + shard +
-                             " --warmup 1 --lr 1e-2 --steps 5 --out ";
+  const std::string common =
+      " train --preset micro --data " + shard + " --warmup 1 --lr 1e-2 --steps 5 --out ";
   const fs::path one = dir / "one", cp = dir / "cp", one_b = dir / "one_b", cp_dp = dir / "cp_b";
 
   // One sequence per step: CP=2 vs 1 rank.
   CliResult r = run(kOne + common + one.string() + " --context 64 --batch 1");
   ASSERT_EQ(r.code, 0) << r.out;
-  r = run(kTwo + common + cp.string() + " --context 64 --batch 1 --distributed --context-parallel 2");
+  r = run(kTwo + common + cp.string() +
+          " --context 64 --batch 1 --distributed --context-parallel 2");
   ASSERT_EQ(r.code, 0) << r.out;
-  EXPECT_NE(r.out.find("context parallel: 2 ranks per sequence (32 tokens each)"), std::string::npos)
+  EXPECT_NE(r.out.find("context parallel: 2 ranks per sequence (32 tokens each)"),
+            std::string::npos)
       << r.out;
   EXPECT_EQ(r.out.find("step 5/5"), r.out.rfind("step 5/5")) << r.out;  // rank 0 alone prints
   const std::vector<Line> a = read_metrics(one / "metrics.jsonl");
@@ -91,17 +93,20 @@ TEST(TrainMpiContextParallel, SplitSequencesMatchOneRank) {
   // Two sequences per micro-batch and gradient accumulation, still CP=2 (DP=1).
   r = run(kOne + common + one_b.string() + " --context 64 --batch 2 --grad-accum 2");
   ASSERT_EQ(r.code, 0) << r.out;
-  r = run(kTwo + common + cp_dp.string() + " --context 64 --batch 2 --grad-accum 2 --context-parallel 2");
+  r = run(kTwo + common + cp_dp.string() +
+          " --context 64 --batch 2 --grad-accum 2 --context-parallel 2");
   ASSERT_EQ(r.code, 0) << r.out;
   expect_same_run(read_metrics(one_b / "metrics.jsonl"), read_metrics(cp_dp / "metrics.jsonl"));
 
   // A ring of 4 (three K/V shifts, dK/dV travelling three hops home) and the 2-D layout
   // DP=2 x CP=2, both against the same 1-rank run (2 sequences, accumulation 2).
   const fs::path cp4 = dir / "cp4", dp2cp2 = dir / "dp2cp2";
-  r = run(kFour + common + cp4.string() + " --context 64 --batch 2 --grad-accum 2 --context-parallel 4");
+  r = run(kFour + common + cp4.string() +
+          " --context 64 --batch 2 --grad-accum 2 --context-parallel 4");
   ASSERT_EQ(r.code, 0) << r.out;
   expect_same_run(read_metrics(one_b / "metrics.jsonl"), read_metrics(cp4 / "metrics.jsonl"));
-  r = run(kFour + common + dp2cp2.string() + " --context 64 --batch 2 --grad-accum 2 --context-parallel 2");
+  r = run(kFour + common + dp2cp2.string() +
+          " --context 64 --batch 2 --grad-accum 2 --context-parallel 2");
   ASSERT_EQ(r.code, 0) << r.out;
   EXPECT_NE(r.out.find("x 2 data-parallel groups of 1 sequences"), std::string::npos) << r.out;
   expect_same_run(read_metrics(one_b / "metrics.jsonl"), read_metrics(dp2cp2 / "metrics.jsonl"));
@@ -111,7 +116,8 @@ TEST(TrainMpiContextParallel, SplitSequencesMatchOneRank) {
   r = run(kTwo + common + (dir / "bad1").string() + " --context 66 --batch 1 --context-parallel 2");
   EXPECT_NE(r.code, 0);
   EXPECT_NE(r.out.find("--context 66 must be a multiple of 2 x --context-parallel = 4"),
-            std::string::npos) << r.out;
+            std::string::npos)
+      << r.out;
   r = run(kTwo + common + (dir / "bad2").string() + " --context 64 --batch 1 --context-parallel 3");
   EXPECT_NE(r.code, 0);
   EXPECT_NE(r.out.find("--context-parallel 3 must divide the 2 ranks"), std::string::npos) << r.out;

@@ -84,8 +84,8 @@ TEST(TrainMpi, TwoRanksMatchOneRankAndResumeAcrossRankCounts) {
   expect_same_run(a, read_metrics(mixed / "metrics.jsonl"), true);
 
   // A global batch that does not split evenly is refused with a message naming the flag.
-  r = run(kTwo + " train --preset micro --data " + shard + " --context 32 --batch 3 --steps 1 --out " +
-          (dir / "odd").string());
+  r = run(kTwo + " train --preset micro --data " + shard +
+          " --context 32 --batch 3 --steps 1 --out " + (dir / "odd").string());
   EXPECT_NE(r.code, 0);
   EXPECT_NE(r.out.find("--batch 3 must be a multiple of the 2"), std::string::npos) << r.out;
   fs::remove_all(dir);
@@ -94,7 +94,8 @@ TEST(TrainMpi, TwoRanksMatchOneRankAndResumeAcrossRankCounts) {
 // `harpe pretrain` and `harpe extend` (single stage and ABF's three stages, whose seed checkpoints
 // rank 0 writes between stages) run data-parallel the same way.
 TEST(TrainMpi, PretrainAndExtendTwoRanksMatchOneRank) {
-  const fs::path dir = fs::temp_directory_path() / ("harpe_test_mpi_ext_" + std::to_string(::getpid()));
+  const fs::path dir =
+      fs::temp_directory_path() / ("harpe_test_mpi_ext_" + std::to_string(::getpid()));
   fs::remove_all(dir);
   fs::create_directories(dir);
   const std::string shard = (dir / "train.bin").string();
@@ -121,7 +122,8 @@ TEST(TrainMpi, PretrainAndExtendTwoRanksMatchOneRank) {
                   read_metrics(dir / "p2" / "metrics.jsonl"), true);
 
   const std::string from = (dir / "p1").string();
-  for (const std::string method : {"--method harpe --bases uniform", "--method abf --stages scaled"}) {
+  for (const std::string method :
+       {"--method harpe --bases uniform", "--method abf --stages scaled"}) {
     const std::string ext = " extend --from " + from + " --data " + shard + " " + method +
                             " --context 128 --steps 2 --batch 2 --lr 1e-3 --out ";
     const fs::path e1 = dir / "e1", e2 = dir / "e2";
@@ -134,7 +136,8 @@ TEST(TrainMpi, PretrainAndExtendTwoRanksMatchOneRank) {
     // Split, not two copies of the whole batch (which would give the same losses).
     EXPECT_NE(r.out.find("data parallel: 2 ranks, 1 sequences each"), std::string::npos) << r.out;
     EXPECT_EQ(r.out.find("saved " + e2.string() + "/checkpoint"),
-              r.out.rfind("saved " + e2.string() + "/checkpoint")) << r.out;
+              r.out.rfind("saved " + e2.string() + "/checkpoint"))
+        << r.out;
     const std::vector<Line> a = read_metrics(e1 / "metrics.jsonl");
     ASSERT_GE(a.size(), 2u) << method;
     expect_same_run(a, read_metrics(e2 / "metrics.jsonl"), true);
