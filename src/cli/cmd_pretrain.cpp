@@ -47,16 +47,9 @@ void setup(CLI::App& parent) {
       t.config.rope.base = f->rope_base;
       t.config.rope_scaling_extra.clear();
     }
-    po.data_path = f->train.data;
-    po.out_dir = f->train.out;
-    po.resume = f->train.resume;
-    po.override_keys = f->train.override_keys;
-    po.hooks.save_every = f->train.save_every;
-    po.hooks.keep_every = f->train.keep_every;
-    po.hooks.log_every = f->train.log_every;
+    cli::apply_run_flags(f->train, po);
     po.hooks.tokenizer = f->tokenizer;
     po.hooks.quiet = f->quiet;
-    po.hooks.distributed = f->train.distributed;
     if (train::run_pretrain(po) == train::RunEnd::interrupted) {
       std::fflush(stdout);
       std::exit(130);  // interrupted: the checkpoint is saved (the message is printed)

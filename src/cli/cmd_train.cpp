@@ -41,13 +41,7 @@ void setup(CLI::App& parent) {
     po.train.context_parallel = f->context_parallel;
     po.command = "train";
     po.record_c0 = false;
-    po.data_path = f->train.data;
-    po.out_dir = f->train.out;
-    po.resume = f->train.resume;
-    po.override_keys = f->train.override_keys;
-    po.hooks.save_every = f->train.save_every;
-    po.hooks.keep_every = f->train.keep_every;
-    po.hooks.log_every = f->train.log_every;
+    cli::apply_run_flags(f->train, po);
     po.hooks.tokenizer = f->tokenizer;
     po.hooks.distributed = f->train.distributed || f->context_parallel > 1;
     if (train::run_pretrain(po) == train::RunEnd::interrupted) {

@@ -8,6 +8,7 @@
 
 #include "core/error.h"
 #include "model/config.h"
+#include "train/run.h"
 #include "train/trainer.h"
 
 namespace harpe::cli {
@@ -127,6 +128,18 @@ inline void apply_train_flags(const TrainFlags& f, train::TrainOptions& t, long 
   t.seed = f.seed;
   t.data_seed = f.data_seed;
   t.answers_only = f.loss == "answers";
+}
+
+// The run-level flags (where, resume, hooks) of `harpe train` and `harpe pretrain`.
+inline void apply_run_flags(const TrainFlags& f, train::PretrainOptions& po) {
+  po.data_path = f.data;
+  po.out_dir = f.out;
+  po.resume = f.resume;
+  po.override_keys = f.override_keys;
+  po.hooks.save_every = f.save_every;
+  po.hooks.keep_every = f.keep_every;
+  po.hooks.log_every = f.log_every;
+  po.hooks.distributed = f.distributed;
 }
 
 }  // namespace harpe::cli

@@ -94,18 +94,12 @@ struct Table {
 };
 
 std::string table_markdown(const Table& t) {
-  std::ostringstream s;
-  s << "|";
-  for (const auto& h : t.header) s << " " << h << " |";
-  s << "\n|";
-  for (size_t i = 0; i < t.header.size(); ++i) s << (i ? " ---: |" : " --- |");
-  s << "\n";
+  std::vector<std::vector<std::string>> rows;
   for (const auto& [label, vals] : t.rows) {
-    s << "| " << label << " |";
-    for (double v : vals) s << " " << fmt2(v) << " |";
-    s << "\n";
+    rows.push_back({label});
+    for (double v : vals) rows.back().push_back(fmt2(v));
   }
-  return s.str();
+  return text_table_markdown(t.header, rows);
 }
 
 // Scores (0..100, higher is better) get the heatmap palette; other values (perplexities) do not.
@@ -203,6 +197,22 @@ Comparison compare(const std::vector<RunResults>& runs) {
 }
 
 }  // namespace
+
+std::string text_table_markdown(const std::vector<std::string>& header,
+                                const std::vector<std::vector<std::string>>& rows) {
+  std::ostringstream s;
+  s << "|";
+  for (const auto& h : header) s << " " << h << " |";
+  s << "\n|";
+  for (size_t i = 0; i < header.size(); ++i) s << (i ? " ---: |" : " --- |");
+  s << "\n";
+  for (const auto& r : rows) {
+    s << "|";
+    for (const auto& c : r) s << " " << c << " |";
+    s << "\n";
+  }
+  return s.str();
+}
 
 double PplResult::perplexity() const {
   return tokens > 0 ? std::exp(nll_sum / static_cast<double>(tokens)) : kNaN;

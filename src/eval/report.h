@@ -43,6 +43,10 @@ RunResults read_results(const std::string& path);
 // Reads RUN_DIR/results.json (or the file itself when given a .json path).
 RunResults read_run(const std::string& run_dir_or_file);
 
+// A markdown table from text cells (header, then rows); numbers right-aligned.
+std::string text_table_markdown(const std::vector<std::string>& header,
+                                const std::vector<std::vector<std::string>>& rows);
+
 // Markdown: task rows x length columns with an "avg" column, and an "avg" row (mean over tasks
 // at each length). Scores with 2 decimals; "-" where a (task, length) was not run. `words`:
 // word_match's partial credit instead of string_match_all.

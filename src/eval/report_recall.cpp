@@ -5,6 +5,7 @@
 #include <cmath>
 #include <limits>
 #include <map>
+#include <memory>
 #include <set>
 #include <sstream>
 
@@ -106,20 +107,7 @@ struct TextTable {
   std::vector<std::vector<std::string>> rows;
 };
 
-std::string markdown(const TextTable& t) {
-  std::ostringstream s;
-  s << "|";
-  for (const auto& h : t.header) s << " " << h << " |";
-  s << "\n|";
-  for (size_t i = 0; i < t.header.size(); ++i) s << (i ? " ---: |" : " --- |");
-  s << "\n";
-  for (const auto& r : t.rows) {
-    s << "|";
-    for (const auto& c : r) s << " " << c << " |";
-    s << "\n";
-  }
-  return s.str();
-}
+std::string markdown(const TextTable& t) { return text_table_markdown(t.header, t.rows); }
 
 std::string html(const TextTable& t) {
   std::ostringstream s;
@@ -228,13 +216,32 @@ bool has_recall(const std::vector<RunResults>& runs) {
   return false;
 }
 
+namespace {
+
+// The runs that have recall results, their groups and all their lengths.
+struct RecallRuns {
+  std::vector<RunResults> runs;
+  std::vector<RunGroup> groups;  // point into `runs`
+  std::set<int64_t> lengths;
+};
+
+std::unique_ptr<RecallRuns> recall_runs(const std::vector<RunResults>& all) {
+  auto r = std::make_unique<RecallRuns>();
+  for (const RunResults& x : all)
+    if (!x.recall.empty()) r->runs.push_back(x);
+  r->groups = group_runs(r->runs);
+  r->lengths = all_recall_lengths(r->groups);
+  return r;
+}
+
+}  // namespace
+
 std::string recall_comparison_markdown(const std::vector<RunResults>& runs) {
   if (!has_recall(runs)) return "";
-  std::vector<RunResults> with;
-  for (const RunResults& r : runs)
-    if (!r.recall.empty()) with.push_back(r);
-  const std::vector<RunGroup> groups = group_runs(with);
-  const std::set<int64_t> lengths = all_recall_lengths(groups);
+  const auto rr = recall_runs(runs);
+  const std::vector<RunResults>& with = rr->runs;
+  const std::vector<RunGroup>& groups = rr->groups;
+  const std::set<int64_t>& lengths = rr->lengths;
   std::ostringstream s;
   s << "## Associative recall\n\n"
     << "Exact match per query (%), mean over each method's runs (seeds) with min-max in brackets; "
@@ -249,11 +256,10 @@ std::string recall_comparison_markdown(const std::vector<RunResults>& runs) {
 
 std::string recall_comparison_html(const std::vector<RunResults>& runs) {
   if (!has_recall(runs)) return "";
-  std::vector<RunResults> with;
-  for (const RunResults& r : runs)
-    if (!r.recall.empty()) with.push_back(r);
-  const std::vector<RunGroup> groups = group_runs(with);
-  const std::set<int64_t> lengths = all_recall_lengths(groups);
+  const auto rr = recall_runs(runs);
+  const std::vector<RunResults>& with = rr->runs;
+  const std::vector<RunGroup>& groups = rr->groups;
+  const std::set<int64_t>& lengths = rr->lengths;
   std::ostringstream s;
   s << "<h1>Associative recall</h1>\n<p>Exact match per query (%): mean over each method's runs "
        "(seeds), min-max in brackets and as the shaded band.</p>\n";
