@@ -28,6 +28,8 @@ table=(
   "gnuplot-nox|waveform, heatmap and curve pictures (SVG)"
   "jq|reproduce.sh merges per-model results"
   "clang-format|scripts/format.sh --check (the test command checks the code format)"
+  "clang|libFuzzer targets (tests/fuzz, scripts/fuzz.sh; the test command runs them briefly)"
+  "libclang-rt-14-dev|libFuzzer and sanitizer runtimes for clang 14 (scripts/fuzz.sh)"
   "bible-kjv|the default corpus: prose (demo, tests)"
   "bible-kjv-text|the default corpus: the KJV text itself"
   "pari-doc|the default corpus: mathematical prose (demo, tests)"

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The README's test command: set up, check the code format (scripts/format.sh --check), build, run
-# the test suite; then an ASan+UBSan build of the same suite. Usage: scripts/test.sh [--no-sanitize]
+# the test suite; then an ASan+UBSan build of the same suite and a short run of each fuzz target
+# (scripts/fuzz.sh). Usage: scripts/test.sh [--no-sanitize]   (skips both)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
@@ -20,4 +21,6 @@ if [[ "${1:-}" != "--no-sanitize" ]]; then
   cmake --build build-asan -j"$jobs"
   ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
     ctest --test-dir build-asan --output-on-failure -j"$jobs" --timeout 1800 -LE slow
+  echo "== fuzz targets (10 s each) =="
+  bash scripts/fuzz.sh --seconds 10
 fi

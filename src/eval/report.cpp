@@ -301,8 +301,9 @@ RunResults results_from_json(const std::string& text, const std::string& source)
   } catch (const json::exception& e) {
     fail("results ", source, ": not valid JSON (", e.what(), ")");
   }
-  check(j.is_object() && j.value("schema", std::string()) == kSchema, "results ", source,
-        ": expected a JSON object with \"schema\": \"", kSchema, "\"");
+  const auto schema = j.is_object() ? j.find("schema") : j.end();
+  check(schema != j.end() && schema->is_string() && schema->get<std::string>() == kSchema,
+        "results ", source, ": expected a JSON object with \"schema\": \"", kSchema, "\"");
   RunResults r;
   try {
     r.name = j.value("name", std::string());

@@ -26,8 +26,8 @@ inline float dot(const float* a, const float* b, int n) {
   return s;
 }
 
-// Keys ahead of the current one whose rows the single-query kernels prefetch.
-constexpr int kPrefetchKeys = 32;
+// Keys ahead of the current one whose rows the single-query kernels prefetch (AVX-512 paths only).
+[[maybe_unused]] constexpr int kPrefetchKeys = 32;
 
 // sc[h * ld + j] = scale * q_h . k[j, h / group] for keys j in [j0, j1) and every head h. Keys
 // outer, heads inner: the cache is read row after row, in address order, which the hardware

@@ -71,8 +71,12 @@ Chains extrema_chains(const std::vector<double>& f, int m_lo, const PeakValleyPa
   const long n = static_cast<long>(f.size());
   // Branch-free scans (an extremum every few positions makes branches mispredict): count, then
   // fill exactly sized lists (small, so no page faults per call in the candidate loop).
-  auto is_max = [&f](long i) { return (f[i] > f[i - 1]) & (f[i] > f[i + 1]); };
-  auto is_min = [&f](long i) { return (f[i] < f[i - 1]) & (f[i] < f[i + 1]); };
+  auto is_max = [&f](long i) {
+    return static_cast<int>(f[i] > f[i - 1]) & static_cast<int>(f[i] > f[i + 1]);
+  };
+  auto is_min = [&f](long i) {
+    return static_cast<int>(f[i] < f[i - 1]) & static_cast<int>(f[i] < f[i + 1]);
+  };
   size_t n_max = 0, n_min = 0;
   for (long i = 1; i + 1 < n; ++i) {
     n_max += is_max(i);

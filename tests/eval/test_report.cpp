@@ -106,6 +106,9 @@ TEST(Report, JsonRoundTrip) {
   EXPECT_TRUE(std::isnan(old.tasks[1].word_score));  // no predictions kept: unknown, shown as "-"
   EXPECT_THROW(results_from_json("{", "bad"), Error);
   EXPECT_THROW(results_from_json("{\"schema\": \"other\"}", "bad"), Error);
+  // Found by tests/fuzz/fuzz_results: a schema of the wrong type escaped as a JSON library error.
+  EXPECT_THROW(results_from_json("{\"schema\": []}", "bad"), Error);
+  EXPECT_THROW(results_from_json("{\"schema\": 7}", "bad"), Error);
   EXPECT_THROW(
       results_from_json("{\"schema\": \"harpe.eval.v1\", \"tasks\": [{\"task\": 1}]}", "b"), Error);
 }
