@@ -17,7 +17,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       const harpe::data::DocumentSpan doc = s.document(d);
       std::vector<int32_t> t(doc.length);
       s.copy_tokens(doc.offset, doc.length, t.data());
-      for (uint64_t i = 0; i < doc.length; ++i) sum += static_cast<uint64_t>(t[i]) + s.scored(doc.offset + i);
+      for (uint64_t i = 0; i < doc.length; ++i)
+        sum += static_cast<uint64_t>(t[i]) + s.scored(doc.offset + i);
     }
     (void)sum;
   } catch (const harpe::Error&) {
