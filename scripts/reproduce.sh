@@ -18,7 +18,6 @@
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
-args=("$@")
 preset="" out="" harpe="" jobs=2 keep_going=0 dry=0
 usage() { sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'; }
 while (($#)); do
@@ -34,19 +33,14 @@ while (($#)); do
   esac
 done
 [[ -n "$preset" && -n "$out" ]] || { echo "reproduce: error: --preset and --out are required (see --help)" >&2; exit 2; }
+[[ "$jobs" =~ ^[1-9][0-9]*$ ]] || { echo "reproduce: error: --jobs must be a positive integer, got '$jobs'" >&2; exit 2; }
 envfile="$ROOT/configs/reproduce_${preset}.env"
 [[ -f "$envfile" ]] || { echo "reproduce: error: --preset $preset: no $envfile (demo, core, full, passkey, passkey-4x, recall, recall-demo)" >&2; exit 2; }
-# Associative-recall presets (docs/recall.md) have their own pipeline.
-if grep -q '^KIND=recall' "$envfile"; then exec bash "$ROOT/scripts/reproduce_recall.sh" "${args[@]}"; fi
 if [[ -z "$harpe" ]]; then
   for c in "$ROOT/build/src/harpe" "$ROOT"/build-*/src/harpe; do [[ -x "$c" ]] && { harpe="$c"; break; }; done
 fi
 [[ -x "$harpe" ]] || { echo "reproduce: error: no harpe program (build it, or pass --harpe BIN)" >&2; exit 2; }
 harpe="$(cd "$(dirname "$harpe")" && pwd)/$(basename "$harpe")"
-
-MODEL_PRESET="" MODEL_CONFIG="" SYNTHETIC_DOCS=0 NIAH_DOCS=0 NIAH_TOKENS="" EXT_NIAH_DOCS=0 EXT_NIAH_TOKENS="" PASSKEY_DOCS=0 COPY_DOCS=0 EXT_PASSKEY_DOCS=0 EXT_COPY_DOCS=0 NIAH_TTG="" HAYSTACK_SOURCE="" SELF_EXTEND=0 NEEDLE=0 SHORT=0 GENERATE=0 NEEDLE_DEPTHS=11 NEEDLE_SAMPLES=1
-# shellcheck disable=SC1090
-source "$envfile"
 # Shared machines: without this, libgomp's spinning makes steps up to 12x slower (docs/engine.md).
 export OMP_WAIT_POLICY="${OMP_WAIT_POLICY:-passive}"
 
@@ -55,6 +49,18 @@ out="$(cd "$out" && pwd)"
 D="$out/data"
 timings="$out/timings.tsv"
 [[ -f "$timings" ]] || printf 'step\tseconds\tstatus\tload1\tstart_utc\n' >"$timings"
+
+# Associative-recall presets (docs/recall.md) have their own pipeline, on the same arguments,
+# program and RUN_DIR.
+if grep -q '^KIND=recall' "$envfile"; then
+  # shellcheck source=scripts/reproduce_recall.sh
+  source "$ROOT/scripts/reproduce_recall.sh"
+  exit 0
+fi
+
+MODEL_PRESET="" MODEL_CONFIG="" SYNTHETIC_DOCS=0 NIAH_DOCS=0 NIAH_TOKENS="" EXT_NIAH_DOCS=0 EXT_NIAH_TOKENS="" PASSKEY_DOCS=0 COPY_DOCS=0 EXT_PASSKEY_DOCS=0 EXT_COPY_DOCS=0 NIAH_TTG="" HAYSTACK_SOURCE="" SELF_EXTEND=0 NEEDLE=0 SHORT=0 GENERATE=0 NEEDLE_DEPTHS=11 NEEDLE_SAMPLES=1
+# shellcheck disable=SC1090
+source "$envfile"
 L=$((32 * C0))
 failed=()
 

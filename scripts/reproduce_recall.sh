@@ -7,7 +7,9 @@
 #
 # Usage: scripts/reproduce.sh --preset recall|recall-demo --out RUN_DIR [--harpe BIN] [--jobs N]
 #                             [--keep-going] [--dry-run]
-# (reproduce.sh hands presets with KIND=recall to this script, with the same arguments.)
+# reproduce.sh sources this file for presets with KIND=recall, once it has parsed the arguments
+# (preset, out, harpe, jobs, keep_going, dry, envfile), found the program and prepared RUN_DIR
+# (out, D, timings); run it through reproduce.sh, not on its own.
 #
 # --jobs N runs N steps at once, each single-threaded (on 2 cores two 1-thread jobs train about
 # twice as fast as one 2-thread job at these model sizes). Every step writes a marker file
@@ -15,41 +17,9 @@
 # shellcheck disable=SC2046
 set -euo pipefail
 
-ROOT="$(cd "$(dirname "$0")/.." && pwd)"
-preset="" out="" harpe="" jobs=2 keep_going=0 dry=0
-usage() { sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'; }
-while (($#)); do
-  case "$1" in
-    --preset) preset="${2:?--preset needs a value}"; shift 2 ;;
-    --out) out="${2:?--out needs a value}"; shift 2 ;;
-    --harpe) harpe="${2:?--harpe needs a value}"; shift 2 ;;
-    --jobs) jobs="${2:?--jobs needs a value}"; shift 2 ;;
-    --keep-going) keep_going=1; shift ;;
-    --dry-run) dry=1; shift ;;
-    -h|--help) usage; exit 0 ;;
-    *) echo "reproduce: error: unknown argument '$1' (see --help)" >&2; exit 2 ;;
-  esac
-done
-[[ -n "$preset" && -n "$out" ]] || { echo "reproduce: error: --preset and --out are required (see --help)" >&2; exit 2; }
-[[ "$jobs" =~ ^[1-9][0-9]*$ ]] || { echo "reproduce: error: --jobs must be a positive integer, got '$jobs'" >&2; exit 2; }
-envfile="$ROOT/configs/reproduce_${preset}.env"
-[[ -f "$envfile" ]] || { echo "reproduce: error: --preset $preset: no $envfile" >&2; exit 2; }
-if [[ -z "$harpe" ]]; then
-  for c in "$ROOT/build/src/harpe" "$ROOT"/build-*/src/harpe; do [[ -x "$c" ]] && { harpe="$c"; break; }; done
-fi
-[[ -x "$harpe" ]] || { echo "reproduce: error: no harpe program (build it, or pass --harpe BIN)" >&2; exit 2; }
-harpe="$(cd "$(dirname "$harpe")" && pwd)/$(basename "$harpe")"
-
 BASE_CHECKPOINT="" SELF_EXTEND=1 EXT_PAIRS=4 EXT_COPY=uniform BASE_COPY=adjacent SPAN=24 EVAL_SPAN=16
 # shellcheck disable=SC1090
 source "$envfile"
-export OMP_WAIT_POLICY="${OMP_WAIT_POLICY:-passive}"
-
-mkdir -p "$out/.done"
-out="$(cd "$out" && pwd)"
-D="$out/data"
-timings="$out/timings.tsv"
-[[ -f "$timings" ]] || printf 'step\tseconds\tstatus\tload1\tstart_utc\n' >"$timings"
 L=$((32 * C0))
 mkdir -p "$D"
 

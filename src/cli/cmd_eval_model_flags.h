@@ -2,20 +2,51 @@
 #pragma once
 
 #include <CLI/CLI.hpp>
+#include <cstdint>
 #include <string>
+#include <vector>
 
 #include "eval/model_commands.h"
+#include "eval/model_eval.h"
+#include "rope/rope_table.h"
 
 namespace harpe::cli {
+
+// Flags that are lists or pairs are parsed here, once, into the typed values of eval::*Args; a bad
+// value is a one-line harpe::Error naming the flag, raised while the command line is parsed.
+
+inline CLI::Option* add_self_extend_flag(CLI::App* cmd, rope::PositionMap& position,
+                                         const std::string& help) {
+  return cmd->add_option_function<std::string>(
+      "--self-extend",
+      [&position](const std::string& text) {
+        position = rope::parse_position_map(text, "--self-extend");
+      },
+      help);
+}
+
+inline CLI::Option* add_lengths_flag(CLI::App* cmd, std::vector<int64_t>& lengths,
+                                     const std::string& help) {
+  std::string shown;
+  for (int64_t l : lengths) shown += (shown.empty() ? "" : ",") + std::to_string(l);
+  return cmd
+      ->add_option_function<std::string>(
+          "--lengths",
+          [&lengths](const std::string& text) {
+            lengths = harpe::eval::parse_lengths(text, "--lengths");
+          },
+          help)
+      ->default_str(shown);
+}
 
 inline void add_model_flags(CLI::App* cmd, harpe::eval::ModelArgs& m) {
   cmd->add_option("--model", m.model_dir, "Checkpoint directory (config.json + model.safetensors)")
       ->required();
   cmd->add_option("--tokenizer", m.tokenizer,
                   "SentencePiece model (default: MODEL/tokenizer.model)");
-  cmd->add_option("--self-extend", m.self_extend,
-                  "Training-free Self-Extend on any checkpoint: W,G = neighbour window, group size "
-                  "(e.g. 1024,8); default none");
+  add_self_extend_flag(cmd, m.position,
+                       "Training-free Self-Extend on any checkpoint: W,G = neighbour window, group "
+                       "size (e.g. 1024,8); default none");
   cmd->add_option("--out", m.out_dir, "Write results.json + results.md into this directory");
   cmd->add_option("--name", m.name, "Run name in reports (default: the --out directory's name)");
   cmd->add_flag("--quiet,-q", m.quiet, "No progress lines");
@@ -43,8 +74,7 @@ inline void add_tokens_to_generate_flag(CLI::App* cmd, int& ttg) {
 inline void add_ruler_flags(CLI::App* cmd, harpe::eval::RulerArgs& r,
                             const std::string& tasks_help) {
   cmd->add_option("--tasks", r.tasks, tasks_help)->capture_default_str();
-  cmd->add_option("--lengths", r.lengths, "Context lengths, comma-separated (4096 or 4k)")
-      ->capture_default_str();
+  add_lengths_flag(cmd, r.lengths, "Context lengths, comma-separated (4096 or 4k)");
   cmd->add_option("--samples,-n", r.samples, "Samples per task and length")->capture_default_str();
   cmd->add_option("--jobs,-j", r.jobs,
                   "Samples decoded at once (each then single-threaded); 1 = one at a time, "

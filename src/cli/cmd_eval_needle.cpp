@@ -16,10 +16,10 @@ void setup(CLI::App& parent) {
       "decoding, string_match_all per cell; heatmap --out DIR/needle.svg (+ needle.png by "
       "gnuplot).");
   harpe::cli::add_model_flags(cmd, a->m);
-  cmd->add_option("--lengths", a->n.lengths, "Context lengths, comma-separated (4096 or 4k)")
-      ->capture_default_str();
-  cmd->add_option("--depths", a->n.depths,
-                  "Needle depth percents, comma-separated (default: --depth-count evenly spaced)");
+  harpe::cli::add_lengths_flag(cmd, a->n.lengths, "Context lengths, comma-separated (4096 or 4k)");
+  cmd->add_option_function<std::string>(
+      "--depths", [a](const std::string& text) { a->n.depths = harpe::eval::parse_depths(text); },
+      "Needle depth percents, comma-separated (default: --depth-count evenly spaced)");
   cmd->add_option("--depth-count", a->n.depth_count, "Number of evenly spaced depths 0..100")
       ->capture_default_str();
   cmd->add_option("--samples,-n", a->n.samples, "Samples per cell")->capture_default_str();

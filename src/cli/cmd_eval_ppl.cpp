@@ -19,8 +19,7 @@ void setup(CLI::App& parent) {
       "every\n"
       "length scores the same tokens.");
   harpe::cli::add_model_flags(cmd, a->m);
-  cmd->add_option("--lengths", a->p.lengths, "Window lengths, comma-separated (4096 or 4k)")
-      ->capture_default_str();
+  harpe::cli::add_lengths_flag(cmd, a->p.lengths, "Window lengths, comma-separated (4096 or 4k)");
   cmd->add_option("--stride", a->p.stride, "Stride S between window ends (S < length)")
       ->capture_default_str();
   cmd->add_option("--corpus", a->p.corpus,

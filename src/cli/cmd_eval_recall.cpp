@@ -21,8 +21,9 @@ void setup(CLI::App& parent) {
   cmd->add_option("--model", a->m.model_dir,
                   "Checkpoint directory (config.json + model.safetensors)")
       ->required();
-  cmd->add_option("--self-extend", a->m.self_extend,
-                  "Training-free Self-Extend: W,G = neighbour window, group size; default none");
+  harpe::cli::add_self_extend_flag(
+      cmd, a->m.position,
+      "Training-free Self-Extend: W,G = neighbour window, group size; default none");
   cmd->add_option("--out", a->m.out_dir, "Write results.json + results.md into this directory");
   cmd->add_option("--name", a->m.name, "Run name in reports (default: the --out directory's name)");
   cmd->add_option("--group", a->r.group,

@@ -26,6 +26,12 @@ namespace {
 
 constexpr const char* kDefaultCorpus = "data/corpus";
 
+// Lengths come typed from the CLI (parse_lengths); a library caller may still pass anything.
+void check_lengths(const std::vector<int64_t>& lengths) {
+  check(!lengths.empty(), "--lengths: no length given");
+  for (int64_t l : lengths) check(l > 0, "--lengths: ", l, " is not a positive length");
+}
+
 void note(bool quiet, const char* fmt, auto... args) {
   if (quiet) return;
   std::fprintf(stderr, fmt, args...);
@@ -54,7 +60,8 @@ std::string corpus_or_default(const std::string& flag_value, bool quiet, const c
 std::vector<PplResult> ppl_with(const LoadedModel& lm, const rope::PositionMap& position,
                                 const PplArgs& a, bool quiet,
                                 std::map<std::string, std::string>& meta) {
-  const std::vector<int64_t> lengths = parse_lengths(a.lengths, "--lengths");
+  const std::vector<int64_t>& lengths = a.lengths;
+  check_lengths(lengths);
   check(a.stride >= 1, "--stride must be >= 1, got ", a.stride);
   check(a.documents >= 0, "--documents must be >= 0, got ", a.documents);
   check(a.corpus.empty() || a.shard.empty(), "give either --corpus or --shard, not both");
@@ -132,7 +139,8 @@ std::vector<TaskResult> ruler_with(const LoadedModel& lm, const rope::PositionMa
                                    std::map<std::string, std::string>& meta) {
   RulerRunOptions opt;
   opt.tasks = parse_task_list(a.tasks, allow_other);
-  opt.lengths = parse_lengths(a.lengths, "--lengths");
+  check_lengths(a.lengths);
+  opt.lengths = a.lengths;
   check(a.samples >= 1, "--samples must be >= 1, got ", a.samples);
   check(a.jobs >= 1, "--jobs must be >= 1, got ", a.jobs);
   opt.samples = a.samples;
@@ -192,26 +200,6 @@ void finish(const RunResults& run, const ModelArgs& m, bool keep_predictions) {
   }
 }
 
-std::vector<double> parse_depths(const std::string& text) {
-  std::vector<double> out;
-  std::stringstream ss(text);
-  std::string item;
-  while (std::getline(ss, item, ',')) {
-    size_t used = 0;
-    double v = -1;
-    try {
-      v = std::stod(item, &used);
-    } catch (const std::exception&) {
-      used = 0;
-    }
-    check(used == item.size() && !item.empty() && v >= 0 && v <= 100, "--depths: '", item,
-          "' is not a percent in [0, 100]");
-    out.push_back(v);
-  }
-  check(!out.empty(), "--depths: no depth given");
-  return out;
-}
-
 }  // namespace
 
 std::string load_essay(const std::string& essay_file, const std::string& corpus_dir,
@@ -234,9 +222,9 @@ std::string load_essay(const std::string& essay_file, const std::string& corpus_
 }
 
 RunResults eval_ppl(const ModelArgs& m, const PplArgs& a) {
-  const rope::PositionMap position = parse_self_extend(m.self_extend);
+  const rope::PositionMap& position = m.position;
   // Flag errors before the (slow) load.
-  parse_lengths(a.lengths, "--lengths");
+  check_lengths(a.lengths);
   check(a.stride >= 1, "--stride must be >= 1, got ", a.stride);
   check(a.documents >= 0, "--documents must be >= 0, got ", a.documents);
   check(a.corpus.empty() || a.shard.empty(), "give either --corpus or --shard, not both");
@@ -254,9 +242,9 @@ RunResults eval_ppl(const ModelArgs& m, const PplArgs& a) {
 }
 
 RunResults eval_ruler(const ModelArgs& m, const RulerArgs& a, bool allow_other) {
-  const rope::PositionMap position = parse_self_extend(m.self_extend);
+  const rope::PositionMap& position = m.position;
   parse_task_list(a.tasks, allow_other);  // flag errors before the (slow) load
-  parse_lengths(a.lengths, "--lengths");
+  check_lengths(a.lengths);
   check(a.samples >= 1, "--samples must be >= 1, got ", a.samples);
   check(a.jobs >= 1, "--jobs must be >= 1, got ", a.jobs);
   const LoadedModel lm = load_model_and_tokenizer(m.model_dir, m.tokenizer);
@@ -271,11 +259,14 @@ RunResults eval_ruler(const ModelArgs& m, const RulerArgs& a, bool allow_other) 
 }
 
 RunResults eval_needle(const ModelArgs& m, const NeedleArgs& a) {
-  const rope::PositionMap position = parse_self_extend(m.self_extend);
+  const rope::PositionMap& position = m.position;
   NeedleGridSpec spec;
-  spec.lengths = parse_lengths(a.lengths, "--lengths");
+  check_lengths(a.lengths);
+  spec.lengths = a.lengths;
   check(a.depth_count >= 2, "--depth-count must be >= 2, got ", a.depth_count);
-  spec.depths = a.depths.empty() ? evenly_spaced_depths(a.depth_count) : parse_depths(a.depths);
+  for (double d : a.depths)
+    check(d >= 0 && d <= 100, "--depths: ", d, " is not a percent in [0, 100]");
+  spec.depths = a.depths.empty() ? evenly_spaced_depths(a.depth_count) : a.depths;
   check(a.samples >= 1, "--samples must be >= 1, got ", a.samples);
   check(a.jobs >= 1, "--jobs must be >= 1, got ", a.jobs);
   spec.samples_per_cell = a.samples;
@@ -342,7 +333,7 @@ RunResults eval_needle(const ModelArgs& m, const NeedleArgs& a) {
 }
 
 RunResults eval_short(const ModelArgs& m, PplArgs ppl, RulerArgs niah, int64_t context) {
-  const rope::PositionMap position = parse_self_extend(m.self_extend);
+  const rope::PositionMap& position = m.position;
   parse_task_list(niah.tasks, false);
   const LoadedModel lm = load_model_and_tokenizer(m.model_dir, m.tokenizer);
   OriginalContext c0 = original_context(m.model_dir, lm.model.config);
@@ -350,8 +341,8 @@ RunResults eval_short(const ModelArgs& m, PplArgs ppl, RulerArgs niah, int64_t c
   note(m.quiet, "model %s (%s), self-extend %s, original context %lld (from %s)\n",
        m.model_dir.c_str(), model::describe(lm.model.config).c_str(),
        self_extend_label(position).c_str(), static_cast<long long>(c0.tokens), c0.source.c_str());
-  ppl.lengths = std::to_string(c0.tokens);
-  niah.lengths = std::to_string(c0.tokens);
+  ppl.lengths = {c0.tokens};
+  niah.lengths = {c0.tokens};
   RunResults run;
   run.name = run_name(m, "short");
   fill_model_meta(run, lm, position);

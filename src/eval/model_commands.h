@@ -8,20 +8,21 @@
 #include <vector>
 
 #include "eval/report.h"
+#include "rope/rope_table.h"
 
 namespace harpe::eval {
 
 struct ModelArgs {
   std::string model_dir;
-  std::string tokenizer;    // default MODEL/tokenizer.model
-  std::string self_extend;  // "W,G" or ""
-  std::string out_dir;      // "" = do not write
-  std::string name;         // run name; default: the output directory's name
-  bool quiet = false;       // no progress lines
+  std::string tokenizer;       // default MODEL/tokenizer.model
+  rope::PositionMap position;  // Self-Extend's grouped positions, or the identity (the default)
+  std::string out_dir;         // "" = do not write
+  std::string name;            // run name; default: the output directory's name
+  bool quiet = false;          // no progress lines
 };
 
 struct PplArgs {
-  std::string lengths = "512,1024,2048,4096";
+  std::vector<int64_t> lengths = {512, 1024, 2048, 4096};  // window lengths, each > 0
   int64_t stride = 256;
   std::string corpus, split = "test", source;  // a corpus split ...
   std::string shard;                           // ... or a token shard
@@ -30,7 +31,7 @@ struct PplArgs {
 
 struct RulerArgs {
   std::string tasks = "all";
-  std::string lengths = "4096";
+  std::vector<int64_t> lengths = {4096};  // each > 0
   int samples = 10;
   int jobs = 1;
   uint64_t seed = 42;
@@ -40,8 +41,8 @@ struct RulerArgs {
 };
 
 struct NeedleArgs {
-  std::string lengths = "1024,2048,4096";
-  std::string depths;  // "" = evenly spaced, `depth_count` of them
+  std::vector<int64_t> lengths = {1024, 2048, 4096};  // each > 0
+  std::vector<double> depths;  // percents in [0, 100]; empty = `depth_count` evenly spaced
   int depth_count = 11;
   int samples = 1;
   int jobs = 1;
@@ -54,9 +55,10 @@ struct NeedleArgs {
 
 // `harpe eval recall` (eval/recall.h): generated held-out sequences, or a JSONL file.
 struct RecallArgs {
-  std::string lengths = "1x,2x,4x,8x,16x,32x";  // "Nx": N times the model's original context
-  std::string variants = "all";                 // comma-separated, or all
-  int samples = 100;                            // sequences per (variant, length)
+  // Kept as text: "Nx" (N times the model's original context) resolves only once the model is read.
+  std::string lengths = "1x,2x,4x,8x,16x,32x";
+  std::string variants = "all";  // comma-separated, or all
+  int samples = 100;             // sequences per (variant, length)
   uint64_t seed = 7;
   int vocab = 0;  // 0: the model's vocabulary
   int filler = 0, pairs = 4, values = 4, queries = 0, far = 0, span = 16;

@@ -34,10 +34,6 @@ LoadedModel load_model_and_tokenizer(const std::string& dir, const std::string& 
   return lm;
 }
 
-rope::PositionMap parse_self_extend(const std::string& text) {
-  return rope::parse_position_map(text, "--self-extend");
-}
-
 std::string self_extend_label(const rope::PositionMap& p) {
   if (!p.self_extend()) return "none";
   return std::to_string(p.window) + "," + std::to_string(p.group);
@@ -71,6 +67,26 @@ std::vector<int64_t> parse_lengths(const std::string& text, const std::string& f
     out.push_back(v * mult);
   }
   check(!out.empty(), flag, ": no length given");
+  return out;
+}
+
+std::vector<double> parse_depths(const std::string& text) {
+  std::vector<double> out;
+  std::stringstream ss(text);
+  std::string item;
+  while (std::getline(ss, item, ',')) {
+    size_t used = 0;
+    double v = -1;
+    try {
+      v = std::stod(item, &used);
+    } catch (const std::exception&) {
+      used = 0;
+    }
+    check(used == item.size() && !item.empty() && v >= 0 && v <= 100, "--depths: '", item,
+          "' is not a percent in [0, 100]");
+    out.push_back(v);
+  }
+  check(!out.empty(), "--depths: no depth given");
   return out;
 }
 

@@ -28,15 +28,15 @@ struct LoadedModel {
 // Throws Error naming the file when either is missing or they disagree on the vocabulary.
 LoadedModel load_model_and_tokenizer(const std::string& dir, const std::string& tokenizer = "");
 
-// "W,G" -> Self-Extend position map (neighbour window W, group size G; W >= G >= 1); "" ->
-// identity. Errors name the flag --self-extend.
-rope::PositionMap parse_self_extend(const std::string& text);
+// Self-Extend's "W,G" is parsed by rope::parse_position_map (rope/rope_table.h).
 std::string self_extend_label(const rope::PositionMap& p);  // "none" or "W,G"
 
 // "512,1024" or "4k,8K" -> lengths (each > 0); errors name `flag`. With c0 > 0, "2x" means
 // 2 * c0 (a multiple of the model's original context).
 std::vector<int64_t> parse_lengths(const std::string& text, const std::string& flag,
                                    int64_t c0 = 0);
+// "0,50,100" -> needle depth percents (each in [0, 100]); errors name --depths.
+std::vector<double> parse_depths(const std::string& text);
 
 // The model's original context C0: model/original_context.h.
 using model::original_context;

@@ -35,7 +35,7 @@ RunResults eval_recall(const ModelArgs& m, const RecallArgs& a) {
   Timer wall;
   const model::Model model = model::load_model_dir(m.model_dir);
   const model::ModelConfig& cfg = model.config;
-  const rope::PositionMap position = parse_self_extend(m.self_extend);
+  const rope::PositionMap& position = m.position;
   const OriginalContext c0 = original_context(m.model_dir, cfg);
 
   // A length the machine cannot hold is refused before any work.

@@ -239,44 +239,39 @@ std::unique_ptr<RecallRuns> recall_runs(const std::vector<RunResults>& all) {
 std::string recall_comparison_markdown(const std::vector<RunResults>& runs) {
   if (!has_recall(runs)) return "";
   const auto rr = recall_runs(runs);
-  const std::vector<RunResults>& with = rr->runs;
-  const std::vector<RunGroup>& groups = rr->groups;
-  const std::set<int64_t>& lengths = rr->lengths;
   std::ostringstream s;
   s << "## Associative recall\n\n"
     << "Exact match per query (%), mean over each method's runs (seeds) with min-max in brackets; "
        "\"best\" names the best mean and whether its worst run beats every other method's best run "
        "(beyond the spread).\n\n"
     << "Mean over the variants:\n\n"
-    << markdown(score_table(groups, lengths, "")) << "\n";
-  for (const std::string& v : all_variants(with))
-    s << "### " << v << "\n\n" << markdown(score_table(groups, lengths, v)) << "\n";
+    << markdown(score_table(rr->groups, rr->lengths, "")) << "\n";
+  for (const std::string& v : all_variants(rr->runs))
+    s << "### " << v << "\n\n" << markdown(score_table(rr->groups, rr->lengths, v)) << "\n";
   return s.str();
 }
 
 std::string recall_comparison_html(const std::vector<RunResults>& runs) {
   if (!has_recall(runs)) return "";
   const auto rr = recall_runs(runs);
-  const std::vector<RunResults>& with = rr->runs;
-  const std::vector<RunGroup>& groups = rr->groups;
-  const std::set<int64_t>& lengths = rr->lengths;
   std::ostringstream s;
   s << "<h1>Associative recall</h1>\n<p>Exact match per query (%): mean over each method's runs "
        "(seeds), min-max in brackets and as the shaded band.</p>\n";
   s << "<div>"
-    << line_chart_svg(
-           score_chart(groups, lengths, "", "Recall vs context length (mean over variants)"))
+    << line_chart_svg(score_chart(rr->groups, rr->lengths, "",
+                                  "Recall vs context length (mean over variants)"))
     << "</div>\n"
-    << html(score_table(groups, lengths, ""));
-  for (const std::string& v : all_variants(with)) {
+    << html(score_table(rr->groups, rr->lengths, ""));
+  for (const std::string& v : all_variants(rr->runs)) {
     s << "<h2>" << markup_escape(v) << "</h2>\n<div>"
-      << line_chart_svg(score_chart(groups, lengths, v, "Recall " + v + " vs context length"))
+      << line_chart_svg(
+             score_chart(rr->groups, rr->lengths, v, "Recall " + v + " vs context length"))
       << "</div>\n"
-      << html(score_table(groups, lengths, v));
+      << html(score_table(rr->groups, rr->lengths, v));
   }
   s << "<h2>Recall by key-query distance and length (pooled over each method's runs)</h2>\n";
-  for (const std::string& v : all_variants(with))
-    for (const RunGroup& g : groups) {
+  for (const std::string& v : all_variants(rr->runs))
+    for (const RunGroup& g : rr->groups) {
       const HeatGrid grid = pooled_heat_grid(g, v);
       if (grid.rows.empty()) continue;
       s << "<div>" << heatmap_svg(grid, g.name + ": " + v) << "</div>\n";

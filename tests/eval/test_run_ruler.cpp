@@ -151,7 +151,7 @@ TEST(RunRuler, TinyModelEndToEnd) {
   m.quiet = true;
   RulerArgs a;
   a.tasks = "all";
-  a.lengths = "900";
+  a.lengths = {900};
   a.samples = 1;
   a.essay = ck.essay_path;
   const RunResults run = eval_ruler(m, a, false);
@@ -173,7 +173,7 @@ TEST(RunRuler, TinyModelEndToEnd) {
   EXPECT_NE(md.find("avg"), std::string::npos);
 
   // Self-Extend on the same checkpoint, two tasks, and the needle grid.
-  m.self_extend = "64,4";
+  m.position = rope::parse_position_map("64,4");
   m.out_dir = ck.root + "/niah-se";
   a.tasks = "niah_single_1,niah_multikey_3";
   const RunResults se = eval_ruler(m, a, false);
@@ -181,8 +181,8 @@ TEST(RunRuler, TinyModelEndToEnd) {
   EXPECT_EQ(read_run(m.out_dir).meta.at("self_extend"), "64,4");
 
   NeedleArgs n;
-  n.lengths = "600,800";
-  n.depths = "0,100";
+  n.lengths = {600, 800};
+  n.depths = {0, 100};
   n.png = false;
   m.out_dir = ck.root + "/needle";
   const RunResults nr = eval_needle(m, n);
@@ -228,13 +228,36 @@ TEST(RunRuler, FlagParsing) {
   EXPECT_THROW(parse_lengths("12,x", "--lengths"), Error);
   EXPECT_THROW(parse_lengths("0", "--lengths"), Error);
   EXPECT_THROW(parse_lengths("", "--lengths"), Error);
-  EXPECT_FALSE(parse_self_extend("").self_extend());
-  const rope::PositionMap p = parse_self_extend("1024,32");
+  EXPECT_EQ(parse_depths("0,50,100"), (std::vector<double>{0, 50, 100}));
+  EXPECT_THROW(parse_depths("101"), Error);
+  EXPECT_THROW(parse_depths("-1"), Error);
+  EXPECT_THROW(parse_depths("a"), Error);
+  EXPECT_THROW(parse_depths(""), Error);
+  EXPECT_FALSE(rope::parse_position_map("").self_extend());
+  const rope::PositionMap p = rope::parse_position_map("1024,32");
   EXPECT_EQ(p.window, 1024);
   EXPECT_EQ(p.group, 32);
-  EXPECT_THROW(parse_self_extend("4,8"), Error);
-  EXPECT_THROW(parse_self_extend("12"), Error);
-  EXPECT_THROW(parse_self_extend("a,b"), Error);
+  EXPECT_THROW(rope::parse_position_map("4,8"), Error);
+  EXPECT_THROW(rope::parse_position_map("12"), Error);
+  EXPECT_THROW(rope::parse_position_map("a,b"), Error);
+}
+
+TEST(RunRuler, LibraryCallersGetLengthAndDepthChecks) {
+  const auto& ck = testing::tiny_checkpoint();
+  ModelArgs m;
+  m.model_dir = ck.model_dir;
+  m.quiet = true;
+  RulerArgs a;
+  a.lengths = {};
+  EXPECT_THROW(eval_ruler(m, a, false), Error);
+  a.lengths = {900, -5};
+  EXPECT_THROW(eval_ruler(m, a, false), Error);
+  NeedleArgs n;
+  n.depths = {50, 150};
+  EXPECT_THROW(eval_needle(m, n), Error);
+  PplArgs p;
+  p.lengths = {0};
+  EXPECT_THROW(eval_ppl(m, p), Error);
 }
 
 }  // namespace
