@@ -294,6 +294,74 @@ std::string results_to_json(const RunResults& run, bool keep_predictions) {
   return j.dump(2) + "\n";
 }
 
+namespace {
+
+// One entry of "tasks"; fields missing from older files are recomputed from the predictions.
+// JSON type errors propagate (results_from_json names the file).
+TaskResult task_from_json(const json& jt) {
+  TaskResult t;
+  t.task = jt.at("task").get<std::string>();
+  t.length = jt.at("length").get<int64_t>();
+  t.score = jt.at("score").get<double>();
+  t.samples = jt.value("samples", 0);
+  for (const auto& jp : jt.value("predictions", json::array())) {
+    Prediction p;
+    p.index = jp.value("index", 0);
+    p.length = jp.value("length", t.length);
+    p.expected = jp.value("expected", std::vector<std::string>{});
+    p.output = jp.value("output", std::string());
+    p.score = jp.value("score", 0.0);
+    // Results written before word_match existed: recomputed from the prediction.
+    if (jp.contains("word_score"))
+      p.word_score = jp["word_score"].get<double>();
+    else if (!p.expected.empty())
+      p.word_score = word_match(p.output, p.expected);
+    p.prompt_tokens = jp.value("prompt_tokens", int64_t{0});
+    p.depth = jp.value("depth", -1.0);
+    t.predictions.push_back(std::move(p));
+  }
+  if (jt.contains("word_score")) {
+    t.word_score = jt["word_score"].get<double>();
+  } else {  // older results: the mean of the predictions' (recomputed) partial credit, if kept
+    std::vector<double> v;
+    for (const auto& p : t.predictions) v.push_back(p.word_score);
+    t.word_score = mean(v);
+  }
+  t.word_baseline = jt.contains("word_baseline") ? jt["word_baseline"].get<double>()
+                                                 : word_baseline(t.predictions);
+  return t;
+}
+
+// One entry of "recall", its counts checked for consistency.
+RecallResult recall_from_json(const json& jr, const std::string& source) {
+  RecallResult rr;
+  rr.variant = jr.at("variant").get<std::string>();
+  rr.length = jr.at("length").get<int64_t>();
+  rr.queries = jr.at("queries").get<int64_t>();
+  rr.queries_exact = jr.at("queries_exact").get<int64_t>();
+  rr.sequences = jr.at("sequences").get<int64_t>();
+  rr.sequences_exact = jr.at("sequences_exact").get<int64_t>();
+  check(rr.length > 0 && rr.queries >= 0 && rr.queries_exact >= 0 &&
+            rr.queries_exact <= rr.queries && rr.sequences >= 0 && rr.sequences_exact >= 0 &&
+            rr.sequences_exact <= rr.sequences,
+        "results ", source, ": recall ", rr.variant, " @ ", rr.length, ": inconsistent counts");
+  for (const auto& jb : jr.value("buckets", json::array())) {
+    RecallBucketScore b;
+    const int64_t lo = jb.at("lo").get<int64_t>();
+    check(lo >= 0 && lo < (int64_t{1} << 30), "results ", source, ": recall bucket lo ", lo,
+          " out of range");
+    b.bucket = recall_distance_bucket(static_cast<int>(lo));
+    b.queries = jb.at("queries").get<int64_t>();
+    b.exact = jb.at("exact").get<int64_t>();
+    check(b.queries >= 0 && b.exact >= 0 && b.exact <= b.queries, "results ", source,
+          ": recall bucket counts inconsistent");
+    rr.buckets.push_back(b);
+  }
+  return rr;
+}
+
+}  // namespace
+
 RunResults results_from_json(const std::string& text, const std::string& source) {
   json j;
   try {
@@ -310,39 +378,7 @@ RunResults results_from_json(const std::string& text, const std::string& source)
     if (j.contains("meta"))
       for (const auto& [k, v] : j["meta"].items())
         r.meta[k] = v.is_string() ? v.get<std::string>() : v.dump();
-    for (const auto& jt : j.value("tasks", json::array())) {
-      TaskResult t;
-      t.task = jt.at("task").get<std::string>();
-      t.length = jt.at("length").get<int64_t>();
-      t.score = jt.at("score").get<double>();
-      t.samples = jt.value("samples", 0);
-      for (const auto& jp : jt.value("predictions", json::array())) {
-        Prediction p;
-        p.index = jp.value("index", 0);
-        p.length = jp.value("length", t.length);
-        p.expected = jp.value("expected", std::vector<std::string>{});
-        p.output = jp.value("output", std::string());
-        p.score = jp.value("score", 0.0);
-        // Results written before word_match existed: recomputed from the prediction.
-        if (jp.contains("word_score"))
-          p.word_score = jp["word_score"].get<double>();
-        else if (!p.expected.empty())
-          p.word_score = word_match(p.output, p.expected);
-        p.prompt_tokens = jp.value("prompt_tokens", int64_t{0});
-        p.depth = jp.value("depth", -1.0);
-        t.predictions.push_back(std::move(p));
-      }
-      if (jt.contains("word_score")) {
-        t.word_score = jt["word_score"].get<double>();
-      } else {  // older results: the mean of the predictions' (recomputed) partial credit, if kept
-        std::vector<double> v;
-        for (const auto& p : t.predictions) v.push_back(p.word_score);
-        t.word_score = mean(v);
-      }
-      t.word_baseline = jt.contains("word_baseline") ? jt["word_baseline"].get<double>()
-                                                     : word_baseline(t.predictions);
-      r.tasks.push_back(std::move(t));
-    }
+    for (const auto& jt : j.value("tasks", json::array())) r.tasks.push_back(task_from_json(jt));
     if (j.contains("needle")) {
       const json& n = j["needle"];
       r.has_needle = true;
@@ -356,32 +392,8 @@ RunResults results_from_json(const std::string& text, const std::string& source)
       r.needle_svg = n.value("svg", std::string());
       r.needle_png = n.value("png", std::string());
     }
-    for (const auto& jr : j.value("recall", json::array())) {
-      RecallResult rr;
-      rr.variant = jr.at("variant").get<std::string>();
-      rr.length = jr.at("length").get<int64_t>();
-      rr.queries = jr.at("queries").get<int64_t>();
-      rr.queries_exact = jr.at("queries_exact").get<int64_t>();
-      rr.sequences = jr.at("sequences").get<int64_t>();
-      rr.sequences_exact = jr.at("sequences_exact").get<int64_t>();
-      check(rr.length > 0 && rr.queries >= 0 && rr.queries_exact >= 0 &&
-                rr.queries_exact <= rr.queries && rr.sequences >= 0 && rr.sequences_exact >= 0 &&
-                rr.sequences_exact <= rr.sequences,
-            "results ", source, ": recall ", rr.variant, " @ ", rr.length, ": inconsistent counts");
-      for (const auto& jb : jr.value("buckets", json::array())) {
-        RecallBucketScore b;
-        const int64_t lo = jb.at("lo").get<int64_t>();
-        check(lo >= 0 && lo < (int64_t{1} << 30), "results ", source, ": recall bucket lo ", lo,
-              " out of range");
-        b.bucket = recall_distance_bucket(static_cast<int>(lo));
-        b.queries = jb.at("queries").get<int64_t>();
-        b.exact = jb.at("exact").get<int64_t>();
-        check(b.queries >= 0 && b.exact >= 0 && b.exact <= b.queries, "results ", source,
-              ": recall bucket counts inconsistent");
-        rr.buckets.push_back(b);
-      }
-      r.recall.push_back(std::move(rr));
-    }
+    for (const auto& jr : j.value("recall", json::array()))
+      r.recall.push_back(recall_from_json(jr, source));
     for (const auto& jp : j.value("ppl", json::array())) {
       PplResult p;
       p.dataset = jp.at("dataset").get<std::string>();

@@ -84,6 +84,70 @@ std::uint16_t f32_to_bf16(float f) {
 
 // ---- reading -------------------------------------------------------------------------------
 
+namespace {
+
+// One header entry (dtype, shape, data_offsets) checked against the data section's size.
+TensorInfo parse_tensor_entry(const std::string& name, const Json& v, const std::string& where,
+                              std::uint64_t data_size) {
+  check(v.is_object(), where, ": entry must be an object, got ", v.type_name());
+  TensorInfo t;
+  t.name = name;
+  t.dtype = json_string(v, "dtype", where);
+  std::size_t esize = dtype_size(t.dtype);
+  check(esize > 0, where, ": unknown dtype ", printable(t.dtype));
+
+  check(v.contains("shape") && v["shape"].is_array(), where, ": \"shape\" must be an array");
+  std::uint64_t numel = 1;
+  for (const Json& d : v["shape"]) {
+    std::int64_t dim = as_int(d, where + ": shape entry");
+    check(dim >= 0, where, ": negative dimension ", dim, " in shape");
+    t.shape.push_back(dim);
+    check(!__builtin_mul_overflow(numel, static_cast<std::uint64_t>(dim), &numel), where,
+          ": shape ", shape_text(t.shape), "... overflows");
+  }
+  std::uint64_t nbytes = 0;
+  check(!__builtin_mul_overflow(numel, esize, &nbytes) && numel <= (1ull << 62), where, ": shape ",
+        shape_text(t.shape), " overflows");
+
+  check(v.contains("data_offsets") && v["data_offsets"].is_array() && v["data_offsets"].size() == 2,
+        where, ": \"data_offsets\" must be an array [begin, end]");
+  std::int64_t b = as_int(v["data_offsets"][0], where + ": data_offsets[0]");
+  std::int64_t e = as_int(v["data_offsets"][1], where + ": data_offsets[1]");
+  check(b >= 0 && e >= 0, where, ": negative data_offsets [", b, ", ", e, "]");
+  t.begin = static_cast<std::uint64_t>(b);
+  t.end = static_cast<std::uint64_t>(e);
+  check(t.end >= t.begin, where, ": data_offsets end ", t.end, " < begin ", t.begin);
+  check(t.end <= data_size, where, ": data_offsets [", t.begin, ", ", t.end,
+        "] run past the data section (", data_size, " bytes; file truncated?)");
+  check(t.end - t.begin == nbytes, where, ": data_offsets span ", t.end - t.begin,
+        " bytes but shape ", shape_text(t.shape), " x ", t.dtype, " needs ", nbytes);
+  return t;
+}
+
+// Sorts `tensors` by offset and checks they tile [0, data_size) exactly.
+void check_tiling(const std::string& path, std::vector<TensorInfo>& tensors,
+                  std::uint64_t data_size) {
+  // The data section must be tiled exactly: no overlaps, no holes, nothing trailing.
+  std::sort(tensors.begin(), tensors.end(), [](const TensorInfo& a, const TensorInfo& b) {
+    return a.begin != b.begin ? a.begin < b.begin : a.end < b.end;
+  });
+  std::uint64_t pos = 0;
+  for (std::size_t i = 0; i < tensors.size(); ++i) {
+    const TensorInfo& t = tensors[i];
+    if (t.begin < pos)
+      fail(path, ": tensor ", printable(t.name), " [", t.begin, ", ", t.end, ") overlaps tensor ",
+           printable(tensors[i - 1].name), " [", tensors[i - 1].begin, ", ", tensors[i - 1].end,
+           ")");
+    check(t.begin == pos, path, ": tensor ", printable(t.name), " starts at ", t.begin,
+          " leaving a gap after byte ", pos, " of the data section");
+    pos = t.end;
+  }
+  check(pos == data_size, path, ": ", data_size - pos,
+        " bytes after the last tensor are not covered by the header");
+}
+
+}  // namespace
+
 SafetensorsFile::SafetensorsFile(const std::string& path) : path_(path) {
   fd_ = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd_ < 0) fail("cannot open ", path, ": ", std::strerror(errno));
@@ -126,59 +190,10 @@ SafetensorsFile::SafetensorsFile(const std::string& path) : path_(path) {
         }
         continue;
       }
-      check(v.is_object(), where, ": entry must be an object, got ", v.type_name());
-      TensorInfo t;
-      t.name = name;
-      t.dtype = json_string(v, "dtype", where);
-      std::size_t esize = dtype_size(t.dtype);
-      check(esize > 0, where, ": unknown dtype ", printable(t.dtype));
-
-      check(v.contains("shape") && v["shape"].is_array(), where, ": \"shape\" must be an array");
-      std::uint64_t numel = 1;
-      for (const Json& d : v["shape"]) {
-        std::int64_t dim = as_int(d, where + ": shape entry");
-        check(dim >= 0, where, ": negative dimension ", dim, " in shape");
-        t.shape.push_back(dim);
-        check(!__builtin_mul_overflow(numel, static_cast<std::uint64_t>(dim), &numel), where,
-              ": shape ", shape_text(t.shape), "... overflows");
-      }
-      std::uint64_t nbytes = 0;
-      check(!__builtin_mul_overflow(numel, esize, &nbytes) && numel <= (1ull << 62), where,
-            ": shape ", shape_text(t.shape), " overflows");
-
-      check(v.contains("data_offsets") && v["data_offsets"].is_array() &&
-                v["data_offsets"].size() == 2,
-            where, ": \"data_offsets\" must be an array [begin, end]");
-      std::int64_t b = as_int(v["data_offsets"][0], where + ": data_offsets[0]");
-      std::int64_t e = as_int(v["data_offsets"][1], where + ": data_offsets[1]");
-      check(b >= 0 && e >= 0, where, ": negative data_offsets [", b, ", ", e, "]");
-      t.begin = static_cast<std::uint64_t>(b);
-      t.end = static_cast<std::uint64_t>(e);
-      check(t.end >= t.begin, where, ": data_offsets end ", t.end, " < begin ", t.begin);
-      check(t.end <= data_size, where, ": data_offsets [", t.begin, ", ", t.end,
-            "] run past the data section (", data_size, " bytes; file truncated?)");
-      check(t.end - t.begin == nbytes, where, ": data_offsets span ", t.end - t.begin,
-            " bytes but shape ", shape_text(t.shape), " x ", t.dtype, " needs ", nbytes);
-      tensors_.push_back(std::move(t));
+      tensors_.push_back(parse_tensor_entry(name, v, where, data_size));
     }
 
-    // The data section must be tiled exactly: no overlaps, no holes, nothing trailing.
-    std::sort(tensors_.begin(), tensors_.end(), [](const TensorInfo& a, const TensorInfo& b) {
-      return a.begin != b.begin ? a.begin < b.begin : a.end < b.end;
-    });
-    std::uint64_t pos = 0;
-    for (std::size_t i = 0; i < tensors_.size(); ++i) {
-      const TensorInfo& t = tensors_[i];
-      if (t.begin < pos)
-        fail(path, ": tensor ", printable(t.name), " [", t.begin, ", ", t.end, ") overlaps tensor ",
-             printable(tensors_[i - 1].name), " [", tensors_[i - 1].begin, ", ",
-             tensors_[i - 1].end, ")");
-      check(t.begin == pos, path, ": tensor ", printable(t.name), " starts at ", t.begin,
-            " leaving a gap after byte ", pos, " of the data section");
-      pos = t.end;
-    }
-    check(pos == data_size, path, ": ", data_size - pos,
-          " bytes after the last tensor are not covered by the header");
+    check_tiling(path, tensors_, data_size);
     for (std::size_t i = 0; i < tensors_.size(); ++i) index_[tensors_[i].name] = i;
   } catch (...) {
     ::close(fd_);

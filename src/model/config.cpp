@@ -44,34 +44,39 @@ long ModelConfig::parameter_count() const {
   return static_cast<long>(embeddings + matmul_layers + layer_norms + d);  // + final norm
 }
 
-void ModelConfig::validate() const {
-  using L = ConfigLimits;
-  // Each size in [1, limit] first, so that the products below (and any downstream) are exact.
-  auto in_range = [](long long v, long long lo, long long hi, const char* key) {
-    check(v >= lo && v <= hi, key, " must be in [", lo, ", ", hi, "], got ", v);
-  };
-  in_range(vocab_size, 1, L::vocab_size, "vocab_size");
-  in_range(hidden_size, 1, L::hidden_size, "hidden_size");
-  in_range(intermediate_size, 1, L::intermediate_size, "intermediate_size");
-  in_range(num_hidden_layers, 1, L::num_hidden_layers, "num_hidden_layers");
-  in_range(num_attention_heads, 1, L::num_attention_heads, "num_attention_heads");
-  in_range(num_key_value_heads, 0, L::num_attention_heads, "num_key_value_heads");
-  in_range(head_dim, 0, L::head_dim, "head_dim");
-  in_range(rot_dims, 0, L::head_dim, "rot_dims");
-  in_range(max_position_embeddings, 1, L::max_position_embeddings, "max_position_embeddings");
-  check(num_attention_heads % kv_heads() == 0, "num_key_value_heads (", kv_heads(),
-        ") must divide num_attention_heads (", num_attention_heads, ")");
-  if (head_dim == 0)
-    check(hidden_size % num_attention_heads == 0, "hidden_size (", hidden_size,
-          ") is not a multiple of num_attention_heads (", num_attention_heads, "); set head_dim");
-  check(head_size() >= 2, "head_dim must be at least 2, got ", head_size());
-  check(rotary_dims() >= 2 && rotary_dims() <= head_size() && rotary_dims() % 2 == 0,
-        "rotary dims (head_dim * partial_rotary_factor = ", rotary_dims(),
-        ") must be even and in [2, head_dim = ", head_size(), "]");
+namespace {
+
+using L = ConfigLimits;
+
+// v in [lo, hi], else one line naming the config key.
+void in_range(long long v, long long lo, long long hi, const char* key) {
+  check(v >= lo && v <= hi, key, " must be in [", lo, ", ", hi, "], got ", v);
+}
+
+// Each size in [1, limit] first, so that the products below (and any downstream) are exact.
+void validate_sizes(const ModelConfig& c) {
+  in_range(c.vocab_size, 1, L::vocab_size, "vocab_size");
+  in_range(c.hidden_size, 1, L::hidden_size, "hidden_size");
+  in_range(c.intermediate_size, 1, L::intermediate_size, "intermediate_size");
+  in_range(c.num_hidden_layers, 1, L::num_hidden_layers, "num_hidden_layers");
+  in_range(c.num_attention_heads, 1, L::num_attention_heads, "num_attention_heads");
+  in_range(c.num_key_value_heads, 0, L::num_attention_heads, "num_key_value_heads");
+  in_range(c.head_dim, 0, L::head_dim, "head_dim");
+  in_range(c.rot_dims, 0, L::head_dim, "rot_dims");
+  in_range(c.max_position_embeddings, 1, L::max_position_embeddings, "max_position_embeddings");
+  check(c.num_attention_heads % c.kv_heads() == 0, "num_key_value_heads (", c.kv_heads(),
+        ") must divide num_attention_heads (", c.num_attention_heads, ")");
+  if (c.head_dim == 0)
+    check(c.hidden_size % c.num_attention_heads == 0, "hidden_size (", c.hidden_size,
+          ") is not a multiple of num_attention_heads (", c.num_attention_heads, "); set head_dim");
+  check(c.head_size() >= 2, "head_dim must be at least 2, got ", c.head_size());
+  check(c.rotary_dims() >= 2 && c.rotary_dims() <= c.head_size() && c.rotary_dims() % 2 == 0,
+        "rotary dims (head_dim * partial_rotary_factor = ", c.rotary_dims(),
+        ") must be even and in [2, head_dim = ", c.head_size(), "]");
   // Size products in 64 bits: every weight matrix, then the whole parameter count.
-  const std::int64_t C = hidden_size, F = intermediate_size, V = vocab_size;
-  const std::int64_t HD = std::int64_t{num_attention_heads} * head_size();
-  const std::int64_t KVD = std::int64_t{kv_heads()} * head_size();
+  const std::int64_t C = c.hidden_size, F = c.intermediate_size, V = c.vocab_size;
+  const std::int64_t HD = std::int64_t{c.num_attention_heads} * c.head_size();
+  const std::int64_t KVD = std::int64_t{c.kv_heads()} * c.head_size();
   auto tensor = [](std::int64_t rows, std::int64_t cols, const char* what) {
     check(rows * cols <= L::tensor_elements, what, " is ", rows, " x ", cols, " = ", rows * cols,
           " elements, more than the limit of ", L::tensor_elements);
@@ -81,22 +86,27 @@ void ModelConfig::validate() const {
   tensor(KVD, C, "k_proj (num_key_value_heads x head_dim x hidden_size)");
   tensor(F, C, "the MLP (intermediate_size x hidden_size)");
   const std::int64_t per_layer = 2 * HD * C + 2 * KVD * C + 3 * F * C + 2 * C;
-  const std::int64_t params = std::int64_t{num_hidden_layers} * per_layer + V * C * 2 + C;
+  const std::int64_t params = std::int64_t{c.num_hidden_layers} * per_layer + V * C * 2 + C;
   check(params <= L::parameters, "the model has ", params,
         " parameters (num_hidden_layers x per-layer size + embeddings), more than the limit of ",
         L::parameters);
-  check(std::isfinite(rms_norm_eps) && rms_norm_eps > 0 && rms_norm_eps < 1,
-        "rms_norm_eps must be in (0, 1), got ", rms_norm_eps);
-  check(bos_token_id >= -1 && bos_token_id < vocab_size, "bos_token_id ", bos_token_id,
-        " is outside the vocabulary [0, ", vocab_size, ")");
-  check(eos_token_id >= -1 && eos_token_id < vocab_size, "eos_token_id ", eos_token_id,
-        " is outside the vocabulary [0, ", vocab_size, ")");
-  for (int id : extra_eos_token_ids)
-    check(id >= 0 && id < vocab_size, "eos_token_id ", id, " is outside the vocabulary [0, ",
-          vocab_size, ")");
+}
 
+void validate_norm_and_token_ids(const ModelConfig& c) {
+  check(std::isfinite(c.rms_norm_eps) && c.rms_norm_eps > 0 && c.rms_norm_eps < 1,
+        "rms_norm_eps must be in (0, 1), got ", c.rms_norm_eps);
+  check(c.bos_token_id >= -1 && c.bos_token_id < c.vocab_size, "bos_token_id ", c.bos_token_id,
+        " is outside the vocabulary [0, ", c.vocab_size, ")");
+  check(c.eos_token_id >= -1 && c.eos_token_id < c.vocab_size, "eos_token_id ", c.eos_token_id,
+        " is outside the vocabulary [0, ", c.vocab_size, ")");
+  for (int id : c.extra_eos_token_ids)
+    check(id >= 0 && id < c.vocab_size, "eos_token_id ", id, " is outside the vocabulary [0, ",
+          c.vocab_size, ")");
+}
+
+void validate_rope(const ModelConfig& c) {
   // Every float of the RoPE spec finite, whether or not its scheme reads it.
-  const rope::RopeSpec& r = rope;
+  const rope::RopeSpec& r = c.rope;
   for (const auto& [key, v] :
        {std::pair{"rope_theta", r.base}, std::pair{"rope_scaling.factor", r.factor},
         std::pair{"rope_scaling.beta_fast", r.beta_fast},
@@ -128,20 +138,28 @@ void ModelConfig::validate() const {
           " high=", r.high_freq_factor);
   if (r.scheme == Scheme::harpe) {
     int n = static_cast<int>(r.bases.size());
-    check(n == kv_heads() || n == num_attention_heads, "rope_scaling.bases has ", n,
-          " entries; need one per KV head (", kv_heads(), ") or per attention head (",
-          num_attention_heads, ")");
+    check(n == c.kv_heads() || n == c.num_attention_heads, "rope_scaling.bases has ", n,
+          " entries; need one per KV head (", c.kv_heads(), ") or per attention head (",
+          c.num_attention_heads, ")");
     for (int i = 0; i < n; ++i)
       check(std::isfinite(r.bases[i]) && r.bases[i] > 1, "rope_scaling.bases[", i,
             "] must be > 1, got ", r.bases[i]);
-    if (n == num_attention_heads && n != kv_heads()) {
-      int g = num_attention_heads / kv_heads();
+    if (n == c.num_attention_heads && n != c.kv_heads()) {
+      int g = c.num_attention_heads / c.kv_heads();
       for (int i = 0; i < n; ++i)
         check(r.bases[i] == r.bases[i / g * g], "rope_scaling.bases[", i, "] = ", r.bases[i],
               " differs from bases[", i / g * g, "] = ", r.bases[i / g * g],
               " in the same KV group (heads sharing a key head need one base)");
     }
   }
+}
+
+}  // namespace
+
+void ModelConfig::validate() const {
+  validate_sizes(*this);
+  validate_norm_and_token_ids(*this);
+  validate_rope(*this);
 }
 
 // ---- presets -------------------------------------------------------------------------------
