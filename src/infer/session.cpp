@@ -14,17 +14,11 @@
 #include "kernels/decode.h"
 #include "kernels/gemm.h"
 #include "kernels/ops.h"
+#include "model/layer.h"
 
 namespace harpe::infer {
 
-namespace {
-
-// y[N, out] = x[N, in] W[out, in]^T (+ beta y)
-void linear(float* y, const float* x, const float* W, int N, int out, int in, float beta = 0.f) {
-  kernels::gemm(false, true, N, out, in, 1.0f, x, in, W, in, beta, y, out);
-}
-
-}  // namespace
+using model::linear;
 
 Session::Session(const model::Model& m, const SessionOptions& opts)
     : m_(m), capacity_(opts.capacity), pos_map_(opts.position) {
@@ -166,16 +160,15 @@ void Session::run_chunk(const int32_t* tokens, int n, float* logits, float* all_
     }
   }
 
+  const model::LayerShape shape{n, C, HD, KVD, F, eps};
   kernels::embedding_forward(x.data(), tokens, m_.w.embed, n, C);
   for (int l = 0; l < c.num_hidden_layers; ++l) {
     const model::LayerWeights& w = m_.w.layers[static_cast<std::size_t>(l)];
     float* kc = k_.data() + l * layer_kv_;
     float* vc = v_.data() + l * layer_kv_;
     float* knew = kc + static_cast<std::size_t>(length_) * KVD;
-    kernels::rmsnorm_forward(ln.data(), rstd.data(), x.data(), w.ln1, n, C, eps);
-    linear(q.data(), ln.data(), w.wq, n, HD, C);
-    linear(knew, ln.data(), w.wk, n, KVD, C);
-    linear(vc + static_cast<std::size_t>(length_) * KVD, ln.data(), w.wv, n, KVD, C);
+    model::attention_inputs(ln.data(), rstd.data(), q.data(), knew,
+                            vc + static_cast<std::size_t>(length_) * KVD, x.data(), w, shape);
     float* kgc = nullptr;
     if (se) {
       kgc = kg_.data() + l * layer_kv_;
@@ -194,12 +187,10 @@ void Session::run_chunk(const int32_t* tokens, int n, float* logits, float* all_
       kernels::cached_attention(att.data(), q.data(), kc, vc, se ? qg.data() : nullptr, kgc,
                                 {n, length_, H, KV, D, 0.f, pos_map_.window});
     }
-    linear(x.data(), att.data(), w.wo, n, C, HD, 1.0f);
-    kernels::rmsnorm_forward(ln.data(), rstd.data(), x.data(), w.ln2, n, C, eps);
-    linear(gate.data(), ln.data(), w.wg, n, F, C);
-    linear(up.data(), ln.data(), w.wu, n, F, C);
-    kernels::swiglu_forward(gate.data(), gate.data(), up.data(), N * F);
-    linear(x.data(), gate.data(), w.wd, n, C, F, 1.0f);
+    model::attention_output(x.data(), x.data(), att.data(), w, shape);
+    // In place: the residual stream x and h in gate (the MLP input is read before x is written).
+    model::mlp(x.data(), ln.data(), rstd.data(), gate.data(), up.data(), gate.data(), x.data(), w,
+               shape);
   }
   kernels::rmsnorm_forward(ln.data(), rstd.data(), x.data(), m_.w.norm, n, C, eps);
   if (all_logits) linear(all_logits, ln.data(), m_.w.lm_head, n, V, C);

@@ -13,6 +13,7 @@
 #include "kernels/attention.h"
 #include "kernels/gemm.h"
 #include "kernels/ops.h"
+#include "model/layer.h"
 
 namespace harpe::model {
 
@@ -49,20 +50,6 @@ void fill_normal(float* x, std::size_t n, double std, uint64_t seed) {
   }
 }
 
-void copy_floats(float* dst, const float* src, std::size_t n) {
-  const std::size_t chunk = 1 << 16;
-  const long chunks = static_cast<long>((n + chunk - 1) / chunk);
-#pragma omp parallel for schedule(static)
-  for (long c = 0; c < chunks; ++c) {
-    std::size_t b = static_cast<std::size_t>(c) * chunk;
-    std::memcpy(dst + b, src + b, std::min(chunk, n - b) * sizeof(float));
-  }
-}
-
-// y[N, out] = x[N, in] W^T  (W: [out, in]); beta 1 adds into y.
-void linear(float* y, const float* x, const float* W, int N, int out, int in, float beta = 0) {
-  kernels::gemm(false, true, N, out, in, 1.0f, x, in, W, in, beta, y, out);
-}
 // dx[N, in] (=, or += with beta 1) dy[N, out] W[out, in]
 void linear_dx(float* dx, const float* dy, const float* W, int N, int out, int in, float beta) {
   kernels::gemm(false, false, N, in, out, 1.0f, dy, out, W, in, beta, dx, in);
@@ -334,27 +321,16 @@ kernels::AttentionShape attention_shape(const Dims& d) {
 void layer_forward(const Dims& d, const LayerWeights& w, const LayerActs& a, const float* x_in,
                    float* x_out, const int32_t* pos, const rope::RopeTable& rope,
                    AttentionOverride* att) {
-  const std::size_t N = static_cast<std::size_t>(d.N);
-  kernels::rmsnorm_forward(a.ln1, a.rstd1, x_in, w.ln1, d.N, d.C, d.eps);
-  linear(a.q, a.ln1, w.wq, d.N, d.HD, d.C);
-  linear(a.k, a.ln1, w.wk, d.N, d.KVD, d.C);
-  linear(a.v, a.ln1, w.wv, d.N, d.KVD, d.C);
+  const LayerShape s{d.N, d.C, d.HD, d.KVD, d.F, d.eps};
+  attention_inputs(a.ln1, a.rstd1, a.q, a.k, a.v, x_in, w, s);
   kernels::rope_apply(a.q, pos, rope, d.N, false);
   kernels::rope_apply(a.k, pos, rope, d.N, true);
   if (att)
     att->forward(a.att, a.lse, a.q, a.k, a.v, attention_shape(d));
   else
     kernels::attention_forward(a.att, a.lse, a.q, a.k, a.v, attention_shape(d));
-  copy_floats(a.xmid, x_in, N * d.C);
-  linear(a.xmid, a.att, w.wo, d.N, d.C, d.HD, 1.0f);
-  kernels::rmsnorm_forward(a.ln2, a.rstd2, a.xmid, w.ln2, d.N, d.C, d.eps);
-  linear(a.gate, a.ln2, w.wg, d.N, d.F, d.C);
-  linear(a.up, a.ln2, w.wu, d.N, d.F, d.C);
-  kernels::swiglu_forward(a.h, a.gate, a.up, N * d.F);
-  if (x_out) {
-    copy_floats(x_out, a.xmid, N * d.C);
-    linear(x_out, a.h, w.wd, d.N, d.C, d.F, 1.0f);
-  }
+  attention_output(a.xmid, x_in, a.att, w, s);
+  mlp(x_out, a.ln2, a.rstd2, a.gate, a.up, a.h, a.xmid, w, s);
 }
 
 // dres holds dL/d(layer output) on entry and dL/d(layer input) on return.
