@@ -50,6 +50,30 @@ D="$out/data"
 timings="$out/timings.tsv"
 [[ -f "$timings" ]] || printf 'step\tseconds\tstatus\tload1\tstart_utc\n' >"$timings"
 
+log() { printf '\n== [%s] %s\n' "$(date -u +%H:%M:%S)" "$*"; }
+
+# timed NAME CMD...: run CMD, append its wall time and status to timings.tsv, write .done/NAME
+# (last) when it succeeds; returns CMD's status and leaves the seconds in $step_secs. Both
+# pipelines' step() run their commands through it.
+timed() {
+  local name="$1"; shift
+  local load start t0 t1 rc=0
+  load="$(cut -d' ' -f1 /proc/loadavg)"
+  start="$(date -u +%FT%TZ)"
+  t0="$(date +%s.%N)"
+  "$@" || rc=$?
+  t1="$(date +%s.%N)"
+  step_secs="$(awk -v a="$t0" -v b="$t1" 'BEGIN{printf "%.1f", b-a}')"
+  if ((rc == 0)); then
+    printf '%s\t%s\tok\t%s\t%s\n' "$name" "$step_secs" "$load" "$start" >>"$timings"
+    : >"$out/.done/$name"
+    log "$name: ok in ${step_secs} s"
+  else
+    printf '%s\t%s\tfailed(%d)\t%s\t%s\n' "$name" "$step_secs" "$rc" "$load" "$start" >>"$timings"
+  fi
+  return "$rc"
+}
+
 # Associative-recall presets (docs/recall.md) have their own pipeline, on the same arguments,
 # program and RUN_DIR.
 if grep -q '^KIND=recall' "$envfile"; then
@@ -64,8 +88,6 @@ source "$envfile"
 L=$((32 * C0))
 failed=()
 
-log() { printf '\n== [%s] %s\n' "$(date -u +%H:%M:%S)" "$*"; }
-
 # step NAME CMD...: run CMD unless .done/NAME exists; time it; write the marker last.
 step() {
   local name="$1"; shift
@@ -73,20 +95,10 @@ step() {
   if [[ -f "$marker" ]]; then log "$name: done before, skipped"; return 0; fi
   log "$name: $*"
   ((dry)) && return 0
-  local load start t0 t1 rc=0
-  load="$(cut -d' ' -f1 /proc/loadavg)"
-  start="$(date -u +%FT%TZ)"
-  t0="$(date +%s.%N)"
-  "$@" || rc=$?
-  t1="$(date +%s.%N)"
-  local secs; secs="$(awk -v a="$t0" -v b="$t1" 'BEGIN{printf "%.1f", b-a}')"
-  if ((rc == 0)); then
-    printf '%s\t%s\tok\t%s\t%s\n' "$name" "$secs" "$load" "$start" >>"$timings"
-    : >"$marker"
-    log "$name: ok in ${secs} s"
-  else
-    printf '%s\t%s\tfailed(%d)\t%s\t%s\n' "$name" "$secs" "$rc" "$load" "$start" >>"$timings"
-    log "$name: FAILED (exit $rc) after ${secs} s"
+  local rc=0
+  timed "$name" "$@" || rc=$?
+  if ((rc != 0)); then
+    log "$name: FAILED (exit $rc) after ${step_secs} s"
     if ((rc == 130)); then echo "reproduce: interrupted; rerun the same command to resume" >&2; exit 130; fi
     failed+=("$name")
     ((keep_going)) || { echo "reproduce: stopping (rerun to resume; --keep-going to continue past failures)" >&2; exit 1; }

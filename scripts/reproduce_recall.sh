@@ -23,7 +23,8 @@ source "$envfile"
 L=$((32 * C0))
 mkdir -p "$D"
 
-log() { printf '== [%s] %s\n' "$(date -u +%H:%M:%S)" "$*"; }
+log() { printf '== [%s] %s\n' "$(date -u +%H:%M:%S)" "$*"; }  # no blank line: output goes to logs
+logged() { local f="$1"; shift; "$@" >"$f" 2>&1; }             # logged FILE CMD...
 
 # step NAME CMD...: run CMD unless .done/NAME exists; time it; write the marker last. Output of a
 # step goes to RUN_DIR/logs/NAME.log (printed when it fails).
@@ -34,20 +35,10 @@ step() {
   log "$name: started"
   ((dry)) && { echo "   $*"; return 0; }
   mkdir -p "$out/logs"
-  local load start t0 t1 rc=0
-  load="$(cut -d' ' -f1 /proc/loadavg)"
-  start="$(date -u +%FT%TZ)"
-  t0="$(date +%s.%N)"
-  "$@" >"$logf" 2>&1 || rc=$?
-  t1="$(date +%s.%N)"
-  local secs; secs="$(awk -v a="$t0" -v b="$t1" 'BEGIN{printf "%.1f", b-a}')"
-  if ((rc == 0)); then
-    printf '%s\t%s\tok\t%s\t%s\n' "$name" "$secs" "$load" "$start" >>"$timings"
-    : >"$marker"
-    log "$name: ok in ${secs} s"
-  else
-    printf '%s\t%s\tfailed(%d)\t%s\t%s\n' "$name" "$secs" "$rc" "$load" "$start" >>"$timings"
-    log "$name: FAILED (exit $rc) after ${secs} s; last lines of $logf:"
+  local rc=0
+  timed "$name" logged "$logf" "$@" || rc=$?
+  if ((rc != 0)); then
+    log "$name: FAILED (exit $rc) after ${step_secs} s; last lines of $logf:"
     tail -n 5 "$logf" >&2
     return "$rc"
   fi
