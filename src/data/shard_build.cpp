@@ -54,9 +54,17 @@ void flush_batch(std::vector<Record>& batch, const Tokenizer& tok, ShardWriter& 
 
 }  // namespace
 
-ShardBuildResult build_shard(const std::string& corpus_dir, Split split, const Tokenizer& tok,
-                             const std::string& out_path,
-                             const std::function<void(const std::string&)>& log) {
+namespace {
+
+using RecordSink = std::function<void(Record&&)>;
+
+// Feeds every record that `for_each_source` produces through the tokenizer, batch by batch (each
+// batch over all threads, written in order), into the shard at out_path; progress every 2 s. `what`
+// names the input in the error for an empty one.
+ShardBuildResult build_from(const std::function<void(const RecordSink&)>& for_each_source,
+                            const std::string& what, const Tokenizer& tok,
+                            const std::string& out_path,
+                            const std::function<void(const std::string&)>& log) {
   ShardBuildResult res;
   Timer timer;
   const std::clock_t cpu0 = std::clock();
@@ -65,7 +73,7 @@ ShardBuildResult build_shard(const std::string& corpus_dir, Split split, const T
   std::size_t batch_bytes = 0;
   std::int64_t docs = 0;
   double last_report = 0;
-  for_each_record(corpus_split_path(corpus_dir, split), [&](Record&& r) {
+  for_each_source([&](Record&& r) {
     batch_bytes += r.text.size();
     batch.push_back(std::move(r));
     ++docs;
@@ -83,28 +91,32 @@ ShardBuildResult build_shard(const std::string& corpus_dir, Split split, const T
     }
   });
   flush_batch(batch, tok, w, res);
-  check(w.n_documents() > 0, "corpus ", corpus_dir, ": split ", split_name(split),
-        " has no documents");
+  check(w.n_documents() > 0, what, " has no documents");
   w.finish();
   res.seconds = timer.seconds();
   res.cpu_seconds = static_cast<double>(std::clock() - cpu0) / CLOCKS_PER_SEC;
+  if (log) log("shards: " + std::to_string(docs) + " documents");
   return res;
+}
+
+}  // namespace
+
+ShardBuildResult build_shard(const std::string& corpus_dir, Split split, const Tokenizer& tok,
+                             const std::string& out_path,
+                             const std::function<void(const std::string&)>& log) {
+  return build_from(
+      [&](const RecordSink& sink) { for_each_record(corpus_split_path(corpus_dir, split), sink); },
+      "corpus " + corpus_dir + ": split " + split_name(split), tok, out_path, log);
 }
 
 ShardBuildResult build_shard(const std::vector<Record>& records, const Tokenizer& tok,
                              const std::string& out_path,
                              const std::function<void(const std::string&)>& log) {
-  ShardBuildResult res;
-  Timer timer;
-  const std::clock_t cpu0 = std::clock();
-  ShardWriter w(out_path, static_cast<std::uint32_t>(tok.vocab_size()));
-  std::vector<Record> batch(records.begin(), records.end());
-  flush_batch(batch, tok, w, res);
-  w.finish();
-  res.seconds = timer.seconds();
-  res.cpu_seconds = static_cast<double>(std::clock() - cpu0) / CLOCKS_PER_SEC;
-  if (log) log("shards: " + std::to_string(records.size()) + " documents");
-  return res;
+  return build_from(
+      [&](const RecordSink& sink) {
+        for (const Record& r : records) sink(Record(r));
+      },
+      "the record list", tok, out_path, log);
 }
 
 std::vector<SourceStats> shard_stats(const Shard& shard) {
