@@ -8,6 +8,7 @@
 
 #include "eval/model_commands.h"
 #include "eval/model_eval.h"
+#include "eval/run_ruler.h"
 #include "rope/rope_table.h"
 
 namespace harpe::cli {
@@ -34,6 +35,19 @@ inline CLI::Option* add_lengths_flag(CLI::App* cmd, std::vector<int64_t>& length
           "--lengths",
           [&lengths](const std::string& text) {
             lengths = harpe::eval::parse_lengths(text, "--lengths");
+          },
+          help)
+      ->default_str(shown);
+}
+
+// --tasks: "all", "ruler" or names, expanded and checked by eval::parse_task_list.
+inline CLI::Option* add_tasks_flag(CLI::App* cmd, std::vector<std::string>& tasks, bool allow_other,
+                                   const std::string& shown, const std::string& help) {
+  return cmd
+      ->add_option_function<std::string>(
+          "--tasks",
+          [&tasks, allow_other](const std::string& text) {
+            tasks = harpe::eval::parse_task_list(text, allow_other);
           },
           help)
       ->default_str(shown);
@@ -71,9 +85,9 @@ inline void add_tokens_to_generate_flag(CLI::App* cmd, int& ttg) {
 }
 
 // The flags of the RULER-task commands (`harpe eval niah` and `harpe eval ruler`).
-inline void add_ruler_flags(CLI::App* cmd, harpe::eval::RulerArgs& r,
-                            const std::string& tasks_help) {
-  cmd->add_option("--tasks", r.tasks, tasks_help)->capture_default_str();
+inline void add_ruler_flags(CLI::App* cmd, harpe::eval::RulerArgs& r, bool allow_other,
+                            const std::string& tasks_shown, const std::string& tasks_help) {
+  add_tasks_flag(cmd, r.tasks, allow_other, tasks_shown, tasks_help);
   add_lengths_flag(cmd, r.lengths, "Context lengths, comma-separated (4096 or 4k)");
   cmd->add_option("--samples,-n", r.samples, "Samples per task and length")->capture_default_str();
   cmd->add_option("--jobs,-j", r.jobs,

@@ -27,8 +27,16 @@ void setup(CLI::App& parent) {
       ->capture_default_str();
   cmd->add_option("--seed", a->n.seed, "Sample seed")->capture_default_str();
   harpe::cli::add_tokens_to_generate_flag(cmd, a->n.tokens_to_generate);
-  cmd->add_option("--haystack", a->n.haystack, "noise (RULER's repeated filler) or essay")
-      ->capture_default_str();
+  cmd->add_option_function<std::string>(
+         "--haystack",
+         [a](const std::string& text) {
+           harpe::check(text == "noise" || text == "essay",
+                        "--haystack must be noise or essay, got '", text, "'");
+           a->n.haystack =
+               text == "essay" ? harpe::eval::Haystack::essay : harpe::eval::Haystack::noise;
+         },
+         "noise (RULER's repeated filler) or essay")
+      ->default_str("noise");
   harpe::cli::add_haystack_flags(cmd, a->n.haystack_corpus, a->n.haystack_split, a->n.essay);
   cmd->add_flag("!--no-png", a->n.png, "Write only the SVG heatmap (no gnuplot)");
   cmd->callback([a] { harpe::eval::eval_needle(a->m, a->n); });

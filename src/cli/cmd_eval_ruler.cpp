@@ -12,10 +12,11 @@ void add(CLI::App& parent, const char* name, const char* description, const char
     harpe::eval::RulerArgs r;
   };
   auto a = std::make_shared<Args>();
-  if (tasks) a->r.tasks = tasks;
+  const std::string shown = tasks ? tasks : "all";
+  a->r.tasks = harpe::eval::parse_task_list(shown, allow_other);
   CLI::App* cmd = parent.add_subcommand(name, description);
   harpe::cli::add_model_flags(cmd, a->m);
-  harpe::cli::add_ruler_flags(cmd, a->r, tasks_help);
+  harpe::cli::add_ruler_flags(cmd, a->r, allow_other, shown, tasks_help);
   cmd->callback([a, allow_other] { harpe::eval::eval_ruler(a->m, a->r, allow_other); });
 }
 

@@ -28,7 +28,7 @@ void setup(CLI::App& parent) {
   cmd->add_option("--shard", a->p.shard, "Token shard instead of --corpus");
   cmd->add_option("--documents", a->p.documents, "At most n perplexity documents (0 = all)")
       ->capture_default_str();
-  cmd->add_option("--tasks", a->r.tasks, "NIAH tasks (default all eight)")->capture_default_str();
+  harpe::cli::add_tasks_flag(cmd, a->r.tasks, false, "all", "NIAH tasks (default all eight)");
   cmd->add_option("--samples,-n", a->r.samples, "NIAH samples per task")->capture_default_str();
   cmd->add_option("--jobs,-j", a->r.jobs, "NIAH samples decoded at once")->capture_default_str();
   cmd->add_option("--seed", a->r.seed, "NIAH sample seed")->capture_default_str();

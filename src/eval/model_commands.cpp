@@ -138,7 +138,8 @@ std::vector<TaskResult> ruler_with(const LoadedModel& lm, const rope::PositionMa
                                    const RulerArgs& a, bool allow_other, bool quiet,
                                    std::map<std::string, std::string>& meta) {
   RulerRunOptions opt;
-  opt.tasks = parse_task_list(a.tasks, allow_other);
+  check_task_list(a.tasks, allow_other);
+  opt.tasks = a.tasks;
   check_lengths(a.lengths);
   opt.lengths = a.lengths;
   check(a.samples >= 1, "--samples must be >= 1, got ", a.samples);
@@ -243,7 +244,7 @@ RunResults eval_ppl(const ModelArgs& m, const PplArgs& a) {
 
 RunResults eval_ruler(const ModelArgs& m, const RulerArgs& a, bool allow_other) {
   const rope::PositionMap& position = m.position;
-  parse_task_list(a.tasks, allow_other);  // flag errors before the (slow) load
+  check_task_list(a.tasks, allow_other);  // flag errors before the (slow) load
   check_lengths(a.lengths);
   check(a.samples >= 1, "--samples must be >= 1, got ", a.samples);
   check(a.jobs >= 1, "--jobs must be >= 1, got ", a.jobs);
@@ -270,9 +271,9 @@ RunResults eval_needle(const ModelArgs& m, const NeedleArgs& a) {
   check(a.samples >= 1, "--samples must be >= 1, got ", a.samples);
   check(a.jobs >= 1, "--jobs must be >= 1, got ", a.jobs);
   spec.samples_per_cell = a.samples;
-  check(a.haystack == "noise" || a.haystack == "essay", "--haystack must be noise or essay, got '",
-        a.haystack, "'");
-  spec.haystack = a.haystack == "essay" ? Haystack::essay : Haystack::noise;
+  check(a.haystack == Haystack::noise || a.haystack == Haystack::essay,
+        "--haystack must be noise or essay");
+  spec.haystack = a.haystack;
   const LoadedModel lm = load_model_and_tokenizer(m.model_dir, m.tokenizer);
   note(m.quiet, "model %s (%s), self-extend %s\n", m.model_dir.c_str(),
        model::describe(lm.model.config).c_str(), self_extend_label(position).c_str());
@@ -301,7 +302,7 @@ RunResults eval_needle(const ModelArgs& m, const NeedleArgs& a) {
   run.has_needle = true;
   run.meta["needle_wall_seconds"] = std::to_string(wall.seconds());
   run.meta["seed"] = std::to_string(a.seed);
-  run.meta["haystack"] = a.haystack;
+  run.meta["haystack"] = a.haystack == Haystack::essay ? "essay" : "noise";
   if (!m.out_dir.empty()) {
     std::error_code ec;
     fs::create_directories(m.out_dir, ec);
@@ -334,7 +335,7 @@ RunResults eval_needle(const ModelArgs& m, const NeedleArgs& a) {
 
 RunResults eval_short(const ModelArgs& m, PplArgs ppl, RulerArgs niah, int64_t context) {
   const rope::PositionMap& position = m.position;
-  parse_task_list(niah.tasks, false);
+  check_task_list(niah.tasks, false);
   const LoadedModel lm = load_model_and_tokenizer(m.model_dir, m.tokenizer);
   OriginalContext c0 = original_context(m.model_dir, lm.model.config);
   if (context > 0) c0 = {context, "--context"};

@@ -8,6 +8,8 @@
 #include <vector>
 
 #include "eval/report.h"
+#include "eval/ruler.h"
+#include "eval/run_ruler.h"
 #include "rope/rope_table.h"
 
 namespace harpe::eval {
@@ -30,8 +32,8 @@ struct PplArgs {
 };
 
 struct RulerArgs {
-  std::string tasks = "all";
-  std::vector<int64_t> lengths = {4096};  // each > 0
+  std::vector<std::string> tasks = niah_task_names();  // parse_task_list expands "all", "ruler"
+  std::vector<int64_t> lengths = {4096};               // each > 0
   int samples = 10;
   int jobs = 1;
   uint64_t seed = 42;
@@ -47,8 +49,8 @@ struct NeedleArgs {
   int samples = 1;
   int jobs = 1;
   uint64_t seed = 42;
-  int tokens_to_generate = -1;     // < 0: RULER's NIAH default (128)
-  std::string haystack = "noise";  // noise | essay
+  int tokens_to_generate = -1;          // < 0: RULER's NIAH default (128)
+  Haystack haystack = Haystack::noise;  // noise (RULER's repeated filler) or essay
   std::string haystack_corpus, haystack_split = "test", essay;
   bool png = true;
 };

@@ -18,6 +18,8 @@ std::vector<std::string> niah_task_names();
 // "all" -> the eight NIAH tasks; "ruler" -> all eleven; else comma-separated names, each checked
 // (unknown names throw Error listing the valid ones). `allow_other` false rejects vt/cwe/fwe.
 std::vector<std::string> parse_task_list(const std::string& text, bool allow_other);
+// Each name a task (RULER's or passkey), none other than NIAH unless `allow_other`; not empty.
+void check_task_list(const std::vector<std::string>& tasks, bool allow_other);
 
 struct RulerRunOptions {
   std::vector<std::string> tasks;

@@ -150,7 +150,7 @@ TEST(RunRuler, TinyModelEndToEnd) {
   m.out_dir = ck.root + "/niah-run";
   m.quiet = true;
   RulerArgs a;
-  a.tasks = "all";
+  a.tasks = parse_task_list("all", false);
   a.lengths = {900};
   a.samples = 1;
   a.essay = ck.essay_path;
@@ -175,7 +175,7 @@ TEST(RunRuler, TinyModelEndToEnd) {
   // Self-Extend on the same checkpoint, two tasks, and the needle grid.
   m.position = rope::parse_position_map("64,4");
   m.out_dir = ck.root + "/niah-se";
-  a.tasks = "niah_single_1,niah_multikey_3";
+  a.tasks = {"niah_single_1", "niah_multikey_3"};
   const RunResults se = eval_ruler(m, a, false);
   EXPECT_EQ(se.tasks.size(), 2u);
   EXPECT_EQ(read_run(m.out_dir).meta.at("self_extend"), "64,4");
@@ -210,7 +210,7 @@ TEST(RunRuler, ShortUsesTheOriginalContext) {
   p.corpus = ck.corpus_dir;
   p.stride = 128;
   RulerArgs r;
-  r.tasks = "niah_single_1,niah_multikey_2";
+  r.tasks = {"niah_single_1", "niah_multikey_2"};
   r.samples = 1;
   const RunResults run = eval_short(m, p, r, 0);
   ASSERT_EQ(run.ppl.size(), 1u);
@@ -252,6 +252,13 @@ TEST(RunRuler, LibraryCallersGetLengthAndDepthChecks) {
   EXPECT_THROW(eval_ruler(m, a, false), Error);
   a.lengths = {900, -5};
   EXPECT_THROW(eval_ruler(m, a, false), Error);
+  a.lengths = {900};
+  a.tasks = {"vt"};  // not a NIAH task: only `eval ruler` (allow_other) runs it
+  EXPECT_THROW(eval_ruler(m, a, false), Error);
+  a.tasks = {"no_such_task"};
+  EXPECT_THROW(eval_ruler(m, a, true), Error);
+  a.tasks = {};
+  EXPECT_THROW(eval_ruler(m, a, true), Error);
   NeedleArgs n;
   n.depths = {50, 150};
   EXPECT_THROW(eval_needle(m, n), Error);
