@@ -244,47 +244,44 @@ void parse_rope_scaling(const Json& rs, ModelConfig& c, const std::string& src) 
   auto orig = [&] {
     return opt_int(rs, "original_max_position_embeddings", c.max_position_embeddings, where);
   };
-  if (type == "default") {
-    r.scheme = Scheme::rope;
-  } else if (type == "linear") {
-    r.scheme = Scheme::pi;
-    r.factor = io::json_double(rs, "factor", where);
-  } else if (type == "ntk") {
-    r.scheme = Scheme::ntk;
-    r.factor = io::json_double(rs, "factor", where);
-  } else if (type == "dynamic") {
-    r.scheme = Scheme::dynamic;
-    r.factor = io::json_double(rs, "factor", where);
-    r.original_context = orig();
-  } else if (type == "yarn") {
-    r.scheme = Scheme::yarn;
-    r.factor = io::json_double(rs, "factor", where);
-    r.original_context = orig();
-    r.beta_fast = io::json_double_or(rs, "beta_fast", 32.0, where);
-    r.beta_slow = io::json_double_or(rs, "beta_slow", 1.0, where);
-    r.attention_factor = io::json_double_or(rs, "attention_factor", 0.0, where);
-    for (const char* k :
-         {"mscale", "mscale_all_dim"})  // DeepSeek's YaRN variant: refuse, not misload
-      check(!rs.contains(k) || rs[k].is_null(), where, ": \"", k,
-            "\" (DeepSeek YaRN) is not supported");
-  } else if (type == "llama3") {
-    r.scheme = Scheme::llama3;
-    r.factor = io::json_double(rs, "factor", where);
-    r.low_freq_factor = io::json_double(rs, "low_freq_factor", where);
-    r.high_freq_factor = io::json_double(rs, "high_freq_factor", where);
-    r.original_context = req_int(rs, "original_max_position_embeddings", where);
-  } else if (type == "harpe") {
-    r.scheme = Scheme::harpe;
-    if (!rs.contains("bases")) fail(where, ": missing key \"bases\"");
-    const Json& b = rs["bases"];
-    if (!b.is_array() || b.empty())
-      fail(where, ": \"bases\" must be a non-empty array of numbers, got ", b.type_name());
-    r.bases.clear();
-    for (std::size_t i = 0; i < b.size(); ++i)
-      r.bases.push_back(io::as_double(b[i], where + ".bases[" + std::to_string(i) + "]"));
-  } else {
-    fail(where, ": unknown rope_type \"", type,
-         "\" (known: default, linear, dynamic, yarn, llama3, ntk, harpe)");
+  r.scheme = rope::scheme_of_rope_type(type, where);
+  switch (r.scheme) {
+    case Scheme::rope:
+      break;
+    case Scheme::pi:
+    case Scheme::ntk:
+      r.factor = io::json_double(rs, "factor", where);
+      break;
+    case Scheme::dynamic:
+      r.factor = io::json_double(rs, "factor", where);
+      r.original_context = orig();
+      break;
+    case Scheme::yarn:
+      r.factor = io::json_double(rs, "factor", where);
+      r.original_context = orig();
+      r.beta_fast = io::json_double_or(rs, "beta_fast", 32.0, where);
+      r.beta_slow = io::json_double_or(rs, "beta_slow", 1.0, where);
+      r.attention_factor = io::json_double_or(rs, "attention_factor", 0.0, where);
+      for (const char* k : {"mscale", "mscale_all_dim"})  // DeepSeek's YaRN variant: refuse
+        check(!rs.contains(k) || rs[k].is_null(), where, ": \"", k,
+              "\" (DeepSeek YaRN) is not supported");
+      break;
+    case Scheme::llama3:
+      r.factor = io::json_double(rs, "factor", where);
+      r.low_freq_factor = io::json_double(rs, "low_freq_factor", where);
+      r.high_freq_factor = io::json_double(rs, "high_freq_factor", where);
+      r.original_context = req_int(rs, "original_max_position_embeddings", where);
+      break;
+    case Scheme::harpe: {
+      if (!rs.contains("bases")) fail(where, ": missing key \"bases\"");
+      const Json& b = rs["bases"];
+      if (!b.is_array() || b.empty())
+        fail(where, ": \"bases\" must be a non-empty array of numbers, got ", b.type_name());
+      r.bases.clear();
+      for (std::size_t i = 0; i < b.size(); ++i)
+        r.bases.push_back(io::as_double(b[i], where + ".bases[" + std::to_string(i) + "]"));
+      break;
+    }
   }
   Json extra = Json::object();
   for (auto it = rs.begin(); it != rs.end(); ++it)
@@ -409,20 +406,20 @@ std::string to_hf_config(const ModelConfig& c) {
     case Scheme::rope:
       break;
     case Scheme::pi:
-      rs["rope_type"] = "linear";
+      rs["rope_type"] = rope::rope_type_name(r.scheme);
       rs["factor"] = r.factor;
       break;
     case Scheme::ntk:
-      rs["rope_type"] = "ntk";
+      rs["rope_type"] = rope::rope_type_name(r.scheme);
       rs["factor"] = r.factor;
       break;
     case Scheme::dynamic:
-      rs["rope_type"] = "dynamic";
+      rs["rope_type"] = rope::rope_type_name(r.scheme);
       rs["factor"] = r.factor;
       rs["original_max_position_embeddings"] = r.original_context;
       break;
     case Scheme::yarn:
-      rs["rope_type"] = "yarn";
+      rs["rope_type"] = rope::rope_type_name(r.scheme);
       rs["factor"] = r.factor;
       rs["original_max_position_embeddings"] = r.original_context;
       rs["beta_fast"] = r.beta_fast;
@@ -430,14 +427,14 @@ std::string to_hf_config(const ModelConfig& c) {
       if (r.attention_factor != 0) rs["attention_factor"] = r.attention_factor;
       break;
     case Scheme::llama3:
-      rs["rope_type"] = "llama3";
+      rs["rope_type"] = rope::rope_type_name(r.scheme);
       rs["factor"] = r.factor;
       rs["low_freq_factor"] = r.low_freq_factor;
       rs["high_freq_factor"] = r.high_freq_factor;
       rs["original_max_position_embeddings"] = r.original_context;
       break;
     case Scheme::harpe:
-      rs["rope_type"] = "harpe";
+      rs["rope_type"] = rope::rope_type_name(r.scheme);
       rs["bases"] = r.bases;
       break;
   }
@@ -445,7 +442,7 @@ std::string to_hf_config(const ModelConfig& c) {
     OJ extra = OJ::parse(c.rope_scaling_extra, nullptr, false);
     check(extra.is_object(),
           "rope_scaling_extra must be a JSON object, got: ", c.rope_scaling_extra.substr(0, 80));
-    if (rs.is_null() && !extra.empty()) rs["rope_type"] = "default";
+    if (rs.is_null() && !extra.empty()) rs["rope_type"] = rope::rope_type_name(Scheme::rope);
     for (auto it = extra.begin(); it != extra.end(); ++it)
       if (!rs.contains(it.key())) rs[it.key()] = it.value();
   }

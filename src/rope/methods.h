@@ -1,5 +1,5 @@
 // The context-extension methods `harpe extend` trains, and the one table that ties each method's
-// name to its RoPE scheme (rope_table.h) and to the rope_type Hugging Face's config.json records.
+// name to its RoPE scheme (rope_table.h); the scheme's config.json rope_type is rope_type_name().
 // ABF is plain RoPE with a larger rope_theta (no rope_scaling entry).
 #pragma once
 
@@ -14,15 +14,14 @@ enum class Method { pi, abf, ntk, yarn, harpe };
 
 struct MethodInfo {
   Method method;
-  std::string_view name;       // --method
-  Scheme scheme;               // the table builder
-  std::string_view rope_type;  // config.json rope_scaling.rope_type ("" for none)
+  std::string_view name;  // --method
+  Scheme scheme;          // the table builder
 };
 
 inline constexpr MethodInfo kMethods[] = {
-    {Method::pi, "pi", Scheme::pi, "linear"},         {Method::abf, "abf", Scheme::rope, ""},
-    {Method::ntk, "ntk", Scheme::ntk, "ntk"},         {Method::yarn, "yarn", Scheme::yarn, "yarn"},
-    {Method::harpe, "harpe", Scheme::harpe, "harpe"},
+    {Method::pi, "pi", Scheme::pi},          {Method::abf, "abf", Scheme::rope},
+    {Method::ntk, "ntk", Scheme::ntk},       {Method::yarn, "yarn", Scheme::yarn},
+    {Method::harpe, "harpe", Scheme::harpe},
 };
 
 const MethodInfo& method_info(Method m);

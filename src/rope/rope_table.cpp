@@ -277,6 +277,26 @@ std::string scheme_list() {
   return out;
 }
 
+std::string_view rope_type_name(Scheme s) {
+  switch (s) {
+    case Scheme::rope:
+      return "default";
+    case Scheme::pi:
+      return "linear";
+    default:  // the others are named as in HF
+      return scheme_name(s);
+  }
+}
+
+Scheme scheme_of_rope_type(std::string_view type, std::string_view where) {
+  std::string known;
+  for (Scheme s : kSchemes) {
+    if (rope_type_name(s) == type) return s;
+    known += (known.empty() ? "" : ", ") + std::string(rope_type_name(s));
+  }
+  fail(where, ": unknown rope_type \"", type, "\" (known: ", known, ")");
+}
+
 std::string_view layout_name(Layout l) {
   switch (l) {
     case Layout::half_split:

@@ -70,6 +70,12 @@ Layout parse_layout(std::string_view name);  // "half" / "half_split" / "interle
 // "rope|pi|ntk|dynamic|yarn|llama3|harpe": for help texts and error messages.
 std::string scheme_list();
 
+// Hugging Face config.json's rope_scaling.rope_type of each scheme ("default" for plain RoPE):
+// the one mapping the config reader and writer both use.
+std::string_view rope_type_name(Scheme s);
+// The scheme of a rope_type; throws naming `where` and the known types when there is none.
+Scheme scheme_of_rope_type(std::string_view type, std::string_view where);
+
 // Throws harpe::Error unless the table is self-consistent (shape, sizes, finite positive
 // frequencies, rows equal within each KV group). Kernels call it before touching memory.
 void validate_table(const RopeTable& table);

@@ -246,8 +246,16 @@ TEST(RopeTable, RejectsBadParameters) {
 
 TEST(RopeTable, NamesRoundTrip) {
   for (Scheme s : {Scheme::rope, Scheme::pi, Scheme::ntk, Scheme::dynamic, Scheme::yarn,
-                   Scheme::llama3, Scheme::harpe})
+                   Scheme::llama3, Scheme::harpe}) {
     EXPECT_EQ(parse_scheme(scheme_name(s)), s);
+    EXPECT_EQ(scheme_of_rope_type(rope_type_name(s), "cfg"), s);
+  }
+  // HF's names where they differ from ours; anything else is an error naming the file.
+  EXPECT_EQ(rope_type_name(Scheme::rope), "default");
+  EXPECT_EQ(rope_type_name(Scheme::pi), "linear");
+  EXPECT_EQ(rope_type_name(Scheme::yarn), "yarn");
+  EXPECT_THROW(scheme_of_rope_type("pi", "cfg"), harpe::Error);
+  EXPECT_THROW(scheme_of_rope_type("", "cfg"), harpe::Error);
   EXPECT_THROW(parse_scheme("abf"), harpe::Error);
   EXPECT_THROW(parse_scheme(""), harpe::Error);
   EXPECT_EQ(parse_layout("half"), Layout::half_split);
