@@ -43,6 +43,9 @@ RunResults read_results(const std::string& path);
 // Reads RUN_DIR/results.json (or the file itself when given a .json path).
 RunResults read_run(const std::string& run_dir_or_file);
 
+// The mean of the entries that are not NaN; NaN when there are none (a length a run lacks).
+double nan_mean(const std::vector<double>& v);
+
 // A markdown table from text cells (header, then rows); numbers right-aligned.
 std::string text_table_markdown(const std::vector<std::string>& header,
                                 const std::vector<std::vector<std::string>>& rows);
