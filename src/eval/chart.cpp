@@ -25,7 +25,9 @@ std::string num(double v, int prec = 2) {
 }
 
 std::string tick_label(double v) {
-  if (v >= 1024 && std::fmod(v, 1024) == 0) return length_label(static_cast<int64_t>(v));
+  // Integer labels only where the value fits an integer exactly (a perplexity axis can reach 1e31).
+  if (v >= 1024 && v < 9.0e15 && std::fmod(v, 1024) == 0)
+    return length_label(static_cast<int64_t>(v));
   if (v == std::floor(v) && std::abs(v) < 1e9) return std::to_string(static_cast<int64_t>(v));
   char buf[32];
   std::snprintf(buf, sizeof buf, "%.3g", v);

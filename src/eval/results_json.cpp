@@ -1,6 +1,7 @@
 // results.json (schema harpe.eval.v1, docs/formats.md): writing, reading with one-line errors
 // naming the file, and finding a run's results from a directory or a file.
 #include <cmath>
+#include <cstdint>
 #include <filesystem>
 #include <limits>
 #include <nlohmann/json.hpp>
@@ -11,6 +12,7 @@
 #include "eval/report.h"
 #include "eval/scoring.h"
 #include "io/atomic_file.h"
+#include "io/json_util.h"
 #include "io/read_limits.h"
 
 namespace harpe::eval {
@@ -100,18 +102,26 @@ std::string results_to_json(const RunResults& run, bool keep_predictions) {
 
 namespace {
 
+// Integers through io::as_int (range- and type-checked): a float such as 1e300 where a count is
+// expected is an error, never a float-to-int conversion (undefined behaviour; found by fuzzing).
+int small_int(const json& obj, const char* key, int def, const std::string& where) {
+  const int64_t v = io::json_int_or(obj, key, def, where);
+  check(v >= INT32_MIN && v <= INT32_MAX, where, ": \"", key, "\" out of range: ", v);
+  return static_cast<int>(v);
+}
+
 // One entry of "tasks"; fields missing from older files are recomputed from the predictions.
 // JSON type errors propagate (results_from_json names the file).
-TaskResult task_from_json(const json& jt) {
+TaskResult task_from_json(const json& jt, const std::string& where) {
   TaskResult t;
   t.task = jt.at("task").get<std::string>();
-  t.length = jt.at("length").get<int64_t>();
+  t.length = io::json_int(jt, "length", where);
   t.score = jt.at("score").get<double>();
-  t.samples = jt.value("samples", 0);
+  t.samples = small_int(jt, "samples", 0, where);
   for (const auto& jp : jt.value("predictions", json::array())) {
     Prediction p;
-    p.index = jp.value("index", 0);
-    p.length = jp.value("length", t.length);
+    p.index = small_int(jp, "index", 0, where);
+    p.length = io::json_int_or(jp, "length", t.length, where);
     p.expected = jp.value("expected", std::vector<std::string>{});
     p.output = jp.value("output", std::string());
     p.score = jp.value("score", 0.0);
@@ -120,7 +130,7 @@ TaskResult task_from_json(const json& jt) {
       p.word_score = jp["word_score"].get<double>();
     else if (!p.expected.empty())
       p.word_score = word_match(p.output, p.expected);
-    p.prompt_tokens = jp.value("prompt_tokens", int64_t{0});
+    p.prompt_tokens = io::json_int_or(jp, "prompt_tokens", 0, where);
     p.depth = jp.value("depth", -1.0);
     t.predictions.push_back(std::move(p));
   }
@@ -138,25 +148,26 @@ TaskResult task_from_json(const json& jt) {
 
 // One entry of "recall", its counts checked for consistency.
 RecallResult recall_from_json(const json& jr, const std::string& source) {
+  const std::string where = "results " + source + ": recall";
   RecallResult rr;
   rr.variant = jr.at("variant").get<std::string>();
-  rr.length = jr.at("length").get<int64_t>();
-  rr.queries = jr.at("queries").get<int64_t>();
-  rr.queries_exact = jr.at("queries_exact").get<int64_t>();
-  rr.sequences = jr.at("sequences").get<int64_t>();
-  rr.sequences_exact = jr.at("sequences_exact").get<int64_t>();
+  rr.length = io::json_int(jr, "length", where);
+  rr.queries = io::json_int(jr, "queries", where);
+  rr.queries_exact = io::json_int(jr, "queries_exact", where);
+  rr.sequences = io::json_int(jr, "sequences", where);
+  rr.sequences_exact = io::json_int(jr, "sequences_exact", where);
   check(rr.length > 0 && rr.queries >= 0 && rr.queries_exact >= 0 &&
             rr.queries_exact <= rr.queries && rr.sequences >= 0 && rr.sequences_exact >= 0 &&
             rr.sequences_exact <= rr.sequences,
         "results ", source, ": recall ", rr.variant, " @ ", rr.length, ": inconsistent counts");
   for (const auto& jb : jr.value("buckets", json::array())) {
     RecallBucketScore b;
-    const int64_t lo = jb.at("lo").get<int64_t>();
+    const int64_t lo = io::json_int(jb, "lo", where);
     check(lo >= 0 && lo < (int64_t{1} << 30), "results ", source, ": recall bucket lo ", lo,
           " out of range");
     b.bucket = recall_distance_bucket(static_cast<int>(lo));
-    b.queries = jb.at("queries").get<int64_t>();
-    b.exact = jb.at("exact").get<int64_t>();
+    b.queries = io::json_int(jb, "queries", where);
+    b.exact = io::json_int(jb, "exact", where);
     check(b.queries >= 0 && b.exact >= 0 && b.exact <= b.queries, "results ", source,
           ": recall bucket counts inconsistent");
     rr.buckets.push_back(b);
@@ -182,11 +193,13 @@ RunResults results_from_json(const std::string& text, const std::string& source)
     if (j.contains("meta"))
       for (const auto& [k, v] : j["meta"].items())
         r.meta[k] = v.is_string() ? v.get<std::string>() : v.dump();
-    for (const auto& jt : j.value("tasks", json::array())) r.tasks.push_back(task_from_json(jt));
+    for (const auto& jt : j.value("tasks", json::array()))
+      r.tasks.push_back(task_from_json(jt, "results " + source + ": tasks"));
     if (j.contains("needle")) {
       const json& n = j["needle"];
       r.has_needle = true;
-      r.needle.lengths = n.at("lengths").get<std::vector<int64_t>>();
+      for (const auto& l : n.at("lengths"))
+        r.needle.lengths.push_back(io::as_int(l, "results " + source + ": needle length"));
       r.needle.depths = n.at("depths").get<std::vector<double>>();
       for (const auto& row : n.at("scores")) {
         std::vector<double> vals;
@@ -201,10 +214,11 @@ RunResults results_from_json(const std::string& text, const std::string& source)
     for (const auto& jp : j.value("ppl", json::array())) {
       PplResult p;
       p.dataset = jp.at("dataset").get<std::string>();
-      p.window = jp.at("window").get<int64_t>();
-      p.stride = jp.at("stride").get<int64_t>();
+      const std::string where = "results " + source + ": ppl";
+      p.window = io::json_int(jp, "window", where);
+      p.stride = io::json_int(jp, "stride", where);
       p.nll_sum = jp.at("nll_sum").get<double>();
-      p.tokens = jp.at("tokens").get<int64_t>();
+      p.tokens = io::json_int(jp, "tokens", where);
       r.ppl.push_back(p);
     }
   } catch (const json::exception& e) {

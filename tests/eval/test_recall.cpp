@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <set>
@@ -415,6 +416,12 @@ TEST(RecallReport, ChartEscapesNamesAndRejectsBadInput) {
   EXPECT_THROW(line_chart_svg(c), Error);
   c.series[0].x = {64};
   EXPECT_THROW(line_chart_svg(c), Error);
+  // Found by fuzzing: a huge axis value that is a multiple of 1024 was cast to an integer for a
+  // "1K"-style label (undefined behaviour); such values are labelled in %g form.
+  c.series[0] = {"ppl", {64, 128}, {1.0e20, 2.0e20}, {}, {}};
+  c.fixed_y = true;
+  c.y_max = std::ldexp(1.0, 70);  // ticks at exact multiples of 1024 beyond any int64
+  EXPECT_NE(line_chart_svg(c).find(">1.18e+21<"), std::string::npos);
 }
 
 }  // namespace

@@ -109,6 +109,19 @@ TEST(Report, JsonRoundTrip) {
   // Found by tests/fuzz/fuzz_results: a schema of the wrong type escaped as a JSON library error.
   EXPECT_THROW(results_from_json("{\"schema\": []}", "bad"), Error);
   EXPECT_THROW(results_from_json("{\"schema\": 7}", "bad"), Error);
+  // Also found by fuzzing: a float too large for a count was converted to an integer (undefined
+  // behaviour); every integer field is read through the checked io::as_int.
+  const std::string huge = "6" + std::string(120, '6');
+  const std::string head = R"({"schema": "harpe.eval.v1", )";
+  const std::vector<std::string> bad = {
+      head + R"("recall": [{"variant": "single", "length": )" + huge +
+          R"(, "queries": 1, "queries_exact": 1, "sequences": 1, "sequences_exact": 1}]})",
+      head + R"("tasks": [{"task": "t", "length": 64, "score": 1, "samples": )" + huge + "}]}",
+      head + R"("tasks": [{"task": "t", "length": 64.5, "score": 1}]})",
+      head +
+          R"("ppl": [{"dataset": "d", "window": 1e300, "stride": 1, "nll_sum": 1, "tokens": 1}]})",
+      head + R"("needle": {"lengths": [1e300], "depths": [0], "scores": [[1]]}})"};
+  for (const std::string& doc : bad) EXPECT_THROW(results_from_json(doc, "huge"), Error) << doc;
   EXPECT_THROW(
       results_from_json("{\"schema\": \"harpe.eval.v1\", \"tasks\": [{\"task\": 1}]}", "b"), Error);
 }
