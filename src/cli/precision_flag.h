@@ -1,0 +1,23 @@
+// --precision, spelled and resolved alike by every command that multiplies matrices.
+#pragma once
+
+#include <CLI/CLI.hpp>
+#include <string>
+
+#include "core/precision.h"
+
+namespace harpe::cli {
+
+// Adds --precision auto|bf16|fp32 to `cmd`; `p` starts at default_precision() (bf16 where the CPU
+// has bf16 matmul support) and is set when the flag is parsed. `what` says what the choice changes.
+inline CLI::Option* add_precision_flag(CLI::App* cmd, Precision& p, const std::string& what) {
+  p = default_precision();
+  return cmd
+      ->add_option_function<std::string>(
+          "--precision", [&p](const std::string& text) { p = parse_precision(text, "--precision"); },
+          what + "; auto = bf16 where the CPU has bf16 matmul support (" + cpu_bf16_features() +
+              " here), else fp32")
+      ->default_str(std::string("auto (") + precision_name(default_precision()) + ")");
+}
+
+}  // namespace harpe::cli
