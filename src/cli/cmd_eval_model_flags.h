@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "cli/parsed_flag.h"
 #include "eval/model_commands.h"
 #include "eval/model_eval.h"
 #include "eval/run_ruler.h"
@@ -18,11 +19,9 @@ namespace harpe::cli {
 
 inline CLI::Option* add_self_extend_flag(CLI::App* cmd, rope::PositionMap& position,
                                          const std::string& help) {
-  return cmd->add_option_function<std::string>(
-      "--self-extend",
-      [&position](const std::string& text) {
-        position = rope::parse_position_map(text, "--self-extend");
-      },
+  return add_parsed_flag(
+      cmd, "--self-extend", position,
+      [](const std::string& text) { return rope::parse_position_map(text, "--self-extend"); },
       help);
 }
 
@@ -30,27 +29,21 @@ inline CLI::Option* add_lengths_flag(CLI::App* cmd, std::vector<int64_t>& length
                                      const std::string& help) {
   std::string shown;
   for (int64_t l : lengths) shown += (shown.empty() ? "" : ",") + std::to_string(l);
-  return cmd
-      ->add_option_function<std::string>(
-          "--lengths",
-          [&lengths](const std::string& text) {
-            lengths = harpe::eval::parse_lengths(text, "--lengths");
-          },
-          help)
-      ->default_str(shown);
+  return add_parsed_flag(
+      cmd, "--lengths", lengths,
+      [](const std::string& text) { return harpe::eval::parse_lengths(text, "--lengths"); }, help,
+      shown);
 }
 
 // --tasks: "all", "ruler" or names, expanded and checked by eval::parse_task_list.
 inline CLI::Option* add_tasks_flag(CLI::App* cmd, std::vector<std::string>& tasks, bool allow_other,
                                    const std::string& shown, const std::string& help) {
-  return cmd
-      ->add_option_function<std::string>(
-          "--tasks",
-          [&tasks, allow_other](const std::string& text) {
-            tasks = harpe::eval::parse_task_list(text, allow_other);
-          },
-          help)
-      ->default_str(shown);
+  return add_parsed_flag(
+      cmd, "--tasks", tasks,
+      [allow_other](const std::string& text) {
+        return harpe::eval::parse_task_list(text, allow_other);
+      },
+      help, shown);
 }
 
 inline void add_model_flags(CLI::App* cmd, harpe::eval::ModelArgs& m) {

@@ -17,8 +17,9 @@ void setup(CLI::App& parent) {
       "gnuplot).");
   harpe::cli::add_model_flags(cmd, a->m);
   harpe::cli::add_lengths_flag(cmd, a->n.lengths, "Context lengths, comma-separated (4096 or 4k)");
-  cmd->add_option_function<std::string>(
-      "--depths", [a](const std::string& text) { a->n.depths = harpe::eval::parse_depths(text); },
+  harpe::cli::add_parsed_flag(
+      cmd, "--depths", a->n.depths,
+      [](const std::string& text) { return harpe::eval::parse_depths(text); },
       "Needle depth percents, comma-separated (default: --depth-count evenly spaced)");
   cmd->add_option("--depth-count", a->n.depth_count, "Number of evenly spaced depths 0..100")
       ->capture_default_str();
@@ -27,16 +28,14 @@ void setup(CLI::App& parent) {
       ->capture_default_str();
   cmd->add_option("--seed", a->n.seed, "Sample seed")->capture_default_str();
   harpe::cli::add_tokens_to_generate_flag(cmd, a->n.tokens_to_generate);
-  cmd->add_option_function<std::string>(
-         "--haystack",
-         [a](const std::string& text) {
-           harpe::check(text == "noise" || text == "essay",
-                        "--haystack must be noise or essay, got '", text, "'");
-           a->n.haystack =
-               text == "essay" ? harpe::eval::Haystack::essay : harpe::eval::Haystack::noise;
-         },
-         "noise (RULER's repeated filler) or essay")
-      ->default_str("noise");
+  harpe::cli::add_parsed_flag(
+      cmd, "--haystack", a->n.haystack,
+      [](const std::string& text) {
+        harpe::check(text == "noise" || text == "essay", "--haystack must be noise or essay, got '",
+                     text, "'");
+        return text == "essay" ? harpe::eval::Haystack::essay : harpe::eval::Haystack::noise;
+      },
+      "noise (RULER's repeated filler) or essay", "noise");
   harpe::cli::add_haystack_flags(cmd, a->n.haystack_corpus, a->n.haystack_split, a->n.essay);
   cmd->add_flag("!--no-png", a->n.png, "Write only the SVG heatmap (no gnuplot)");
   cmd->callback([a] { harpe::eval::eval_needle(a->m, a->n); });

@@ -4,6 +4,7 @@
 #include <CLI/CLI.hpp>
 #include <string>
 
+#include "cli/parsed_flag.h"
 #include "core/precision.h"
 
 namespace harpe::cli {
@@ -12,12 +13,12 @@ namespace harpe::cli {
 // has bf16 matmul support) and is set when the flag is parsed. `what` says what the choice changes.
 inline CLI::Option* add_precision_flag(CLI::App* cmd, Precision& p, const std::string& what) {
   p = default_precision();
-  return cmd
-      ->add_option_function<std::string>(
-          "--precision", [&p](const std::string& text) { p = parse_precision(text, "--precision"); },
-          what + "; auto = bf16 where the CPU has bf16 matmul support (" + cpu_bf16_features() +
-              " here), else fp32")
-      ->default_str(std::string("auto (") + precision_name(default_precision()) + ")");
+  return add_parsed_flag(
+      cmd, "--precision", p,
+      [](const std::string& text) { return parse_precision(text, "--precision"); },
+      what + "; auto = bf16 where the CPU has bf16 matmul support (" + cpu_bf16_features() +
+          " here), else fp32",
+      std::string("auto (") + precision_name(default_precision()) + ")");
 }
 
 }  // namespace harpe::cli
