@@ -97,7 +97,8 @@ std::int64_t parse_shard_size(const std::string& text, const std::string& flag) 
   bool bits = false;
   for (const Unit& u : kUnits) {
     const std::string suf = u.suffix;
-    if (upper.size() > suf.size() && upper.compare(upper.size() - suf.size(), suf.size(), suf) == 0) {
+    if (upper.size() > suf.size() &&
+        upper.compare(upper.size() - suf.size(), suf.size(), suf) == 0) {
       digits = text.substr(0, text.size() - suf.size());
       mult = u.mult;
       bits = u.bits_if_lower_b && text.back() == 'b';

@@ -80,7 +80,7 @@ TEST(ShardSize, ParsesHfUnits) {
   EXPECT_EQ(parse_shard_size("3kib", "--max-shard-size"), 3072);
   EXPECT_EQ(parse_shard_size("1234", "--max-shard-size"), 1234);
   EXPECT_EQ(parse_shard_size("5gB", "--max-shard-size"), 5'000'000'000);  // case-insensitive unit
-  EXPECT_EQ(parse_shard_size("8Mb", "--max-shard-size"), 1'000'000);  // lower-case b: bits (HF)
+  EXPECT_EQ(parse_shard_size("8Mb", "--max-shard-size"), 1'000'000);      // lower-case b: bits (HF)
   for (const char* bad : {"", "GB", "1.5GB", "-5", "5 GB", "5TB", "0", "0MB", "abc", "12x",
                           "99999999999999999999GB", "9000000000GiB"})
     expect_error([&] { parse_shard_size(bad, "--max-shard-size"); }, {"--max-shard-size"});
@@ -135,8 +135,8 @@ TEST(ShardWrite, RoundTripF32IsBitwiseAndTheIndexIsHfs) {
   EXPECT_EQ(s.names(), (std::vector<std::string>{"a", "b", "c"}));
   for (const auto& v : t.views()) {
     const std::vector<float> got = read_all(s, v.name);
-    ASSERT_EQ(got.size(), static_cast<std::size_t>(v.shape.size() == 1 ? v.shape[0]
-                                                                       : v.shape[0] * v.shape[1]));
+    ASSERT_EQ(got.size(),
+              static_cast<std::size_t>(v.shape.size() == 1 ? v.shape[0] : v.shape[0] * v.shape[1]));
     EXPECT_EQ(std::memcmp(got.data(), v.data, got.size() * 4), 0) << v.name;
   }
   // Rewriting unsharded removes the index and the shards (the single file would win anyway).
@@ -176,7 +176,8 @@ TEST(ShardRead, SingleFileWinsOverAnIndex) {
 
 TEST(ShardRead, HostileIndexesAreOneLineErrors) {
   Tensors t;
-  const std::string s1 = "model-00001-of-00002.safetensors", s2 = "model-00002-of-00002.safetensors";
+  const std::string s1 = "model-00001-of-00002.safetensors",
+                    s2 = "model-00002-of-00002.safetensors";
   // A fresh valid two-shard directory ({a, b}, {c}), then `spoil` it.
   auto with = [&](auto spoil, const std::vector<std::string>& pieces) {
     TempDir d;
@@ -200,16 +201,12 @@ TEST(ShardRead, HostileIndexesAreOneLineErrors) {
         put(index, index_with_map(R"({"a": "../x.safetensors"})"));
       },
       {"\"a\"", "../x.safetensors", "not a plain file name"});
-  with(
-      [&](const std::string&, const std::string& index) {
-        put(index, index_with_map(R"({"a": "/etc/passwd"})"));
-      },
-      {"\"a\"", "/etc/passwd", "not a plain file name"});
-  with(
-      [&](const std::string&, const std::string& index) {
-        put(index, index_with_map(R"({"a": "..", "b": "x"})"));
-      },
-      {"\"a\"", "not a plain file name"});
+  with([&](const std::string&,
+           const std::string& index) { put(index, index_with_map(R"({"a": "/etc/passwd"})")); },
+       {"\"a\"", "/etc/passwd", "not a plain file name"});
+  with([&](const std::string&,
+           const std::string& index) { put(index, index_with_map(R"({"a": "..", "b": "x"})")); },
+       {"\"a\"", "not a plain file name"});
   with(
       [&](const std::string&, const std::string& index) {
         put(index, index_with_map(R"({"a": ")" + s1 + R"(", "b": ")" + s1 + R"(", "c": ")" + s2 +
@@ -227,15 +224,14 @@ TEST(ShardRead, HostileIndexesAreOneLineErrors) {
                                   R"("})"));
       },
       {"\"a\"", "weight_map puts it in", s2});
-  with([&](const std::string&, const std::string& index) { put(index, R"({"weight_map": {"a": )"); },
-       {kWeightsIndexFile, "invalid JSON"});
+  with(
+      [&](const std::string&, const std::string& index) { put(index, R"({"weight_map": {"a": )"); },
+      {kWeightsIndexFile, "invalid JSON"});
   with([&](const std::string&, const std::string& index) { put(index, R"({"weight_map": [1]})"); },
        {kWeightsIndexFile, "weight_map"});
-  with(
-      [&](const std::string&, const std::string& index) {
-        put(index, R"({"weight_map": {"a": 3}})");
-      },
-      {"\"a\"", "file name string"});
+  with([&](const std::string&,
+           const std::string& index) { put(index, R"({"weight_map": {"a": 3}})"); },
+       {"\"a\"", "file name string"});
   with([&](const std::string&, const std::string& index) { put(index, R"({"weight_map": {}})"); },
        {"lists no tensors"});
   with(
