@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Builds the libFuzzer targets (tests/fuzz: safetensors, shard, config.json, recall JSONL,
-# results.json) with clang + ASan + UBSan in build-fuzz/, and runs each for N seconds from a corpus
+# Builds the libFuzzer targets (tests/fuzz: safetensors, its shard index, shard, config.json,
+# recall JSONL, results.json) with clang + ASan + UBSan in build-fuzz/, and runs each for N seconds from a corpus
 # of valid files (build-fuzz/corpus/<target>, kept between runs). A crash, sanitizer report or
 # unexpected exception fails the script and leaves the input in build-fuzz/crash-<target>-*.
 # Usage: scripts/fuzz.sh [--seconds N]      (the test command runs 10 s each; docs/promises.md
@@ -15,7 +15,7 @@ while (($#)); do
   esac
 done
 command -v clang++ >/dev/null || { echo "fuzz: clang++ not found (scripts/setup.sh installs clang)" >&2; exit 2; }
-targets=(safetensors shard config recall_jsonl results)
+targets=(safetensors safetensors_index shard config recall_jsonl results)
 cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_C_COMPILER=clang \
   -DCMAKE_CXX_COMPILER=clang++ -DHARPE_FUZZ=ON -DHARPE_WERROR=ON -DHARPE_NATIVE=OFF -DHARPE_BUILD_TESTS=OFF \
   -DHARPE_BUILD_BENCH=OFF -DHARPE_MPI=OFF >/dev/null
@@ -28,6 +28,7 @@ seed() {  # TARGET FILE CONTENT
   [[ -f "build-fuzz/corpus/$1/$2" ]] || printf '%s' "$3" >"build-fuzz/corpus/$1/$2"
 }
 seed config llama.json '{"vocab_size":256,"hidden_size":64,"intermediate_size":160,"num_hidden_layers":2,"num_attention_heads":4,"num_key_value_heads":2,"max_position_embeddings":64,"rope_theta":10000,"rope_scaling":{"rope_type":"yarn","factor":4,"original_max_position_embeddings":64}}'
+seed safetensors_index two.json '{"metadata":{"total_size":60},"weight_map":{"a":"model-00001-of-00002.safetensors","c":"model-00002-of-00002.safetensors"}}'
 seed recall_jsonl two.jsonl '{"variant":"single","vocab":16,"tokens":[1,9,12,2,3,9,12],"queries":[{"at":6,"answers":[12],"distance":4}]}
 {"vocab":8,"tokens":[1,2,3],"queries":[{"at":2,"answers":[3],"order_free":true}]}'
 seed results run.json '{"schema":"harpe.eval.v1","name":"r","meta":{"group":"g"},"tasks":[{"task":"niah_single_1","length":64,"score":50,"samples":2,"predictions":[{"output":"a b","expected":["a"]}]}],"recall":[{"variant":"multiquery","length":64,"queries":4,"queries_exact":3,"sequences":1,"sequences_exact":0,"buckets":[{"lo":16,"hi":32,"queries":4,"exact":3}]}],"ppl":[{"dataset":"d","window":64,"stride":16,"nll_sum":10,"tokens":5}]}'

@@ -128,6 +128,7 @@ void setup(CLI::App& parent) {
       ->capture_default_str();
   cmd->add_option("--log-every", o.hooks.log_every, "Progress line every n steps")
       ->capture_default_str();
+  harpe::cli::add_weights_flags(cmd, o.hooks.weights, o.hooks.export_model);
   cmd->add_flag("--resume", o.resume, "Continue OUT/checkpoint (same flags as the first run)");
   cmd->add_option("--override", o.override_keys,
                   "With --resume: run_config keys allowed to change, comma-separated (e.g. "

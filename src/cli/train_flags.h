@@ -6,6 +6,7 @@
 #include <cmath>
 #include <string>
 
+#include "cli/weights_flags.h"
 #include "core/error.h"
 #include "model/config.h"
 #include "train/run.h"
@@ -21,6 +22,8 @@ struct TrainFlags {
   double lr = 3e-4, min_lr_ratio = 0.1, clip = 1.0, weight_decay = 0.1;
   bool recompute = false, resume = false, distributed = false;
   unsigned long long seed = 1337, data_seed = 0;
+  model::WeightsFormat weights;  // --dtype, --max-shard-size (weights_flags.h)
+  bool export_model = false;
 };
 
 inline const char* kLossHelp =
@@ -77,6 +80,7 @@ inline void add_train_flags(CLI::App* cmd, TrainFlags& f) {
       ->check(CLI::IsMember({"all", "answers"}))
       ->capture_default_str();
   cmd->add_flag("--distributed", f.distributed, kDistributedHelp);
+  add_weights_flags(cmd, f.weights, f.export_model);
   cmd->add_option("--log-every", f.log_every, "Print a progress line every n steps")
       ->capture_default_str();
 }
@@ -140,6 +144,8 @@ inline void apply_run_flags(const TrainFlags& f, train::PretrainOptions& po) {
   po.hooks.keep_every = f.keep_every;
   po.hooks.log_every = f.log_every;
   po.hooks.distributed = f.distributed;
+  po.hooks.weights = f.weights;
+  po.hooks.export_model = f.export_model;
 }
 
 }  // namespace harpe::cli

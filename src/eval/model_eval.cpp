@@ -23,7 +23,8 @@ namespace fs = std::filesystem;
 LoadedModel load_model_and_tokenizer(const std::string& dir, const std::string& tokenizer) {
   check(fs::is_directory(dir), "--model ", dir, ": not a directory");
   check(fs::exists(dir + "/config.json"), "--model ", dir, ": no config.json");
-  check(fs::exists(dir + "/model.safetensors"), "--model ", dir, ": no model.safetensors");
+  check(model::has_weights(dir), "--model ", dir,
+        ": no model.safetensors (nor model.safetensors.index.json)");
   const std::string tok_path = tokenizer.empty() ? dir + "/tokenizer.model" : tokenizer;
   check(fs::exists(tok_path), "tokenizer ", tok_path,
         " not found (give --tokenizer FILE, e.g. data/tokenizer.model)");

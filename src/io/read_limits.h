@@ -9,7 +9,9 @@
 namespace harpe::io {
 
 // Size limits of the files the commands read (docs/formats.md lists them).
-inline constexpr std::size_t kConfigFileLimit = std::size_t{4} << 20;   // config.json: 4 MiB
+inline constexpr std::size_t kConfigFileLimit = std::size_t{4} << 20;  // config.json: 4 MiB
+// model.safetensors.index.json: 64 MiB (a model of 100k tensors needs ~10 MB).
+inline constexpr std::size_t kIndexFileLimit = std::size_t{64} << 20;
 inline constexpr std::size_t kTextFileLimit = std::size_t{256} << 20;   // prompts, essays: 256 MiB
 inline constexpr std::size_t kResultsFileLimit = std::size_t{1} << 30;  // results.json: 1 GiB
 

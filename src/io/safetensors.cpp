@@ -294,8 +294,12 @@ std::vector<float> SafetensorsFile::read_f32(const std::string& name) const {
 
 // ---- writing -------------------------------------------------------------------------------
 
+const char* store_dtype_name(StoreDtype d) { return d == StoreDtype::bf16 ? "BF16" : "F32"; }
+std::size_t store_dtype_size(StoreDtype d) { return d == StoreDtype::bf16 ? 2 : 4; }
+
 void write_safetensors(const std::string& path, const std::vector<TensorView>& tensors,
-                       const std::map<std::string, std::string>& metadata) {
+                       const std::map<std::string, std::string>& metadata, StoreDtype dtype) {
+  const std::uint64_t esize = store_dtype_size(dtype);
   nlohmann::ordered_json header = nlohmann::ordered_json::object();
   if (!metadata.empty()) header["__metadata__"] = metadata;
   std::set<std::string> seen;
@@ -310,9 +314,10 @@ void write_safetensors(const std::string& path, const std::vector<TensorView>& t
       numel *= static_cast<std::uint64_t>(d);
     }
     check(numel == 0 || t.data != nullptr, path, ": tensor ", printable(t.name), " has no data");
-    header[t.name] = {
-        {"dtype", "F32"}, {"shape", t.shape}, {"data_offsets", {offset, offset + numel * 4}}};
-    offset += numel * 4;
+    header[t.name] = {{"dtype", store_dtype_name(dtype)},
+                      {"shape", t.shape},
+                      {"data_offsets", {offset, offset + numel * esize}}};
+    offset += numel * esize;
   }
   std::string text = header.dump();
   text.append((8 - text.size() % 8) % 8, ' ');  // data section starts 8-byte aligned
@@ -322,10 +327,23 @@ void write_safetensors(const std::string& path, const std::vector<TensorView>& t
   AtomicFile f(path);
   f.write(len, 8);
   f.write(text);
+  constexpr std::size_t kChunk = 1 << 16;
+  std::vector<std::uint16_t> buf;
   for (const TensorView& t : tensors) {
     std::uint64_t numel = 1;
     for (auto d : t.shape) numel *= static_cast<std::uint64_t>(d);
-    if (numel) f.write(t.data, numel * 4);
+    if (numel == 0) continue;
+    if (dtype == StoreDtype::f32) {
+      f.write(t.data, numel * 4);
+      continue;
+    }
+    buf.resize(std::min<std::uint64_t>(numel, kChunk));
+    for (std::uint64_t done = 0; done < numel;) {
+      const auto m = static_cast<std::size_t>(std::min<std::uint64_t>(kChunk, numel - done));
+      for (std::size_t i = 0; i < m; ++i) buf[i] = f32_to_bf16(t.data[done + i]);
+      f.write(buf.data(), m * 2);
+      done += m;
+    }
   }
   f.commit();
 }

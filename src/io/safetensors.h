@@ -60,9 +60,16 @@ struct TensorView {
   const float* data = nullptr;  // numel(shape) floats
 };
 
-// Writes float32 tensors (in the given order) atomically: temp file + fsync + rename.
+// The dtype a writer stores float32 tensors as: F32 (exact) or BF16 (rounded to nearest even).
+enum class StoreDtype { f32, bf16 };
+const char* store_dtype_name(StoreDtype d);  // "F32" / "BF16", as in the header
+std::size_t store_dtype_size(StoreDtype d);  // 4 / 2
+
+// Writes float32 tensors (in the given order) atomically: temp file + fsync + rename. With
+// StoreDtype::f32 the bytes are those of every earlier version of this writer.
 void write_safetensors(const std::string& path, const std::vector<TensorView>& tensors,
-                       const std::map<std::string, std::string>& metadata = {});
+                       const std::map<std::string, std::string>& metadata = {},
+                       StoreDtype dtype = StoreDtype::f32);
 
 // Conversions used by read_f32 (exposed for tests): exact, including subnormals, inf and nan.
 float f16_to_f32(std::uint16_t h);

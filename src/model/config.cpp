@@ -265,6 +265,12 @@ void parse_rope_scaling(const Json& rs, ModelConfig& c, const std::string& src) 
       for (const char* k : {"mscale", "mscale_all_dim"})  // DeepSeek's YaRN variant: refuse
         check(!rs.contains(k) || rs[k].is_null(), where, ": \"", k,
               "\" (DeepSeek YaRN) is not supported");
+      // HF's optional "truncate" (default true: the correction range rounded to whole dims, as
+      // here); false changes the frequencies, so refuse it rather than ignore it.
+      check(!rs.contains("truncate") || rs["truncate"].is_null() ||
+                (rs["truncate"].is_boolean() && rs["truncate"].get<bool>()),
+            where, ": \"truncate\": ", rs.contains("truncate") ? rs["truncate"].dump() : "",
+            " is not supported (only the rounded YaRN correction range, HF's default true)");
       break;
     case Scheme::llama3:
       r.factor = io::json_double(rs, "factor", where);

@@ -54,7 +54,7 @@ void write_seed_checkpoint(const TrainOptions& t, int i, const std::string& prev
   AdamWState opt(m.layout.total);
   TrainerState state;
   if (i == 0) {
-    model::load_weights(m, prev_dir + "/model.safetensors");  // fresh optimizer, step 0
+    model::load_weights_dir(m, prev_dir);  // fresh optimizer, step 0 (one file or shards)
   } else {
     load_checkpoint(prev_dir, m, opt, state);  // carried moments, step and data position
   }
@@ -69,27 +69,8 @@ void write_seed_checkpoint(const TrainOptions& t, int i, const std::string& prev
   save_checkpoint(ckpt, m, opt, state, tokenizer);
 }
 
-// A stage's final model as OUT/stageK (config.json, model.safetensors, the tokenizer), written to a
-// temp directory and renamed: the directory is complete whenever it exists.
-void write_stage_dir(const model::Model& m, const std::string& dir, const std::string& tokenizer) {
-  const std::string tmp = io::unique_temp_path(dir);
-  std::error_code ec;
-  fs::create_directories(tmp);
-  try {
-    model::save_model_dir(m, tmp);
-    if (!tokenizer.empty())
-      io::write_text_atomic(tmp + "/tokenizer.model", io::read_file(tokenizer));
-    fs::remove_all(dir, ec);
-    fs::rename(tmp, dir);
-  } catch (...) {
-    fs::remove_all(tmp, ec);
-    throw;
-  }
-}
-
 bool complete_model_dir(const std::string& dir) {
-  return fs::is_regular_file(dir + "/config.json") &&
-         fs::is_regular_file(dir + "/model.safetensors");
+  return fs::is_regular_file(dir + "/config.json") && model::has_weights(dir);
 }
 
 }  // namespace
@@ -151,7 +132,7 @@ RunEnd run_extend(const ExtendOptions& o) {
               "): rerun the extension without --resume into a new --out");
         model::Model m(stage_config(plan, static_cast<int>(k)));
         model::load_weights(m, resolve_checkpoint(ckpt) + "/model.safetensors");
-        write_stage_dir(m, stage_dir, plan.tokenizer);
+        write_model_dir(m, stage_dir, plan.tokenizer, hooks.weights);
       }
       continue;
     }
@@ -180,7 +161,8 @@ RunEnd run_extend(const ExtendOptions& o) {
       return RunEnd::interrupted;
     resume_step = st.end_step;
     // Each stage's final model, for evaluating the schedule stage by stage.
-    if (staged && root) write_stage_dir(trainer.model(), stage_dir, plan.tokenizer);
+    if (staged && root) write_model_dir(trainer.model(), stage_dir, plan.tokenizer, hooks.weights);
+    if (k + 1 == plan.stages.size()) export_model(trainer, target, hooks, quiet);
   }
   if (!quiet) std::printf("saved %s (step %ld)\n", ckpt.c_str(), plan.stages.back().end_step);
   return RunEnd::finished;

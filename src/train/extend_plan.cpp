@@ -10,6 +10,7 @@
 #include "io/atomic_file.h"
 #include "io/json_util.h"
 #include "model/original_context.h"
+#include "model/weights_io.h"
 #include "rope/bases.h"
 #include "train/checkpoint.h"
 #include "train/extend.h"
@@ -21,8 +22,8 @@ namespace fs = std::filesystem;
 std::string resolve_model_source(const std::string& from) {
   check(!from.empty(), "--from is required");
   for (const std::string& d : {from, from + ".old", from + "/checkpoint", from + "/checkpoint.old"})
-    if (fs::exists(d + "/config.json") && fs::exists(d + "/model.safetensors")) return d;
-  fail("--from ", from, ": no config.json and model.safetensors there (nor in ", from,
+    if (fs::exists(d + "/config.json") && model::has_weights(d)) return d;
+  fail("--from ", from, ": no config.json and model.safetensors(.index.json) there (nor in ", from,
        "/checkpoint)");
 }
 

@@ -143,15 +143,45 @@ bool stop_agreed() {
   fail(why.str());
 }
 
-void keep_model(const Trainer& t, const RunTarget& target, long step,
-                const std::string& tokenizer) {
+void keep_model(const Trainer& t, const RunTarget& target, long step, const LoopHooks& hooks) {
   const std::string dir = target.out_dir + "/step-" + std::to_string(step);
   fs::create_directories(dir);
-  model::save_model_dir(t.model(), dir);
-  if (!tokenizer.empty()) io::write_text_atomic(dir + "/tokenizer.model", io::read_file(tokenizer));
+  model::save_model_dir(t.model(), dir, hooks.weights);
+  if (!hooks.tokenizer.empty())
+    io::write_text_atomic(dir + "/tokenizer.model", io::read_file(hooks.tokenizer));
 }
 
 }  // namespace
+
+void write_model_dir(const model::Model& m, const std::string& dir, const std::string& tokenizer,
+                     const model::WeightsFormat& format) {
+  const std::string tmp = io::unique_temp_path(dir);
+  std::error_code ec;
+  fs::create_directories(tmp);
+  try {
+    model::save_model_dir(m, tmp, format);
+    if (!tokenizer.empty())
+      io::write_text_atomic(tmp + "/tokenizer.model", io::read_file(tokenizer));
+    fs::remove_all(dir, ec);
+    fs::rename(tmp, dir);
+  } catch (...) {
+    fs::remove_all(tmp, ec);
+    throw;
+  }
+}
+
+std::string export_dir(const RunTarget& t) { return t.out_dir + "/model"; }
+
+void export_model(const Trainer& t, const RunTarget& target, const LoopHooks& hooks, bool quiet) {
+  if (!hooks.export_model || !dist::world().is_root()) return;
+  const std::string dir = export_dir(target);
+  write_model_dir(t.model(), dir, hooks.tokenizer, hooks.weights);
+  if (!quiet) {
+    const bool sharded = fs::exists(dir + "/model.safetensors.index.json");
+    std::printf("exported %s (%s, %s)\n", dir.c_str(), io::store_dtype_name(hooks.weights.dtype),
+                sharded ? "sharded, model.safetensors.index.json" : "model.safetensors");
+  }
+}
 
 RunEnd drive(Trainer& t, const RunTarget& target, const LoopHooks& hooks, long last_saved) {
   const bool root = dist::world().is_root();
@@ -196,7 +226,7 @@ RunEnd drive(Trainer& t, const RunTarget& target, const LoopHooks& hooks, long l
     }
     if (hooks.on_step) hooks.on_step(r.step);
     if (hooks.keep_every > 0 && r.step % hooks.keep_every == 0 && root)
-      keep_model(t, target, r.step, hooks.tokenizer);
+      keep_model(t, target, r.step, hooks);
     if (hooks.save_every > 0 && r.step % hooks.save_every == 0 && r.step != target.end_step) save();
   }
   if (t.steps_done() < target.end_step) {  // stopped by a signal
@@ -343,6 +373,7 @@ RunEnd run_pretrain(const PretrainOptions& po_in) {
   const RunEnd end = drive(*trainer, target, po.hooks, last_saved);
   if (end == RunEnd::finished && !po.hooks.quiet)
     std::printf("saved %s (step %ld)\n", ckpt.c_str(), trainer->steps_done());
+  if (end == RunEnd::finished) export_model(*trainer, target, po.hooks, po.hooks.quiet);
   return end;
 }
 

@@ -14,6 +14,7 @@
 #include <functional>
 #include <string>
 
+#include "model/weights_io.h"
 #include "train/trainer.h"
 
 namespace harpe::train {
@@ -35,6 +36,12 @@ struct LoopHooks {
   // micro-batch and gradients are summed; rank 0 alone prints and writes. `distributed` makes a
   // build or launch without MPI an error instead of a single-rank run.
   bool distributed = false;
+  // The format of the model directories a run exports (OUT/step-N, extend's OUT/stageK, OUT/model);
+  // checkpoints stay F32 in one file whatever it says. export_model: also write the final model as
+  // OUT/model at the end of a finished run (the CLI sets it when --dtype or --max-shard-size is
+  // given).
+  model::WeightsFormat weights;
+  bool export_model = false;
 };
 
 // Starts MPI when launched by mpirun (or fails when `distributed` or context parallel cannot be
@@ -59,6 +66,14 @@ std::string metrics_path(const RunTarget& t);
 // Returns interrupted after saving when a stop was requested; throws Error (naming the last good
 // checkpoint) on a non-finite loss or gradient, and on a failed write.
 RunEnd drive(Trainer& t, const RunTarget& target, const LoopHooks& hooks, long last_saved);
+
+// A model directory (config.json, the weights in `format`, tokenizer.model when `tokenizer` is
+// given), written to a temp directory and renamed over `dir`: complete whenever it exists.
+void write_model_dir(const model::Model& m, const std::string& dir, const std::string& tokenizer,
+                     const model::WeightsFormat& format);
+// The model directory OUT/model a finished run exports when hooks.export_model is set (rank 0).
+std::string export_dir(const RunTarget& t);
+void export_model(const Trainer& t, const RunTarget& target, const LoopHooks& hooks, bool quiet);
 
 // Saves t's checkpoint into dir with the tokenizer inside (rank 0; the others wait).
 void save_run_checkpoint(const Trainer& t, const std::string& dir, const std::string& tokenizer);

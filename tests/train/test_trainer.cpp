@@ -14,6 +14,7 @@
 
 #include "core/error.h"
 #include "data/shard.h"
+#include "io/safetensors.h"
 #include "model/weights_io.h"
 #include "support/run_program.h"
 #include "train/checkpoint.h"
@@ -312,6 +313,42 @@ TEST(TrainCli, TrainsSavesAndResumes) {
   EXPECT_NE(r.out.find("step 5/5"), std::string::npos) << r.out;
   EXPECT_EQ(count_lines(fs::path(out) / "metrics.jsonl"), 5);
   EXPECT_EQ(read_trainer_state(out + "/checkpoint").step, 5);
+  fs::remove_all(dir);
+}
+
+// --dtype / --max-shard-size shape the exported model directories (OUT/model, OUT/step-N); the
+// checkpoint stays one F32 file, so --resume is unaffected.
+TEST(TrainCli, ExportsBf16ShardsAndKeepsTheCheckpointF32) {
+  const fs::path dir = temp_dir("export");
+  const std::string shard = write_shard(dir);
+  const std::string out = (dir / "run").string();
+  CliResult r = run_cli("train --preset micro --data " + shard + " --out " + out +
+                        " --context 16 --batch 1 --steps 2 --keep-every 1 --dtype bf16"
+                        " --max-shard-size 20KB");
+  ASSERT_EQ(r.code, 0) << r.out;
+  EXPECT_NE(r.out.find("exported " + out + "/model (BF16, sharded"), std::string::npos) << r.out;
+  for (const std::string& d : {out + "/model", out + "/step-1"}) {
+    EXPECT_TRUE(fs::exists(d + "/model.safetensors.index.json")) << d;
+    EXPECT_FALSE(fs::exists(d + "/model.safetensors")) << d;
+  }
+  EXPECT_FALSE(fs::exists(out + "/checkpoint/model.safetensors.index.json"));
+  const io::SafetensorsFile ck(out + "/checkpoint/model.safetensors");
+  for (const std::string& n : ck.names()) EXPECT_EQ(ck.info(n).dtype, "F32") << n;
+  // The export is the checkpoint's weights rounded to bf16, exactly.
+  const model::Model exported = model::load_model_dir(out + "/model");
+  const model::Model f32 = model::load_model_dir(out + "/checkpoint");
+  ASSERT_EQ(exported.params.size(), f32.params.size());
+  for (std::size_t i = 0; i < f32.params.size(); ++i)
+    ASSERT_EQ(exported.params[i], io::bf16_to_f32(io::f32_to_bf16(f32.params[i]))) << i;
+  // Bad values are refused before anything runs.
+  r = run_cli("train --preset micro --data " + shard + " --out " + out + "2 --dtype f16");
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.out.find("--dtype"), std::string::npos) << r.out;
+  r = run_cli("train --preset micro --data " + shard + " --out " + out +
+              "2 --max-shard-size 1.5GB");
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.out.find("--max-shard-size: \"1.5GB\" is not a size"), std::string::npos) << r.out;
+  EXPECT_FALSE(fs::exists(out + "2"));
   fs::remove_all(dir);
 }
 
