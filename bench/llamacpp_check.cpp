@@ -17,7 +17,8 @@
 //                        [--threads 2] [--precision fp32]
 //       prefill tokens/s (the whole context in one call, llama.cpp in n_batch chunks) and decode
 //       tokens/s (one token at a time, logits each time) of both engines, in one process.
-//       harpe's threads: OMP_NUM_THREADS; llama.cpp's: --threads.
+//       harpe's threads: OMP_NUM_THREADS (its decode is serial); llama.cpp's: --threads, and its
+//       decode once more with one thread.
 #include <ggml-backend.h>
 #include <llama.h>
 
@@ -269,10 +270,10 @@ int cmd_speed(const Args& a) {
         s.append(&next[static_cast<std::size_t>(i)], 1, logits.data());
       h_dec = n_dec / d.seconds();
     }
-    double l_pre = 0, l_dec = 0;
+    double l_pre = 0, l_dec = 0, l_dec1 = 0;
     {
       const int n_batch = 2048;
-      Llama ll(get(a, "gguf"), T + n_dec, n_batch, threads, /*f32_cache=*/false);
+      Llama ll(get(a, "gguf"), T + 2 * n_dec, n_batch, threads, /*f32_cache=*/false);
       Timer t;
       for (int p = 0; p < T; p += n_batch) {
         const int n = std::min(n_batch, T - p);
@@ -280,15 +281,22 @@ int cmd_speed(const Args& a) {
       }
       llama_synchronize(ll.ctx);
       l_pre = T / t.seconds();
-      Timer d;
-      for (int i = 0; i < n_dec; ++i) {
-        ll.decode(&next[static_cast<std::size_t>(i)], 1, T + i, false);
-        std::memcpy(logits.data(), llama_get_logits_ith(ll.ctx, -1), sizeof(float) * V);
-      }
-      l_dec = n_dec / d.seconds();
+      auto decode = [&](int first) {
+        Timer d;
+        for (int i = 0; i < n_dec; ++i) {
+          ll.decode(&next[static_cast<std::size_t>(i)], 1, first + i, false);
+          std::memcpy(logits.data(), llama_get_logits_ith(ll.ctx, -1), sizeof(float) * V);
+        }
+        return n_dec / d.seconds();
+      };
+      l_dec = decode(T);
+      // llama.cpp decodes (batches of one token) with n_threads; harpe's lean decode is serial,
+      // so llama.cpp with one thread is measured too.
+      llama_set_n_threads(ll.ctx, 1, threads);
+      l_dec1 = decode(T + n_dec);
     }
-    std::printf("| %d | %.1f | %.1f | %.2f | %.1f | %.1f | %.2f |\n", T, h_pre, l_pre,
-                h_pre / l_pre, h_dec, l_dec, h_dec / l_dec);
+    std::printf("| %d | %.1f | %.1f | %.2f | %.1f | %.1f | %.1f | %.2f | %.2f |\n", T, h_pre, l_pre,
+                h_pre / l_pre, h_dec, l_dec, l_dec1, h_dec / l_dec, h_dec / l_dec1);
     std::fflush(stdout);
   }
   return 0;

@@ -25,7 +25,7 @@ CHECK=$BUILD/bench/llamacpp_check
 max_ctx=$(tr ',' '\n' <<<"$CONTEXTS" | sort -n | tail -1)
 mkdir -p "$OUT"
 mkdir -p "$OUT/speed-$PRESET"
-"$CHECK" init --preset "$PRESET" --context $((max_ctx + DECODE)) --out "$OUT/speed-$PRESET" >/dev/null
+"$CHECK" init --preset "$PRESET" --context $((max_ctx + 2 * DECODE + 256)) --out "$OUT/speed-$PRESET" >/dev/null
 "$BUILD/src/harpe" export gguf --model "$OUT/speed-$PRESET" --out "$OUT/speed-$PRESET-$TYPE.gguf" --type "$TYPE" 2>/dev/null
 echo "harpe $(git rev-parse --short HEAD); $(lscpu | grep 'Model name' | sed 's/  */ /g'); load: $(uptime | sed 's/.*load average/load average/')"
 OMP_NUM_THREADS=$THREADS "$CHECK" speed --model "$OUT/speed-$PRESET" --gguf "$OUT/speed-$PRESET-$TYPE.gguf" \
