@@ -13,6 +13,9 @@
 //       logits and of per-token log-probabilities. --f16: harpe's matrices are rounded to F16
 //       first, as in a GGUF written with --type f16. Exit 1 when the log-prob difference is above
 //       --tol.
+//   llamacpp_check tokens --gguf FILE --tokenizer SPM.model --text FILE
+//       tokenizes each line of the text with harpe's SentencePiece model and with the GGUF's
+//       vocabulary in llama.cpp; exit 1 unless every line gives the same ids
 //   llamacpp_check speed --model DIR --gguf FILE [--contexts 512,4096,16384] [--decode 64]
 //                        [--threads 2] [--precision fp32]
 //       prefill tokens/s (the whole context in one call, llama.cpp in n_batch chunks) and decode
@@ -27,6 +30,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <fstream>
 #include <map>
 #include <random>
 #include <sstream>
@@ -36,6 +40,7 @@
 
 #include "core/error.h"
 #include "core/timer.h"
+#include "data/tokenizer.h"
 #include "infer/session.h"
 #include "io/gguf.h"
 #include "model/config.h"
@@ -250,8 +255,10 @@ int cmd_speed(const Args& a) {
       get(a, "model").c_str(), model::describe(m.config).c_str(),
       std::getenv("OMP_NUM_THREADS") ? std::getenv("OMP_NUM_THREADS") : "(unset)", threads);
   std::printf(
-      "| context | harpe prefill tok/s | llama.cpp prefill tok/s | ratio | harpe decode "
-      "tok/s | llama.cpp decode tok/s | ratio |\n|---|---|---|---|---|---|---|\n");
+      "| context | harpe prefill tok/s | llama.cpp prefill tok/s | ratio | harpe decode tok/s "
+      "(serial) | llama.cpp decode tok/s, %d threads | llama.cpp decode tok/s, 1 thread | ratio "
+      "| ratio (1 thread) |\n|---|---|---|---|---|---|---|---|---|\n",
+      threads);
   for (int T : contexts) {
     const std::vector<int32_t> prompt = random_tokens(T, V, 7);
     const std::vector<int32_t> next = random_tokens(n_dec, V, 8);
@@ -302,11 +309,49 @@ int cmd_speed(const Args& a) {
   return 0;
 }
 
+// The GGUF's tokenizer metadata against the SentencePiece model it came from: every line of a
+// text file tokenized by both (no BOS/EOS), compared id by id.
+int cmd_tokens(const Args& a) {
+  const data::Tokenizer tok = data::Tokenizer::load(get(a, "tokenizer"));
+  llama_model_params mp = llama_model_default_params();
+  mp.vocab_only = true;
+  llama_model* model = llama_model_load_from_file(get(a, "gguf").c_str(), mp);
+  check(model != nullptr, get(a, "gguf"), ": llama.cpp could not load it");
+  const llama_vocab* vocab = llama_model_get_vocab(model);
+  std::ifstream in(get(a, "text"));
+  check(static_cast<bool>(in), get(a, "text"), ": cannot open");
+  std::string line;
+  long lines = 0, same = 0, tokens = 0;
+  std::string first_diff;
+  while (std::getline(in, line)) {
+    if (line.empty()) continue;
+    ++lines;
+    const std::vector<int32_t> ours = tok.encode(line);
+    std::vector<llama_token> theirs(line.size() * 2 + 8);
+    const int n = llama_tokenize(vocab, line.data(), static_cast<int32_t>(line.size()),
+                                 theirs.data(), static_cast<int32_t>(theirs.size()), false, false);
+    check(n >= 0, "llama_tokenize needs ", -n, " tokens for line ", lines);
+    theirs.resize(static_cast<std::size_t>(n));
+    tokens += static_cast<long>(ours.size());
+    if (std::equal(ours.begin(), ours.end(), theirs.begin(), theirs.end()))
+      ++same;
+    else if (first_diff.empty())
+      first_diff = line.substr(0, 80);
+  }
+  llama_model_free(model);
+  std::printf(
+      "%s: %ld of %ld lines (%ld tokens) tokenized identically by harpe and llama.cpp%s%s\n",
+      get(a, "gguf").c_str(), same, lines, tokens,
+      first_diff.empty() ? "" : "; first difference in: ", first_diff.c_str());
+  return same == lines && lines > 0 ? 0 : 1;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   try {
-    check(argc >= 2, "usage: llamacpp_check init|logits|speed --flags (see the file's header)");
+    check(argc >= 2,
+          "usage: llamacpp_check init|logits|speed|tokens --flags (see the file's header)");
     const std::string mode = argv[1];
     const Args a = parse_args(argc, argv, 2);
     if (mode == "init") return cmd_init(a);
@@ -318,8 +363,10 @@ int main(int argc, char** argv) {
       rc = cmd_logits(a);
     else if (mode == "speed")
       rc = cmd_speed(a);
+    else if (mode == "tokens")
+      rc = cmd_tokens(a);
     else
-      fail("unknown mode ", mode, " (init, logits, speed)");
+      fail("unknown mode ", mode, " (init, logits, speed, tokens)");
     llama_backend_free();
     return rc;
   } catch (const std::exception& e) {

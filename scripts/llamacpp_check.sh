@@ -10,7 +10,8 @@
 # YaRN config (factor 4 over the original 64 tokens); with PI, NTK and Llama 3 configs; and a
 # random micro preset with GQA (4 query / 2 KV heads), an untied output and q/k weights scaled
 # up so that attention depends on positions, in both layouts. Each in F32 and F16. The F16 files
-# are compared with harpe's weights rounded to F16 the same way.
+# are compared with harpe's weights rounded to F16 the same way. Then the SentencePiece metadata
+# (a tokenizer trained on docs/, text tokenized by both), a negative control and the HARPE refusal.
 # Exit status 1 when any check fails.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -55,6 +56,15 @@ for m in configs/recall-base "$OUT/recall-yarn" "$OUT/recall-pi" "$OUT/recall-nt
     "$CHECK" logits --model "$m" --gguf "$OUT/$name-$type.gguf" --tokens "$TOKENS" --tol "$tol" "${flag[@]}" || fails=$((fails + 1))
   done
 done
+# SentencePiece metadata: a BPE tokenizer (vocabulary 512, like recall-base's) trained on docs/,
+# exported with recall-base's weights; README.md and docs/*.md tokenized by both.
+rm -rf "$OUT/spm" && mkdir -p "$OUT/spm"
+"$HARPE" data corpus --sources docs=docs --out "$OUT/spm/corpus" >/dev/null 2>&1
+"$HARPE" data tokenizer --corpus "$OUT/spm/corpus" --vocab 512 --out "$OUT/spm/tokenizer.model" >/dev/null 2>&1
+"$HARPE" export gguf --model configs/recall-base --tokenizer "$OUT/spm/tokenizer.model" --out "$OUT/spm/recall-base-spm.gguf" 2>/dev/null
+cat README.md docs/*.md >"$OUT/spm/text.txt"
+"$CHECK" tokens --gguf "$OUT/spm/recall-base-spm.gguf" --tokenizer "$OUT/spm/tokenizer.model" \
+  --text "$OUT/spm/text.txt" || fails=$((fails + 1))
 # The check can fail: half_split weights exported without the q/k permutation.
 if "$CHECK" logits --model "$OUT/micro-gqa" --gguf "$OUT/micro-gqa-interleaved-f32.gguf" \
   --tokens "$TOKENS" >"$OUT/negative.txt" 2>&1; then
