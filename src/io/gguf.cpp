@@ -171,6 +171,8 @@ void Writer::write(const std::string& path) const {
       buf.resize(n * 2);
       for (std::uint64_t i = 0; i < n; ++i) {
         const std::uint16_t h = float_to_half(p.data[i]);
+        check((h & 0x7c00u) != 0x7c00u || !std::isfinite(p.data[i]), "gguf: tensor ", p.info.name,
+              " element ", i, " (", p.data[i], ") does not fit F16");
         std::memcpy(buf.data() + 2 * i, &h, 2);
       }
       out.write(buf.data(), buf.size());

@@ -74,8 +74,9 @@ class Writer {
   void add_i32s(const std::string& key, const std::vector<std::int32_t>& v);
 
   // A tensor of row-major F32 values with the shape given innermost first (ne[0] = columns),
-  // stored as `type` (F16 rounds to nearest even). `data` is NOT copied: it must stay valid until
-  // write(). Names must be unique and at most 64 bytes (ggml's limit).
+  // stored as `type` (F16 rounds to nearest even; write() refuses a finite value past its range).
+  // `data` is NOT copied: it must stay valid until write(). Names must be unique and at most 64
+  // bytes (ggml's limit).
   void add_tensor(const std::string& name, std::vector<std::uint64_t> ne, TensorType type,
                   const float* data);
 

@@ -150,6 +150,15 @@ TEST(GgufWriter, RejectsBadInput) {
   EXPECT_THROW(w.add_tensor("t", {1}, TensorType::f32, &x), Error);
   EXPECT_THROW(w.add_tensor(std::string(65, 'n'), {1}, TensorType::f32, &x), Error);
   EXPECT_THROW(w.add_tensor("z", {1, 0}, TensorType::f32, &x), Error);
+  // A finite value past F16's range is refused, not silently made infinite.
+  TempDir dir;
+  Writer big;
+  const float values[2] = {1.f, 1e5f};
+  big.add_tensor("big", {2}, TensorType::f16, values);
+  EXPECT_THROW(big.write(dir.path + "/big.gguf"), Error);
+  Writer ok;
+  ok.add_tensor("big", {2}, TensorType::f32, values);
+  EXPECT_NO_THROW(ok.write(dir.path + "/big.gguf"));
 }
 
 TEST(GgufReader, RejectsDamagedFiles) {
