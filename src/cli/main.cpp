@@ -24,6 +24,7 @@ const std::map<std::string, std::string> kGroups = {
     {"bench", "Benchmarks: training throughput, attention, vs the same-process sgemm"},
     {"data", "Data pipeline: corpora, tokenizer, token shards, statistics"},
     {"eval", "Evaluation: sliding-window perplexity, NIAH tasks, needle heatmap"},
+    {"export", "Export a checkpoint to other engines' formats (GGUF for llama.cpp)"},
 };
 
 }  // namespace

@@ -166,4 +166,18 @@ std::string Tokenizer::piece(int id) const {
   return sp_->IdToPiece(id);
 }
 
+float Tokenizer::score(int id) const {
+  check(id >= 0 && id < vocab_size(), name_, ": token id ", id, " outside [0, ", vocab_size(), ")");
+  return sp_->GetScore(id);
+}
+
+PieceKind Tokenizer::kind(int id) const {
+  check(id >= 0 && id < vocab_size(), name_, ": token id ", id, " outside [0, ", vocab_size(), ")");
+  if (sp_->IsUnknown(id)) return PieceKind::unknown;
+  if (sp_->IsControl(id)) return PieceKind::control;
+  if (sp_->IsUnused(id)) return PieceKind::unused;
+  if (sp_->IsByte(id)) return PieceKind::byte;
+  return PieceKind::normal;
+}
+
 }  // namespace harpe::data

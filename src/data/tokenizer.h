@@ -42,6 +42,9 @@ std::string train_tokenizer(const std::vector<std::string>& texts,
 void train_tokenizer_from_corpus(const std::string& corpus_dir, const std::string& out_path,
                                  const TokenizerTrainOptions& opt);
 
+// What a piece is to SentencePiece (exporters write it, e.g. GGUF's token types).
+enum class PieceKind { normal, unknown, control, unused, byte };
+
 class Tokenizer {
  public:
   static Tokenizer load(const std::string& path);
@@ -59,6 +62,8 @@ class Tokenizer {
   std::vector<std::int32_t> encode_document(std::string_view text) const;
   std::string decode(const std::vector<std::int32_t>& ids) const;
   std::string piece(int id) const;
+  float score(int id) const;  // the model's piece score (log-probability for unigram, rank for BPE)
+  PieceKind kind(int id) const;
 
  private:
   Tokenizer();
