@@ -24,16 +24,21 @@ struct Shape {
 
 // Linear layers y = x W^T at 2048 tokens: forward NT, input gradient NN, weight gradient TN;
 // a 256-row chunk of the LM head (vocabulary 8192); a 128 x 128 attention tile (head dim 64).
-constexpr Shape kShapes[] = {
-    {"square", false, false, 2048, 2048, 2048},  {"tiny ffn up", false, true, 2048, 688, 256},
-    {"tiny ffn up", false, false, 2048, 256, 688}, {"tiny ffn up", true, false, 688, 256, 2048},
-    {"small qkv", false, true, 2048, 1536, 512}, {"small qkv", false, false, 2048, 512, 1536},
-    {"small qkv", true, false, 1536, 512, 2048}, {"small ffn down", false, true, 2048, 512, 1376},
-    {"small ffn down", false, false, 2048, 1376, 512},
-    {"small ffn down", true, false, 512, 1376, 2048},
-    {"lm head chunk", false, true, 256, 8192, 512}, {"lm head chunk", false, false, 256, 512, 8192},
-    {"lm head chunk", true, false, 8192, 512, 256}, {"attention tile", false, true, 128, 128, 64},
-    {"attention tile", false, false, 128, 64, 128}};
+constexpr Shape kShapes[] = {{"square", false, false, 2048, 2048, 2048},
+                             {"tiny ffn up", false, true, 2048, 688, 256},
+                             {"tiny ffn up", false, false, 2048, 256, 688},
+                             {"tiny ffn up", true, false, 688, 256, 2048},
+                             {"small qkv", false, true, 2048, 1536, 512},
+                             {"small qkv", false, false, 2048, 512, 1536},
+                             {"small qkv", true, false, 1536, 512, 2048},
+                             {"small ffn down", false, true, 2048, 512, 1376},
+                             {"small ffn down", false, false, 2048, 1376, 512},
+                             {"small ffn down", true, false, 512, 1376, 2048},
+                             {"lm head chunk", false, true, 256, 8192, 512},
+                             {"lm head chunk", false, false, 256, 512, 8192},
+                             {"lm head chunk", true, false, 8192, 512, 256},
+                             {"attention tile", false, true, 128, 128, 64},
+                             {"attention tile", false, false, 128, 64, 128}};
 
 // Wall-clock GFLOP/s of one shape in precision p: a warm-up call, then the best of `reps` timed
 // batches of calls (each batch >= ~20 ms so small shapes are not timer noise).
