@@ -181,6 +181,10 @@ void to_bf16(const float* src, unsigned short* dst, std::size_t n) {
 #if defined(HARPE_HAVE_BF16_CVT)
   if (cpu_has_bf16_cvt()) return to_bf16_avx512(src, dst, n);
 #endif
+  to_bf16_portable(src, dst, n);
+}
+
+void to_bf16_portable(const float* src, unsigned short* dst, std::size_t n) {
   for (std::size_t i = 0; i < n; ++i) dst[i] = to_bf16_scalar(src[i]);
 }
 

@@ -44,6 +44,8 @@ class GemmPrecisionScope {
 // fp32 -> bf16 (round to nearest even, NaN stays NaN), n values; AVX512_BF16 instructions where
 // the CPU has them, else a scalar path with the same rounding. bf16 is the top 16 bits of a float.
 void to_bf16(const float* src, unsigned short* dst, std::size_t n);
+// The scalar path alone (what CPUs without AVX512_BF16 run), for tests on every CPU.
+void to_bf16_portable(const float* src, unsigned short* dst, std::size_t n);
 float bf16_to_float(unsigned short h);
 
 // GFLOP/s of an n x n x n product through the wrapper in precision p (fp32: "sgemm", bf16:

@@ -133,20 +133,24 @@ TEST(GemmBf16, RoundsToNearestEven) {
       x[1] = 1.0f + 3.0f / 256;  // tie: to even (1 + 2^-6)
       x[2] = -0.0f;
     }
-    std::vector<unsigned short> h(n + 1, 0xABCD);
-    harpe::kernels::to_bf16(x.data(), h.data(), n);
-    for (std::size_t i = 0; i < n; ++i)
-      ASSERT_EQ(harpe::kernels::bf16_to_float(h[i]), round_bf16(x[i])) << "n=" << n << " i=" << i;
-    EXPECT_EQ(h[n], 0xABCD) << "wrote past the end, n=" << n;
+    for (auto convert : {harpe::kernels::to_bf16, harpe::kernels::to_bf16_portable}) {
+      std::vector<unsigned short> h(n + 1, 0xABCD);
+      convert(x.data(), h.data(), n);
+      for (std::size_t i = 0; i < n; ++i)
+        ASSERT_EQ(harpe::kernels::bf16_to_float(h[i]), round_bf16(x[i])) << "n=" << n << " i=" << i;
+      EXPECT_EQ(h[n], 0xABCD) << "wrote past the end, n=" << n;
+    }
   }
   const float inf = std::numeric_limits<float>::infinity();
   std::vector<float> sp = {inf, -inf, std::numeric_limits<float>::quiet_NaN(), 65504.0f};
-  std::vector<unsigned short> h(sp.size());
-  harpe::kernels::to_bf16(sp.data(), h.data(), sp.size());
-  EXPECT_EQ(harpe::kernels::bf16_to_float(h[0]), inf);
-  EXPECT_EQ(harpe::kernels::bf16_to_float(h[1]), -inf);
-  EXPECT_TRUE(std::isnan(harpe::kernels::bf16_to_float(h[2])));
-  EXPECT_EQ(harpe::kernels::bf16_to_float(h[3]), 65536.0f);
+  for (auto convert : {harpe::kernels::to_bf16, harpe::kernels::to_bf16_portable}) {
+    std::vector<unsigned short> h(sp.size());
+    convert(sp.data(), h.data(), sp.size());
+    EXPECT_EQ(harpe::kernels::bf16_to_float(h[0]), inf);
+    EXPECT_EQ(harpe::kernels::bf16_to_float(h[1]), -inf);
+    EXPECT_TRUE(std::isnan(harpe::kernels::bf16_to_float(h[2])));
+    EXPECT_EQ(harpe::kernels::bf16_to_float(h[3]), 65536.0f);
+  }
 }
 
 TEST(GemmBf16, PrecisionScopeFollowsAndRestores) {
