@@ -155,7 +155,8 @@ if [[ -n "$MODEL_CONFIG" ]]; then model_flag=(--config "$ROOT/$MODEL_CONFIG"); e
 pretrain() {
   "$harpe" pretrain "${model_flag[@]}" --data "$D/train.bin" --out "$out/base" --context "$C0" \
     --batch "$PRE_BATCH" --steps "$PRE_STEPS" --lr "$PRE_LR" --warmup "$PRE_WARMUP" \
-    --save-every 100 --log-every 10 --tokenizer "$D/tokenizer.model" $(resume_flag "$out/base")
+    --save-every 100 --log-every 10 --tokenizer "$D/tokenizer.model" --precision fp32 \
+    $(resume_flag "$out/base")
 }
 step pretrain pretrain
 
@@ -188,7 +189,7 @@ extend() {
   # shellcheck disable=SC2086
   "$harpe" extend --from "$out/base" --data "$ext_data" --out "$out/ext/$m" $args --context "$L" \
     --tokens "$EXT_TOKENS" --batch "$EXT_BATCH" --lr "$EXT_LR" --save-every 50 --log-every 10 \
-    $(resume_flag "$out/ext/$m")
+    --precision fp32 $(resume_flag "$out/ext/$m")
 }
 for m in $METHODS; do step "extend-$m" extend "$m"; done
 

@@ -75,7 +75,7 @@ else
   pretrain() {
     "$harpe" pretrain --config "$ROOT/$MODEL_CONFIG" --data "$D/base.bin" --out "$out/base" \
       --context "$C0" --batch "$PRE_BATCH" --steps "$PRE_STEPS" --lr "$PRE_LR" --warmup "$PRE_WARMUP" \
-      --schedule constant --loss answers --save-every 500 --log-every 100 \
+      --schedule constant --loss answers --save-every 500 --log-every 100 --precision fp32 \
       $(resume_flag "$out/base")
   }
   # One thread: the shipped base (configs/recall-base) was made so, and is bit-identical to this.
@@ -121,7 +121,7 @@ extend() {  # METHOD SEED
   # shellcheck disable=SC2086
   "$harpe" extend --from "$base" --data "$D/ext-s$s.bin" --out "$out/ext/$m-s$s" $args \
     --context "$L" --tokens "$EXT_TOKENS" --batch "$EXT_BATCH" --lr "$EXT_LR" --loss answers \
-    --data-seed "$s" --save-every 20 --log-every 10 $(resume_flag "$out/ext/$m-s$s")
+    --data-seed "$s" --save-every 20 --log-every 10 --precision fp32 $(resume_flag "$out/ext/$m-s$s")
 }
 for s in $SEEDS; do
   for m in $METHODS; do pool_run "extend-$m-s$s" extend "$m" "$s"; done

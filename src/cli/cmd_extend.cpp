@@ -116,6 +116,7 @@ void setup(CLI::App& parent) {
       ->capture_default_str();
   cmd->add_option("--clip", o.clip, "Global gradient-norm clip (0: off)")->capture_default_str();
   cmd->add_flag("--recompute", o.recompute, "Recompute layers in backward (long contexts)");
+  harpe::cli::add_precision_flag(cmd, o.precision, harpe::cli::kPrecisionHelp);
   cmd->add_option("--loss", f->loss, harpe::cli::kLossHelp)
       ->check(CLI::IsMember({"all", "answers"}))
       ->capture_default_str();

@@ -6,6 +6,7 @@
 #include <cmath>
 #include <string>
 
+#include "cli/precision_flag.h"
 #include "cli/weights_flags.h"
 #include "core/error.h"
 #include "model/config.h"
@@ -21,6 +22,7 @@ struct TrainFlags {
   long long tokens = -1;  // budget instead of steps; -1: not given
   double lr = 3e-4, min_lr_ratio = 0.1, clip = 1.0, weight_decay = 0.1;
   bool recompute = false, resume = false, distributed = false;
+  Precision precision = Precision::fp32;  // set by --precision (default: auto)
   unsigned long long seed = 1337, data_seed = 0;
   model::WeightsFormat weights;  // --dtype, --max-shard-size (weights_flags.h)
   bool export_model = false;
@@ -35,6 +37,11 @@ inline const char* kDistributedHelp =
     "batch/R sequences of every micro-batch (batch must divide by R), gradients are summed over\n"
     "ranks, rank 0 alone prints and writes. Without this flag an mpirun launch is detected\n"
     "anyway; a build without MPI refuses both";
+
+inline const char* kPrecisionHelp =
+    "Arithmetic of the GEMMs: bf16 (inputs rounded to bf16, fp32 accumulation; master weights,\n"
+    "AdamW state, softmax, norms and loss stay fp32) or fp32. Recorded in run_config.json as\n"
+    "train.precision; --resume with another precision needs --override train.precision";
 
 inline void add_train_flags(CLI::App* cmd, TrainFlags& f) {
   cmd->add_option("--preset", f.preset, "Model preset: micro, tiny (~5M), small (~30M)");
@@ -62,6 +69,7 @@ inline void add_train_flags(CLI::App* cmd, TrainFlags& f) {
       ->capture_default_str();
   cmd->add_flag("--recompute", f.recompute,
                 "Keep only each layer's input and recompute the layer in backward (long contexts)");
+  add_precision_flag(cmd, f.precision, kPrecisionHelp);
   cmd->add_option("--save-every", f.save_every, "Checkpoint every n steps (0: only at the end)")
       ->capture_default_str();
   cmd->add_option("--keep-every", f.keep_every,
@@ -129,6 +137,7 @@ inline void apply_train_flags(const TrainFlags& f, train::TrainOptions& t, long 
   t.adamw.weight_decay = f.weight_decay;
   t.clip = f.clip;
   t.recompute = f.recompute;
+  t.precision = f.precision;
   t.seed = f.seed;
   t.data_seed = f.data_seed;
   t.answers_only = f.loss == "answers";

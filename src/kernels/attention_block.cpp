@@ -22,6 +22,10 @@ namespace harpe::kernels {
 namespace {
 
 constexpr int kTile = 128;
+// The tile products stay fp32 whatever gemm_precision() says: a 128 x 128 x 64 product is too
+// small for bf16 to pay through the wrapper (per-call conversion and primitive overhead; `harpe
+// bench gemm`: bf16 0.85x of fp32 at these shapes), and the softmax around them is fp32.
+constexpr Precision kTilePrecision = Precision::fp32;
 constexpr float kNegInf = -std::numeric_limits<float>::infinity();
 
 struct Dims {
@@ -105,8 +109,8 @@ void attention_block_forward(float* out, float* lse, const float* q, const float
       const int nc = std::min(kTile, d.Tk - c0);
       const long kfirst = s.k0 + c0;
       if (kfirst > qlast) break;  // this and every later key tile is masked for the whole tile
-      gemm(false, true, nr, nc, D, d.scale, qi, static_cast<int>(d.ldq), kb + c0 * d.ldk,
-           static_cast<int>(d.ldk), 0.0f, st, kTile);  // S = scale Q K^T
+      gemm(kTilePrecision, false, true, nr, nc, D, d.scale, qi, static_cast<int>(d.ldq),
+           kb + c0 * d.ldk, static_cast<int>(d.ldk), 0.0f, st, kTile);  // S = scale Q K^T
       for (int r = 0; r < nr; ++r) {
         const int lim = visible(qfirst + r, kfirst, nc);
         float* sr = st + static_cast<std::size_t>(r) * kTile;
@@ -128,8 +132,8 @@ void attention_block_forward(float* out, float* lse, const float* q, const float
 #pragma omp simd
         for (int e = 0; e < D; ++e) ar[e] *= alpha;
       }
-      gemm(false, false, nr, D, nc, 1.0f, st, kTile, vb + c0 * d.ldk, static_cast<int>(d.ldk), 1.0f,
-           acc, D);  // O += P V
+      gemm(kTilePrecision, false, false, nr, D, nc, 1.0f, st, kTile, vb + c0 * d.ldk,
+           static_cast<int>(d.ldk), 1.0f, acc, D);  // O += P V
     }
     float* oi = out + (b * d.qr + r0) * d.ldq + static_cast<long>(h) * D;
     float* li = lse + bh * d.qr + r0;
@@ -227,8 +231,10 @@ void attention_block_backward(float* dq, float* dk, float* dv, const float* dout
           const float* qi = q + (b * d.qr + r0) * d.ldq + static_cast<long>(h) * D;
           const float* doi = dout + (b * d.qr + r0) * d.ldq + static_cast<long>(h) * D;
           float* dqi = dq + (b * d.qr + r0) * d.ldq + static_cast<long>(h) * D;
-          gemm(false, true, nr, nc, D, d.scale, qi, ldq, kc, ldk, 0.0f, p, kTile);  // S
-          gemm(false, true, nr, nc, D, 1.0f, doi, ldq, vc, ldk, 0.0f, ds, kTile);   // dP = dO V^T
+          gemm(kTilePrecision, false, true, nr, nc, D, d.scale, qi, ldq, kc, ldk, 0.0f, p,
+               kTile);  // S
+          gemm(kTilePrecision, false, true, nr, nc, D, 1.0f, doi, ldq, vc, ldk, 0.0f, ds,
+               kTile);  // dP = dO V^T
           for (int r = 0; r < nr; ++r) {
             const float L = lrow[r0 + r];
             const int lim = L == kNegInf ? 0 : visible(s.q0 + r0 + r, kfirst, nc);
@@ -243,9 +249,12 @@ void attention_block_backward(float* dq, float* dk, float* dv, const float* dout
             std::fill(pr + lim, pr + nc, 0.0f);
             std::fill(dsr + lim, dsr + nc, 0.0f);
           }
-          gemm(true, false, nc, D, nr, 1.0f, p, kTile, doi, ldq, 1.0f, dvt, D);  // dV += P^T dO
-          gemm(true, false, nc, D, nr, 1.0f, ds, kTile, qi, ldq, 1.0f, dkt, D);  // dK += dS^T Q
-          gemm(false, false, nr, D, nc, d.scale, ds, kTile, kc, ldk, 1.0f, dqi, ldq);  // dQ += dS K
+          gemm(kTilePrecision, true, false, nc, D, nr, 1.0f, p, kTile, doi, ldq, 1.0f, dvt,
+               D);  // dV += P^T dO
+          gemm(kTilePrecision, true, false, nc, D, nr, 1.0f, ds, kTile, qi, ldq, 1.0f, dkt,
+               D);  // dK += dS^T Q
+          gemm(kTilePrecision, false, false, nr, D, nc, d.scale, ds, kTile, kc, ldk, 1.0f, dqi,
+               ldq);  // dQ += dS K
         }
       }
       float* dkj = dk + (b * d.kr + c0) * d.ldk + static_cast<long>(kvh) * D;

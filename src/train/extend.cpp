@@ -40,6 +40,7 @@ TrainOptions stage_train_options(const ExtendOptions& o, const ExtendPlan& plan,
   t.adamw.weight_decay = o.weight_decay;
   t.clip = o.clip;
   t.recompute = o.recompute;
+  t.precision = o.precision;
   t.answers_only = o.answers_only;
   t.data_seed = o.data_seed;
   return t;
@@ -103,6 +104,7 @@ RunEnd run_extend(const ExtendOptions& o) {
     std::printf("extend: %s, C0 %d -> L %d (x%g), %zu stage(s), %ld steps\n",
                 plan.source_dir.c_str(), plan.original_context, plan.context, plan.scaled.factor,
                 plan.stages.size(), plan.stages.back().end_step);
+    print_precision(o.precision);
     std::printf("run config (%s):\n%s", rc_path.c_str(), plan.run_config.c_str());
     std::printf("%s", check_base_bound(last.config, plan.context).text.c_str());
     std::fflush(stdout);

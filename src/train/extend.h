@@ -75,8 +75,9 @@ struct ExtendOptions {
   double min_lr_ratio = 0.1;
   double beta1 = 0.9, beta2 = 0.95, weight_decay = 0.1, clip = 1.0;
   bool recompute = false;
-  bool answers_only = false;  // loss on the shard's answer tokens only (TrainOptions)
-  uint64_t data_seed = 0;     // the shard's document order (TrainOptions)
+  Precision precision = Precision::fp32;  // of the GEMMs (TrainOptions::precision)
+  bool answers_only = false;              // loss on the shard's answer tokens only (TrainOptions)
+  uint64_t data_seed = 0;                 // the shard's document order (TrainOptions)
   bool resume = false;
   std::string override_keys;  // --resume: run_config keys that may change ("train.lr")
   std::string tokenizer;      // "" = the source's tokenizer.model if it has one

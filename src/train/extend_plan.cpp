@@ -213,6 +213,7 @@ std::string run_config_json(const ExtendOptions& o, const ExtendPlan& plan) {
          {{"beta1", o.beta1}, {"beta2", o.beta2}, {"eps", 1e-8}, {"weight_decay", o.weight_decay}}},
         {"clip", o.clip},
         {"recompute", o.recompute},
+        {"precision", precision_name(o.precision)},
         {"loss", o.answers_only ? "answers" : "all"},
         {"data_seed", o.data_seed},
         {"optimizer_first_stage", "fresh"},

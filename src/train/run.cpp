@@ -63,6 +63,12 @@ LoopHooks prepare_parallel(TrainOptions& t, const LoopHooks& hooks) {
   return h;
 }
 
+void print_precision(Precision p) {
+  std::printf(
+      "precision: %s (%s)%s\n", precision_name(p), cpu_bf16_features().c_str(),
+      p == Precision::bf16 ? "; bf16 GEMM inputs, fp32 accumulation and master weights" : "");
+}
+
 void preflight(const TrainOptions& t, bool quiet) {
   const int ranks = t.data_parallel ? dist::world().size : 1;
   const int cp = t.context_parallel, dp = ranks / cp;
@@ -261,6 +267,7 @@ std::string train_options_json(const TrainOptions& o) {
                         {"weight_decay", o.adamw.weight_decay}}},
                       {"clip", o.clip},
                       {"recompute", o.recompute},
+                      {"precision", precision_name(o.precision)},
                       {"seed", o.seed},
                       {"loss", o.answers_only ? "answers" : "all"},
                       {"data_seed", o.data_seed},
@@ -270,7 +277,11 @@ std::string train_options_json(const TrainOptions& o) {
 
 void check_same_run_config(const std::string& saved_json, const std::string& now_json,
                            const std::string& path, const std::string& override_keys) {
-  const io::Json saved = io::parse_json(saved_json, path);
+  io::Json saved = io::parse_json(saved_json, path);
+  // Runs recorded before --precision existed multiplied in fp32.
+  if (saved.contains("train") && saved["train"].is_object() &&
+      !saved["train"].contains("precision"))
+    saved["train"]["precision"] = "fp32";
   const io::Json now = io::parse_json(now_json, "the flags");
   std::vector<std::string> allowed;
   std::stringstream keys(override_keys);
@@ -330,7 +341,10 @@ RunEnd run_pretrain(const PretrainOptions& po_in) {
   check(data.vocab_size() <= static_cast<uint32_t>(opts.config.vocab_size), po.data_path,
         ": the shard's vocabulary (", data.vocab_size(), ") is larger than the model's (",
         opts.config.vocab_size, ")");
-  if (!po.hooks.quiet) std::printf("model: %s\n", model::describe(opts.config).c_str());
+  if (!po.hooks.quiet) {
+    std::printf("model: %s\n", model::describe(opts.config).c_str());
+    print_precision(opts.precision);
+  }
   preflight(opts, po.hooks.quiet);
 
   const io::Json rc = {{"command", po.command},

@@ -49,6 +49,10 @@ struct LoopHooks {
 // t.data_parallel, and returns hooks that are quiet on every rank but 0.
 LoopHooks prepare_parallel(TrainOptions& t, const LoopHooks& hooks);
 
+// The start-of-run line "precision: bf16 (avx512f avx512_bf16)": the GEMM precision and the
+// CPU's bf16 features it was chosen from.
+void print_precision(Precision p);
+
 // Refuses (one-line error) a run whose memory estimate exceeds the available RAM; prints it.
 void preflight(const TrainOptions& t, bool quiet);
 

@@ -11,6 +11,7 @@
 #include "core/timer.h"
 #include "io/atomic_file.h"
 #include "io/json_util.h"
+#include "kernels/gemm.h"
 
 namespace harpe::train {
 
@@ -126,6 +127,7 @@ model::LossSum Trainer::cp_forward_backward(float scale) {
 StepResult Trainer::step() {
   Timer timer;
   StepResult r;
+  const kernels::GemmPrecisionScope precision(opts_.precision);
   model_->zero_grads();
   const float scale = 1.0f / static_cast<float>(tokens_per_step());
   double sum = 0;

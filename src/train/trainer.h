@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "core/precision.h"
 #include "core/system.h"
 #include "model/model.h"
 #include "train/checkpoint.h"
@@ -41,6 +42,11 @@ struct TrainOptions {
   // attention, train/context_parallel.h); the world is DP x CP. 1: off. Needs data_parallel and
   // a world size divisible by it, and context divisible by 2 * context_parallel.
   int context_parallel = 1;
+  // The arithmetic of the step's GEMMs (kernels::gemm_precision() during step()): bf16 rounds
+  // GEMM inputs to bf16 and accumulates in fp32; master weights, gradients, AdamW state,
+  // softmax, norms and the loss stay fp32 either way. The library default is fp32; the CLI's
+  // --precision defaults to bf16 where the CPU multiplies bf16 natively.
+  Precision precision = Precision::fp32;
 };
 
 struct StepResult {

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "core/error.h"
+#include "kernels/gemm.h"
 #include "model/model.h"
 
 namespace harpe::model {
@@ -418,6 +419,44 @@ TEST(ModelBackward, GradientsAccumulateAcrossCalls) {
   // Equal up to float rounding: the GEMMs add into the existing gradient (beta = 1).
   for (std::size_t i = 0; i < once.size(); ++i)
     ASSERT_NEAR(m.grads[i], 2.0f * once[i], 1e-5f * std::fabs(once[i]) + 1e-9f) << i;
+}
+
+// bf16 GEMM inputs (fp32 accumulation) against fp32, on the micro preset with its own init.
+// Bound: bf16 keeps 8 significant bits, so each rounded input is off by <= 2^-9 ~ 2e-3
+// relative and a product of two by <= ~4e-3; over sums of many terms those errors partly cancel
+// and the gradient's relative error is expected at a few 1e-3 (measured here: see the failure
+// message). So: relative L2 error < 1e-2 and cosine > 0.999 (1 - cos ~ err^2 / 2), loss within
+// 1e-2 relative. A wrong index or transpose gives O(1) errors; identical gradients mean bf16
+// did not run (also a failure).
+TEST(ModelBackward, Bf16GradientsCloseToFp32) {
+  Model m(preset("micro"));
+  init_params(m, 3);
+  const int B = 2, T = 64;
+  const auto tok = random_tokens(B * T, m.config.vocab_size, 61);
+  const auto tgt = random_tokens(B * T, m.config.vocab_size, 62);
+  Workspace ws(m.config, B, T, Mode::train);
+  m.enable_grads();
+  auto grads = [&](Precision p) {
+    kernels::GemmPrecisionScope scope(p);
+    m.zero_grads();
+    const double loss = forward_backward(m, ws, tok.data(), tgt.data(), 1.0f / (B * T)).sum;
+    return std::make_pair(loss, std::vector<float>(m.grads.begin(), m.grads.end()));
+  };
+  const auto [l32, g32] = grads(Precision::fp32);
+  const auto [l16, g16] = grads(Precision::bf16);
+  double dot = 0, n32 = 0, n16 = 0, diff = 0;
+  for (std::size_t i = 0; i < g32.size(); ++i) {
+    dot += double(g32[i]) * g16[i];
+    n32 += double(g32[i]) * g32[i];
+    n16 += double(g16[i]) * g16[i];
+    diff += (double(g32[i]) - g16[i]) * (double(g32[i]) - g16[i]);
+  }
+  const double rel = std::sqrt(diff / n32), cosine = dot / std::sqrt(n32 * n16);
+  EXPECT_GT(rel, 0.0) << "bf16 gradients identical to fp32: bf16 did not run";
+  EXPECT_LT(rel, 1e-2) << "relative L2 error " << rel << ", cosine " << cosine;
+  EXPECT_GT(cosine, 0.999) << "relative L2 error " << rel;
+  EXPECT_NEAR(l16, l32, 1e-2 * std::fabs(l32));
+  EXPECT_EQ(kernels::gemm_precision(), Precision::fp32);  // the scope restored the default
 }
 
 TEST(ModelMemory, ActivationsLinearInContextAndRecomputeSmaller) {

@@ -16,6 +16,7 @@
 #include <thread>
 #include <vector>
 
+#include "core/precision.h"
 #include "data/shard.h"
 #include "io/atomic_file.h"
 #include "model/config.h"
@@ -207,6 +208,34 @@ TEST(Promises, BadBudgetsAndChangedHyperParametersAreRefused) {
   ::kill(c.pid, SIGINT);
   EXPECT_EQ(c.finish(), 130) << c.text;
   EXPECT_NO_THROW(resolve_checkpoint((t.path / "tr" / "checkpoint").string()));
+}
+
+TEST(Promises, PrecisionIsPrintedRecordedAndChangedOnlyByOverride) {
+  TempDir t;
+  const std::string shard = make_shard(t), out = (t.path / "p").string();
+  const std::string base = "pretrain --preset micro --data " + shard + " --out " + out +
+                           " --context 64 --batch 2 --warmup 1";
+  auto r = harpe::testing::run_harpe(base + " --steps 2 --precision fp32");
+  ASSERT_EQ(r.code, 0) << r.out;
+  EXPECT_NE(r.out.find("precision: fp32 ("), std::string::npos) << r.out;
+  const std::string rc = out + "/run_config.json";
+  const std::string recorded = "\"precision\": \"fp32\"";
+  std::string text = io::read_file(rc);
+  ASSERT_NE(text.find(recorded), std::string::npos) << text;
+  // A run directory from before --precision existed (no such key) resumes as fp32.
+  text.erase(text.find(recorded), recorded.size() + 1);  // and the comma after it
+  io::write_text_atomic(rc, text);
+  r = harpe::testing::run_harpe(base + " --steps 3 --precision fp32 --resume");
+  EXPECT_EQ(r.code, 0) << r.out;
+  if (!harpe::cpu_has_bf16_matmul()) return;  // bf16 GEMMs may have no implementation here
+  r = harpe::testing::run_harpe(base + " --steps 4 --precision bf16 --resume");
+  EXPECT_EQ(r.code, 1) << r.out;
+  EXPECT_NE(r.out.find("train.precision"), std::string::npos) << r.out;
+  r = harpe::testing::run_harpe(base + " --steps 4 --precision bf16 --resume --override " +
+                                "train.precision");
+  EXPECT_EQ(r.code, 0) << r.out;
+  EXPECT_NE(r.out.find("precision: bf16 ("), std::string::npos) << r.out;
+  EXPECT_NE(io::read_file(rc).find("\"precision\": \"bf16\""), std::string::npos);
 }
 
 }  // namespace
