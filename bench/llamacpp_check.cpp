@@ -39,6 +39,7 @@
 #include <vector>
 
 #include "core/error.h"
+#include "core/half.h"
 #include "core/timer.h"
 #include "data/tokenizer.h"
 #include "infer/session.h"
@@ -161,8 +162,7 @@ void round_matrices_to_f16(model::Model& m) {
   for (const model::TensorInfo& t : m.layout.tensors) {
     if (t.shape.size() != 2) continue;
     float* p = m.params.data() + t.offset;
-    for (std::size_t i = 0; i < t.numel; ++i)
-      p[i] = io::gguf::half_to_float(io::gguf::float_to_half(p[i]));
+    for (std::size_t i = 0; i < t.numel; ++i) p[i] = f16_to_f32(f32_to_f16(p[i]));
   }
 }
 

@@ -8,47 +8,12 @@
 #include <set>
 
 #include "core/error.h"
+#include "core/half.h"
 #include "io/atomic_file.h"
 
 namespace harpe::io::gguf {
 
 static_assert(std::endian::native == std::endian::little, "GGUF is little-endian");
-
-std::uint16_t float_to_half(float x) {
-  const std::uint32_t f = std::bit_cast<std::uint32_t>(x);
-  const std::uint32_t sign = (f >> 16) & 0x8000u;
-  const std::uint32_t abs = f & 0x7fffffffu;
-  if (abs >= 0x7f800000u)  // inf or NaN (NaN keeps a quiet payload bit)
-    return static_cast<std::uint16_t>(sign | 0x7c00u | (abs > 0x7f800000u ? 0x200u : 0u));
-  if (abs >= 0x477ff000u) return static_cast<std::uint16_t>(sign | 0x7c00u);  // rounds past 65504
-  const int exp = static_cast<int>(abs >> 23) - 127;
-  if (exp < -14) {
-    // Subnormal half (or zero): value = m * 2^-24 with m = round(|x| * 2^24).
-    if (exp < -25) return static_cast<std::uint16_t>(sign);
-    const std::uint32_t mant = (abs & 0x7fffffu) | 0x800000u;  // 24 bits, value mant * 2^(exp-23)
-    const int shift = -exp - 1;                                // to units of 2^-24: 14..24
-    std::uint32_t m = mant >> shift;
-    const std::uint32_t rem = mant & ((1u << shift) - 1u), half = 1u << (shift - 1);
-    if (rem > half || (rem == half && (m & 1u))) ++m;  // may carry into the normal range: fine
-    return static_cast<std::uint16_t>(sign | m);
-  }
-  // Normal: drop 13 mantissa bits, round to nearest even; a carry rolls into the exponent.
-  std::uint32_t h = ((static_cast<std::uint32_t>(exp + 15)) << 10) | ((abs >> 13) & 0x3ffu);
-  const std::uint32_t rem = abs & 0x1fffu;
-  if (rem > 0x1000u || (rem == 0x1000u && (h & 1u))) ++h;
-  return static_cast<std::uint16_t>(sign | h);
-}
-
-float half_to_float(std::uint16_t h) {
-  const std::uint32_t sign = (static_cast<std::uint32_t>(h) & 0x8000u) << 16;
-  const std::uint32_t exp = (h >> 10) & 0x1fu, mant = h & 0x3ffu;
-  if (exp == 0) {
-    const float v = std::ldexp(static_cast<float>(mant), -24);
-    return sign ? -v : v;
-  }
-  if (exp == 31) return std::bit_cast<float>(sign | 0x7f800000u | (mant << 13));
-  return std::bit_cast<float>(sign | ((exp + 112u) << 23) | (mant << 13));
-}
 
 std::uint64_t TensorInfo::bytes() const {
   std::uint64_t n = 1;
@@ -170,7 +135,7 @@ void Writer::write(const std::string& path) const {
     } else {
       buf.resize(n * 2);
       for (std::uint64_t i = 0; i < n; ++i) {
-        const std::uint16_t h = float_to_half(p.data[i]);
+        const std::uint16_t h = f32_to_f16(p.data[i]);
         check((h & 0x7c00u) != 0x7c00u || !std::isfinite(p.data[i]), "gguf: tensor ", p.info.name,
               " element ", i, " (", p.data[i], ") does not fit F16");
         std::memcpy(buf.data() + 2 * i, &h, 2);
@@ -357,7 +322,7 @@ std::vector<float> read_tensor(const std::string& path, const File& f, const Ten
     for (std::size_t i = 0; i < n; ++i) {
       std::uint16_t h;
       std::memcpy(&h, raw.data() + 2 * i, 2);
-      out[i] = half_to_float(h);
+      out[i] = f16_to_f32(h);
     }
   }
   return out;

@@ -41,10 +41,6 @@ enum class TensorType : std::uint32_t { f32 = 0, f16 = 1 };
 inline constexpr std::uint32_t kVersion = 3;
 inline constexpr std::uint32_t kDefaultAlignment = 32;
 
-// IEEE binary16 of x, round to nearest even (overflow gives infinity, NaN stays NaN).
-std::uint16_t float_to_half(float x);
-float half_to_float(std::uint16_t h);
-
 // A metadata value as read back: scalars in `numbers` (one element; bools as 0/1), strings in
 // `strings`; arrays hold their elements the same way with `elem` their type.
 struct Value {

@@ -12,6 +12,7 @@
 #include <utility>
 
 #include "core/error.h"
+#include "core/half.h"
 #include "io/atomic_file.h"
 #include "io/json_util.h"
 
@@ -54,32 +55,6 @@ std::int64_t TensorInfo::numel() const {
   std::int64_t n = 1;
   for (auto s : shape) n *= s;  // validated on open: no overflow
   return n;
-}
-
-float f16_to_f32(std::uint16_t h) {
-  std::uint32_t sign = static_cast<std::uint32_t>(h & 0x8000u) << 16;
-  std::uint32_t exp = (h >> 10) & 0x1fu;
-  std::uint32_t mant = h & 0x3ffu;
-  if (exp == 0) {  // zero or subnormal: mant * 2^-24, exact in float
-    float m = static_cast<float>(mant) * 5.9604644775390625e-8f;
-    return sign ? -m : m;
-  }
-  std::uint32_t bits = exp == 31
-                           ? (sign | 0x7f800000u | (mant << 13))            // inf / nan
-                           : (sign | ((exp + 112u) << 23) | (mant << 13));  // rebias 15 -> 127
-  return std::bit_cast<float>(bits);
-}
-
-float bf16_to_f32(std::uint16_t b) {
-  return std::bit_cast<float>(static_cast<std::uint32_t>(b) << 16);
-}
-
-std::uint16_t f32_to_bf16(float f) {
-  std::uint32_t bits = std::bit_cast<std::uint32_t>(f);
-  if ((bits & 0x7fffffffu) > 0x7f800000u)
-    return static_cast<std::uint16_t>((bits >> 16) | 0x40u);  // quiet nan
-  bits += 0x7fffu + ((bits >> 16) & 1u);                      // round to nearest, ties to even
-  return static_cast<std::uint16_t>(bits >> 16);
 }
 
 // ---- reading -------------------------------------------------------------------------------

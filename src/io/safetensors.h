@@ -13,6 +13,8 @@
 #include <string>
 #include <vector>
 
+#include "core/half.h"
+
 namespace harpe::io {
 
 struct TensorInfo {
@@ -71,11 +73,10 @@ void write_safetensors(const std::string& path, const std::vector<TensorView>& t
                        const std::map<std::string, std::string>& metadata = {},
                        StoreDtype dtype = StoreDtype::f32);
 
-// Conversions used by read_f32 (exposed for tests): exact, including subnormals, inf and nan.
-float f16_to_f32(std::uint16_t h);
-float bf16_to_f32(std::uint16_t b);
-// Round to nearest even (for tests and writers of reduced-precision files).
-std::uint16_t f32_to_bf16(float f);
+// The conversions read_f32 and the bf16 writer use (core/half.h), under their io:: names too.
+using harpe::bf16_to_f32;
+using harpe::f16_to_f32;
+using harpe::f32_to_bf16;
 
 // Bytes per element of a safetensors dtype string; 0 for an unknown dtype.
 std::size_t dtype_size(const std::string& dtype);

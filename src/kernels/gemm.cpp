@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "core/error.h"
+#include "core/half.h"
 #include "core/timer.h"
 
 #if defined(__x86_64__)
@@ -33,14 +34,6 @@ namespace {
 std::atomic<Precision> g_precision{Precision::fp32};
 
 // ---- fp32 -> bf16 ---------------------------------------------------------------------------
-
-uint16_t to_bf16_scalar(float f) {
-  uint32_t u;
-  std::memcpy(&u, &f, sizeof u);
-  if ((u & 0x7fffffffu) > 0x7f800000u) return static_cast<uint16_t>((u >> 16) | 0x40u);  // qNaN
-  u += 0x7fffu + ((u >> 16) & 1u);  // round to nearest, ties to even
-  return static_cast<uint16_t>(u >> 16);
-}
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 #define HARPE_HAVE_BF16_CVT 1
@@ -185,14 +178,7 @@ void to_bf16(const float* src, unsigned short* dst, std::size_t n) {
 }
 
 void to_bf16_portable(const float* src, unsigned short* dst, std::size_t n) {
-  for (std::size_t i = 0; i < n; ++i) dst[i] = to_bf16_scalar(src[i]);
-}
-
-float bf16_to_float(unsigned short h) {
-  const uint32_t u = static_cast<uint32_t>(h) << 16;
-  float f;
-  std::memcpy(&f, &u, sizeof f);
-  return f;
+  for (std::size_t i = 0; i < n; ++i) dst[i] = f32_to_bf16(src[i]);
 }
 
 Precision gemm_precision() { return g_precision.load(std::memory_order_relaxed); }

@@ -11,10 +11,13 @@
 #include <vector>
 
 #include "core/error.h"
+#include "core/half.h"
 #include "io/gguf.h"
 
 using harpe::Error;
 using namespace harpe::io::gguf;
+using harpe::f16_to_f32;
+using harpe::f32_to_f16;
 
 namespace {
 
@@ -40,28 +43,28 @@ T at(const std::string& s, std::size_t off) {
 }
 
 TEST(GgufHalf, KnownValuesAndRounding) {
-  EXPECT_EQ(float_to_half(0.f), 0x0000);
-  EXPECT_EQ(float_to_half(-0.f), 0x8000);
-  EXPECT_EQ(float_to_half(1.f), 0x3c00);
-  EXPECT_EQ(float_to_half(-2.f), 0xc000);
-  EXPECT_EQ(float_to_half(65504.f), 0x7bff);
-  EXPECT_EQ(float_to_half(65520.f), 0x7c00);               // rounds to infinity
-  EXPECT_EQ(float_to_half(std::ldexp(1.f, -24)), 0x0001);  // smallest subnormal
-  EXPECT_EQ(float_to_half(std::ldexp(1.f, -14)), 0x0400);  // smallest normal
-  EXPECT_EQ(float_to_half(std::numeric_limits<float>::infinity()), 0x7c00);
-  EXPECT_TRUE(std::isnan(half_to_float(float_to_half(std::nanf("")))));
+  EXPECT_EQ(f32_to_f16(0.f), 0x0000);
+  EXPECT_EQ(f32_to_f16(-0.f), 0x8000);
+  EXPECT_EQ(f32_to_f16(1.f), 0x3c00);
+  EXPECT_EQ(f32_to_f16(-2.f), 0xc000);
+  EXPECT_EQ(f32_to_f16(65504.f), 0x7bff);
+  EXPECT_EQ(f32_to_f16(65520.f), 0x7c00);               // rounds to infinity
+  EXPECT_EQ(f32_to_f16(std::ldexp(1.f, -24)), 0x0001);  // smallest subnormal
+  EXPECT_EQ(f32_to_f16(std::ldexp(1.f, -14)), 0x0400);  // smallest normal
+  EXPECT_EQ(f32_to_f16(std::numeric_limits<float>::infinity()), 0x7c00);
+  EXPECT_TRUE(std::isnan(f16_to_f32(f32_to_f16(std::nanf("")))));
   // Ties go to even: 1 + 2^-11 is halfway between 1 and 1 + 2^-10.
-  EXPECT_EQ(float_to_half(1.f + std::ldexp(1.f, -11)), 0x3c00);
-  EXPECT_EQ(float_to_half(1.f + 3 * std::ldexp(1.f, -11)), 0x3c02);
+  EXPECT_EQ(f32_to_f16(1.f + std::ldexp(1.f, -11)), 0x3c00);
+  EXPECT_EQ(f32_to_f16(1.f + 3 * std::ldexp(1.f, -11)), 0x3c02);
   // Every half converts to float and back unchanged (NaNs aside).
   for (std::uint32_t h = 0; h < 0x10000; ++h) {
-    const float f = half_to_float(static_cast<std::uint16_t>(h));
+    const float f = f16_to_f32(static_cast<std::uint16_t>(h));
     if (std::isnan(f)) continue;
-    ASSERT_EQ(float_to_half(f), h) << h;
+    ASSERT_EQ(f32_to_f16(f), h) << h;
   }
   // Rounding error of normal values is at most half an ulp (2^-11 relative).
   for (float x = 1e-4f; x < 6e4f; x *= 1.0137f) {
-    const float r = half_to_float(float_to_half(x));
+    const float r = f16_to_f32(f32_to_f16(x));
     ASSERT_LE(std::fabs(r - x), std::ldexp(std::fabs(x), -11) * 1.0001f) << x;
   }
 }

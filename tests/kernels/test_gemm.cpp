@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "core/error.h"
+#include "core/half.h"
 #include "kernels/gemm.h"
 
 namespace {
@@ -137,7 +138,7 @@ TEST(GemmBf16, RoundsToNearestEven) {
       std::vector<unsigned short> h(n + 1, 0xABCD);
       convert(x.data(), h.data(), n);
       for (std::size_t i = 0; i < n; ++i)
-        ASSERT_EQ(harpe::kernels::bf16_to_float(h[i]), round_bf16(x[i])) << "n=" << n << " i=" << i;
+        ASSERT_EQ(harpe::bf16_to_f32(h[i]), round_bf16(x[i])) << "n=" << n << " i=" << i;
       EXPECT_EQ(h[n], 0xABCD) << "wrote past the end, n=" << n;
     }
   }
@@ -146,10 +147,10 @@ TEST(GemmBf16, RoundsToNearestEven) {
   for (auto convert : {harpe::kernels::to_bf16, harpe::kernels::to_bf16_portable}) {
     std::vector<unsigned short> h(sp.size());
     convert(sp.data(), h.data(), sp.size());
-    EXPECT_EQ(harpe::kernels::bf16_to_float(h[0]), inf);
-    EXPECT_EQ(harpe::kernels::bf16_to_float(h[1]), -inf);
-    EXPECT_TRUE(std::isnan(harpe::kernels::bf16_to_float(h[2])));
-    EXPECT_EQ(harpe::kernels::bf16_to_float(h[3]), 65536.0f);
+    EXPECT_EQ(harpe::bf16_to_f32(h[0]), inf);
+    EXPECT_EQ(harpe::bf16_to_f32(h[1]), -inf);
+    EXPECT_TRUE(std::isnan(harpe::bf16_to_f32(h[2])));
+    EXPECT_EQ(harpe::bf16_to_f32(h[3]), 65536.0f);
   }
 }
 
