@@ -27,8 +27,8 @@ Bf16Features read_features() {
   if (!osxsave) return f;
   unsigned xcr0 = 0, xcr0_hi = 0;
   __asm__ volatile("xgetbv" : "=a"(xcr0), "=d"(xcr0_hi) : "c"(0));
-  const bool os_avx512 = (xcr0 & 0xE6u) == 0xE6u;   // SSE, AVX, opmask, ZMM_Hi256, Hi16_ZMM
-  const bool os_amx = ((xcr0 >> 17) & 3u) == 3u;    // XTILECFG, XTILEDATA
+  const bool os_avx512 = (xcr0 & 0xE6u) == 0xE6u;  // SSE, AVX, opmask, ZMM_Hi256, Hi16_ZMM
+  const bool os_amx = ((xcr0 >> 17) & 3u) == 3u;   // XTILECFG, XTILEDATA
   __cpuid_count(7, 0, a, b, c, d);
   f.avx512f = os_avx512 && ((b >> 16) & 1u);
   f.amx_bf16 = os_amx && ((d >> 22) & 1u);
@@ -56,9 +56,7 @@ Precision parse_precision(const std::string& text, const std::string& flag) {
 
 bool cpu_has_bf16_matmul() { return features().avx512_bf16 || features().amx_bf16; }
 
-Precision default_precision() {
-  return cpu_has_bf16_matmul() ? Precision::bf16 : Precision::fp32;
-}
+Precision default_precision() { return cpu_has_bf16_matmul() ? Precision::bf16 : Precision::fp32; }
 
 std::string cpu_bf16_features() {
   const Bf16Features& f = features();

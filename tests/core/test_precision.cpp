@@ -36,7 +36,9 @@ TEST(Precision, DetectionAgreesWithProcCpuinfo) {
       break;
     }
   if (flags.empty()) GTEST_SKIP() << "no flags line";
-  auto has = [&flags](const std::string& f) { return flags.find(" " + f + " ") != std::string::npos; };
+  auto has = [&flags](const std::string& f) {
+    return flags.find(" " + f + " ") != std::string::npos;
+  };
   const bool bf16 = has("avx512_bf16") || has("amx_bf16");
   EXPECT_EQ(harpe::cpu_has_bf16_matmul(), bf16) << "cpuinfo flags:" << flags;
   EXPECT_EQ(harpe::default_precision(), bf16 ? Precision::bf16 : Precision::fp32);
