@@ -14,10 +14,18 @@ inline CLI::Option* add_precision_flag(CLI::App* cmd, Precision& p, const std::s
   p = default_precision();
   return cmd
       ->add_option_function<std::string>(
-          "--precision", [&p](const std::string& text) { p = parse_precision(text, "--precision"); },
+          "--precision",
+          [&p](const std::string& text) { p = parse_precision(text, "--precision"); },
           what + "; auto = bf16 where the CPU has bf16 matmul support (" + cpu_bf16_features() +
               " here), else fp32")
       ->default_str(std::string("auto (") + precision_name(default_precision()) + ")");
+}
+
+// --precision of the inference commands (`harpe generate`, the model-backed `harpe eval`s): the
+// weights held in memory (infer/inference_model.h).
+inline CLI::Option* add_weights_precision_flag(CLI::App* cmd, Precision& p) {
+  return add_precision_flag(
+      cmd, p, "Weights held in memory: bf16 halves their bytes (activations stay fp32)");
 }
 
 }  // namespace harpe::cli

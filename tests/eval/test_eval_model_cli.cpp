@@ -92,7 +92,8 @@ TEST(EvalModelCli, PplRunDirectoryAndReport) {
 TEST(EvalModelCli, TokensPrintsEveryTokenLoss) {
   const auto& ck = harpe::eval::testing::tiny_checkpoint();
   const std::string text = "the cat sat on the mat";
-  const CliRun r = harpe("eval tokens --model " + ck.model_dir + " --text '" + text + "'");
+  const CliRun r =
+      harpe("eval tokens --precision fp32 --model " + ck.model_dir + " --text '" + text + "'");
   ASSERT_EQ(r.code, 0) << r.out;
   harpe::model::Model m = harpe::model::load_model_dir(ck.model_dir);
   harpe::data::Tokenizer tok = harpe::data::Tokenizer::load(ck.model_dir + "/tokenizer.model");
@@ -119,6 +120,13 @@ TEST(EvalModelCli, TokensPrintsEveryTokenLoss) {
   EXPECT_EQ(rows, T) << r.out;
   EXPECT_GE(repeated, 1) << r.out;  // the second "the"
   EXPECT_NEAR(printed_mean, mean, 1e-4 * mean) << r.out;
+  // bf16 weights (scored through the inference session): close to the fp32 loss, not equal.
+  const CliRun b = harpe("eval tokens --precision bf16 --summary --model " + ck.model_dir +
+                         " --text '" + text + "'");
+  ASSERT_EQ(b.code, 0) << b.out;
+  double bf16_mean = -1;
+  std::sscanf(b.out.c_str(), "tokens %*d, mean loss %lf", &bf16_mean);
+  EXPECT_NEAR(bf16_mean, mean, 1e-2 * mean) << b.out;
   EXPECT_NE(r.out.find("seen before:"), std::string::npos);
   expect_error("eval tokens --model " + ck.model_dir, "--text");
 }
