@@ -9,10 +9,10 @@
 // FLOPs per decoded token at context t: 2 * (matmul parameters, LM head once) + 4 * L * t * H * D
 // (q.k and p.v over t keys per head).
 //
-// Weights are held in fp32 and/or bf16 (infer/inference_model.h; --precisions): the two models are
-// built side by side with the same parameters and timed alternately, --repeats times, so load
-// drift on a shared machine hits both alike; the summary gives the bf16/fp32 tok/s ratio of each
-// repetition and their median. --shape replaces the preset's sizes (hidden, MLP width, layers,
+// Weights are held in fp32 and/or bf16 (infer/inference_model.h; --precisions): the models are
+// built side by side with the same parameters, one session each, and decode token by token in
+// turn, so load drift on a shared machine hits them alike; the summary gives the bf16/fp32 tok/s
+// ratio of each of --repeats runs, their median, and the median ratio of tokens per CPU second. --shape replaces the preset's sizes (hidden, MLP width, layers,
 // heads, KV heads), e.g. a GQA model whose weights, not its KV cache, dominate the bytes read.
 //
 //   bench_decode [--preset tiny] [--shape C,F,L,H,KV] [--contexts 512,4096] [--tokens 128]
@@ -27,6 +27,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <map>
+#include <memory>
 #include <random>
 #include <sstream>
 #include <string>
@@ -84,36 +85,50 @@ struct Result {
   double tok_s = 0, tok_cpu_s = 0, gflops = 0, prefill_s = 0, huge_mib = 0;
 };
 
-Result run(const infer::InferenceModel& m, const model::Model& shape, int T, int tokens,
-           rope::PositionMap pos, bool lean) {
-  const int V = m.config().vocab_size;
+// One session per model, each prefilled with the same T random tokens, then `tokens` tokens decoded
+// with the models taking turns token by token (the order alternating), so that load drift on a
+// shared machine hits every model alike. One Result per model.
+std::vector<Result> run(const std::vector<const infer::InferenceModel*>& models,
+                        const model::Model& shape, int T, int tokens, rope::PositionMap pos,
+                        bool lean) {
+  const int V = shape.config.vocab_size;
   std::mt19937 gen(11);
   std::uniform_int_distribution<int> tok(0, V - 1);
-  std::vector<int32_t> prompt(static_cast<std::size_t>(T));
-  for (auto& t : prompt) t = tok(gen);
+  std::vector<int32_t> seq(static_cast<std::size_t>(T + tokens));
+  for (auto& t : seq) t = tok(gen);
   infer::SessionOptions so;
   so.capacity = T + tokens;
   so.position = pos;
   so.lean_decode = lean;
-  infer::Session s(m, so);
+  const std::size_t n = models.size();
+  std::vector<std::unique_ptr<infer::Session>> sessions;
+  std::vector<Result> r(n);
+  std::vector<double> wall(n), cpu(n);
   std::vector<float> logits(static_cast<std::size_t>(V));
-  Result r;
-  Timer pre;
-  s.append(prompt.data(), T, logits.data());
-  r.prefill_s = pre.seconds();
-  double flops = 0;
-  Timer t;
-  const double cpu0 = cpu_seconds();
-  for (int i = 0; i < tokens; ++i) {
-    const int32_t next = tok(gen);
-    flops += decode_flops(shape, s.length() + 1);
-    s.append(&next, 1, logits.data());
+  for (std::size_t k = 0; k < n; ++k) {
+    sessions.push_back(std::make_unique<infer::Session>(*models[k], so));
+    Timer pre;
+    sessions[k]->append(seq.data(), T, logits.data());
+    r[k].prefill_s = pre.seconds();
   }
-  const double secs = t.seconds();
-  r.tok_cpu_s = tokens / (cpu_seconds() - cpu0);
-  r.tok_s = tokens / secs;
-  r.huge_mib = huge_pages_mib();
-  r.gflops = flops / secs * 1e-9;
+  double flops = 0;
+  for (int i = 0; i < tokens; ++i) {
+    flops += decode_flops(shape, T + i + 1);
+    for (std::size_t j = 0; j < n; ++j) {
+      const std::size_t k = i % 2 ? n - 1 - j : j;
+      Timer t;
+      const double cpu0 = cpu_seconds();
+      sessions[k]->append(&seq[static_cast<std::size_t>(T + i)], 1, logits.data());
+      cpu[k] += cpu_seconds() - cpu0;
+      wall[k] += t.seconds();
+    }
+  }
+  for (std::size_t k = 0; k < n; ++k) {
+    r[k].tok_cpu_s = tokens / cpu[k];
+    r[k].tok_s = tokens / wall[k];
+    r[k].gflops = flops / wall[k] * 1e-9;
+    r[k].huge_mib = huge_pages_mib();
+  }
   return r;
 }
 
@@ -212,8 +227,10 @@ int main(int argc, char** argv) {
     std::printf("sgemm 2048^3 GFLOP/s (%s, same process): %.2f\n", kernels::gemm_backend(), sgemm);
     std::printf("%-4s %-5s %-5s %8s %10s %10s %12s %10s %10s %9s\n", "rep", "path", "prec",
                 "context", "prefill_s", "tok/s", "tok/cpu_s", "GFLOP/s", "vs_sgemm", "huge_MiB");
-    // (context, path, precision) -> tok/s of each repetition.
-    std::map<std::tuple<int, std::string, std::string>, std::vector<double>> rates;
+    // (context, path, precision) -> tok/s and tok/cpu_s of each repetition.
+    std::map<std::tuple<int, std::string, std::string>, std::vector<double>> rates, cpu_rates;
+    std::vector<const infer::InferenceModel*> ims;
+    for (const auto& named : models) ims.push_back(&named.second);
     for (int rep = 0; rep < repeats; ++rep) {
       for (int T : parse_ints(contexts)) {
         check(T >= 1, "--contexts: lengths must be >= 1");
@@ -221,16 +238,17 @@ int main(int argc, char** argv) {
         std::string path;
         while (std::getline(ps, path, ',')) {
           check(path == "lean" || path == "gemm", "--paths: lean or gemm, got '", path, "'");
-          // Alternate the order each repetition: neither precision always runs first.
+          const std::vector<Result> rs = run(ims, m, T, tokens, pos, path == "lean");
           for (std::size_t k = 0; k < models.size(); ++k) {
-            const auto& [name, im] = models[rep % 2 ? models.size() - 1 - k : k];
-            const Result r = run(im, m, T, tokens, pos, path == "lean");
+            const Result& r = rs[k];
+            const std::string& name = models[k].first;
             rates[{T, path, name}].push_back(r.tok_s);
+            cpu_rates[{T, path, name}].push_back(r.tok_cpu_s);
             std::printf("%-4d %-5s %-5s %8d %10.2f %10.1f %12.1f %10.2f %10.3f %9.0f\n", rep,
                         path.c_str(), name.c_str(), T, r.prefill_s, r.tok_s, r.tok_cpu_s, r.gflops,
                         r.gflops / sgemm, r.huge_mib);
-            std::fflush(stdout);
           }
+          std::fflush(stdout);
         }
       }
     }
@@ -238,20 +256,24 @@ int main(int argc, char** argv) {
       const std::string a = models[0].first, b = models[1].first;
       for (const auto& [key, va] : rates) {
         if (std::get<2>(key) != a) continue;
-        const std::vector<double>& vb = rates[{std::get<0>(key), std::get<1>(key), b}];
-        std::vector<double> ratio;
+        const auto kb = std::make_tuple(std::get<0>(key), std::get<1>(key), b);
+        const std::vector<double>& vb = rates[kb];
+        const std::vector<double>& ca = cpu_rates[key];
+        const std::vector<double>& cb = cpu_rates[kb];
+        std::vector<double> ratio, cpu_ratio;
         std::string each;
         for (std::size_t i = 0; i < va.size(); ++i) {
           ratio.push_back(vb[i] / va[i]);
+          cpu_ratio.push_back(cb[i] / ca[i]);
           char buf[32];
           std::snprintf(buf, sizeof buf, " %.2f", ratio.back());
           each += buf;
         }
         std::printf(
             "context %d, %s path: median tok/s %s %.1f, %s %.1f; %s/%s ratio median %.2f "
-            "(each repetition:%s)\n",
+            "(each repetition:%s); per CPU second %.2f\n",
             std::get<0>(key), std::get<1>(key).c_str(), a.c_str(), median(va), b.c_str(),
-            median(vb), b.c_str(), a.c_str(), median(ratio), each.c_str());
+            median(vb), b.c_str(), a.c_str(), median(ratio), each.c_str(), median(cpu_ratio));
       }
     }
   } catch (const std::exception& e) {
