@@ -12,8 +12,9 @@
 // Weights are held in fp32 and/or bf16 (infer/inference_model.h; --precisions): the models are
 // built side by side with the same parameters, one session each, and decode token by token in
 // turn, so load drift on a shared machine hits them alike; the summary gives the bf16/fp32 tok/s
-// ratio of each of --repeats runs, their median, and the median ratio of tokens per CPU second. --shape replaces the preset's sizes (hidden, MLP width, layers,
-// heads, KV heads), e.g. a GQA model whose weights, not its KV cache, dominate the bytes read.
+// ratio of each of --repeats runs, their median, and the median ratio of tokens per CPU second.
+// --shape replaces the preset's sizes (hidden, MLP width, layers, heads, KV heads), e.g. a GQA
+// model whose weights, not its KV cache, dominate the bytes read.
 //
 //   bench_decode [--preset tiny] [--shape C,F,L,H,KV] [--contexts 512,4096] [--tokens 128]
 //                [--self-extend W,G] [--paths lean,gemm] [--precisions fp32,bf16] [--repeats 1]

@@ -1,9 +1,9 @@
 // The weights inference multiplies by, held in the precision chosen for it: fp32 (the Model's own
 // arena) or bf16 (every matrix and the embedding rounded to bf16 in one arena of half the bytes,
 // the Model's fp32 arena freed). Decoding one token streams every weight once, so it is memory-
-// bandwidth bound and bf16 weights make it up to ~2x faster; activations, the KV cache and all
-// sums stay fp32 (kernels::gemv_bf16 widens each weight exactly). Built once per loaded model;
-// any number of Sessions read it at once.
+// bandwidth bound and reads half the weight bytes with bf16 (1.2-1.6x the tokens/s measured,
+// docs/engine.md); activations, the KV cache and all sums stay fp32 (kernels::gemv_bf16 widens
+// each weight exactly). Built once per loaded model; any number of Sessions read it at once.
 #pragma once
 
 #include <cstddef>

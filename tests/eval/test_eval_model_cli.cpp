@@ -87,6 +87,25 @@ TEST(EvalModelCli, PplRunDirectoryAndReport) {
   EXPECT_NE(rep.out.find("cli-ppl"), std::string::npos) << rep.out;
 }
 
+// --precision on generate and the evals: the weights line names the precision and the bytes,
+// results.json records it, a bad value is a one-line error naming the flag.
+TEST(EvalModelCli, PrecisionFlagChoosesTheWeights) {
+  const auto& ck = harpe::eval::testing::tiny_checkpoint();
+  const std::string gen = "generate --model " + ck.model_dir + " --prompt hello -n 3 --precision ";
+  for (const char* p : {"bf16", "fp32"}) {
+    const CliRun r = harpe(gen + p);
+    ASSERT_EQ(r.code, 0) << r.out;
+    EXPECT_NE(r.out.find(std::string("weights ") + p + ", "), std::string::npos) << r.out;
+  }
+  expect_error(gen + "fp16", "--precision");
+  const std::string out = ck.root + "/cli-ppl-bf16";
+  const CliRun r = harpe("eval ppl --precision bf16 --model " + ck.model_dir + " --corpus " +
+                         ck.corpus_dir + " --lengths 64 --stride 32 --documents 1 --out " + out);
+  ASSERT_EQ(r.code, 0) << r.out;
+  EXPECT_NE(r.out.find("weights bf16"), std::string::npos) << r.out;
+  EXPECT_EQ(harpe::eval::read_run(out).meta.at("weights"), "bf16");
+}
+
 // `eval tokens`: one line per token, their mean equal to the model's own forward loss, and the
 // repeated tokens marked.
 TEST(EvalModelCli, TokensPrintsEveryTokenLoss) {
