@@ -21,9 +21,10 @@ namespace {
 
 inline __mmask16 tail_mask(int n) { return static_cast<__mmask16>((1u << n) - 1u); }
 
-// Rows ahead that gemv_bf16 prefetches: gemv's distance in rows (half its bytes) measured best
-// of 4, 8, 12, 16 and 32 (docs/engine.md, "bf16 weights").
-constexpr int kPrefetchRows = 8;
+// Rows ahead that gemv_bf16 prefetches: the next block of four. Measured against 0, 8 and 16 at
+// hidden 1024 and 2048 (docs/engine.md, "bf16 weights"): 0 loses the gain entirely, 8 and 16 are
+// equal or worse.
+constexpr int kPrefetchRows = 4;
 
 #endif
 
@@ -145,7 +146,7 @@ void gemv_bf16(float* y, const float* x, const uint16_t* W, int out, int in, boo
     const uint16_t* w3 = w2 + ld;
     __m512 a0 = _mm512_setzero_ps(), a1 = _mm512_setzero_ps(), a2 = _mm512_setzero_ps(),
            a3 = _mm512_setzero_ps();
-    // As gemv, the block kPrefetchRows rows on, four lines per 32 columns (4 rows * 64 bytes).
+    // The block kPrefetchRows rows on, four lines per 32 columns (4 rows * 64 bytes).
     const char* ahead = reinterpret_cast<const char*>(w0 + kPrefetchRows * ld);
     for (int k = 0; k < full; k += 32) {
       _mm_prefetch(ahead + 8 * k, _MM_HINT_T0);
