@@ -9,22 +9,35 @@
 // FLOPs per decoded token at context t: 2 * (matmul parameters, LM head once) + 4 * L * t * H * D
 // (q.k and p.v over t keys per head).
 //
-//   bench_decode [--preset tiny] [--contexts 512,4096] [--tokens 128] [--self-extend W,G]
-//                [--paths lean,gemm]
+// Weights are held in fp32 and/or bf16 (infer/inference_model.h; --precisions): the models are
+// built side by side with the same parameters, one session each, and decode token by token in
+// turn, so load drift on a shared machine hits them alike; the summary gives the bf16/fp32 tok/s
+// ratio of each of --repeats runs, their median, and the median ratio of tokens per CPU second.
+// --shape replaces the preset's sizes (hidden, MLP width, layers, heads, KV heads), e.g. a GQA
+// model whose weights, not its KV cache, dominate the bytes read.
+//
+//   bench_decode [--preset tiny] [--shape C,F,L,H,KV] [--contexts 512,4096] [--tokens 128]
+//                [--self-extend W,G] [--paths lean,gemm] [--precisions fp32,bf16] [--repeats 1]
 // tok/s is wall clock; tok/cpu_s divides by the process CPU time (robust to a shared machine for
 // one thread; with N threads it counts every thread's time, spinning included).
 // Threads: OMP_NUM_THREADS (the lean path itself never opens a parallel region).
 #include <omp.h>
 #include <time.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
+#include <map>
+#include <memory>
 #include <random>
 #include <sstream>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "core/error.h"
+#include "core/precision.h"
+#include "core/system.h"
 #include "core/timer.h"
 #include "infer/session.h"
 #include "kernels/gemm.h"
@@ -73,44 +86,66 @@ struct Result {
   double tok_s = 0, tok_cpu_s = 0, gflops = 0, prefill_s = 0, huge_mib = 0;
 };
 
-Result run(const model::Model& m, int T, int tokens, rope::PositionMap pos, bool lean) {
-  const int V = m.config.vocab_size;
+// One session per model, each prefilled with the same T random tokens, then `tokens` tokens decoded
+// with the models taking turns token by token (the order alternating), so that load drift on a
+// shared machine hits every model alike. One Result per model.
+std::vector<Result> run(const std::vector<const infer::InferenceModel*>& models,
+                        const model::Model& shape, int T, int tokens, rope::PositionMap pos,
+                        bool lean) {
+  const int V = shape.config.vocab_size;
   std::mt19937 gen(11);
   std::uniform_int_distribution<int> tok(0, V - 1);
-  std::vector<int32_t> prompt(static_cast<std::size_t>(T));
-  for (auto& t : prompt) t = tok(gen);
+  std::vector<int32_t> seq(static_cast<std::size_t>(T + tokens));
+  for (auto& t : seq) t = tok(gen);
   infer::SessionOptions so;
   so.capacity = T + tokens;
   so.position = pos;
   so.lean_decode = lean;
-  infer::Session s(m, so);
+  const std::size_t n = models.size();
+  std::vector<std::unique_ptr<infer::Session>> sessions;
+  std::vector<Result> r(n);
+  std::vector<double> wall(n), cpu(n);
   std::vector<float> logits(static_cast<std::size_t>(V));
-  Result r;
-  Timer pre;
-  s.append(prompt.data(), T, logits.data());
-  r.prefill_s = pre.seconds();
-  double flops = 0;
-  Timer t;
-  const double cpu0 = cpu_seconds();
-  for (int i = 0; i < tokens; ++i) {
-    const int32_t next = tok(gen);
-    flops += decode_flops(m, s.length() + 1);
-    s.append(&next, 1, logits.data());
+  for (std::size_t k = 0; k < n; ++k) {
+    sessions.push_back(std::make_unique<infer::Session>(*models[k], so));
+    Timer pre;
+    sessions[k]->append(seq.data(), T, logits.data());
+    r[k].prefill_s = pre.seconds();
   }
-  const double secs = t.seconds();
-  r.tok_cpu_s = tokens / (cpu_seconds() - cpu0);
-  r.tok_s = tokens / secs;
-  r.huge_mib = huge_pages_mib();
-  r.gflops = flops / secs * 1e-9;
+  double flops = 0;
+  for (int i = 0; i < tokens; ++i) {
+    flops += decode_flops(shape, T + i + 1);
+    for (std::size_t j = 0; j < n; ++j) {
+      const std::size_t k = i % 2 ? n - 1 - j : j;
+      Timer t;
+      const double cpu0 = cpu_seconds();
+      sessions[k]->append(&seq[static_cast<std::size_t>(T + i)], 1, logits.data());
+      cpu[k] += cpu_seconds() - cpu0;
+      wall[k] += t.seconds();
+    }
+  }
+  for (std::size_t k = 0; k < n; ++k) {
+    r[k].tok_cpu_s = tokens / cpu[k];
+    r[k].tok_s = tokens / wall[k];
+    r[k].gflops = flops / wall[k] * 1e-9;
+    r[k].huge_mib = huge_pages_mib();
+  }
   return r;
+}
+
+double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  const std::size_t n = v.size();
+  return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
   try {
-    std::string preset = "tiny", contexts = "512,4096", paths = "lean,gemm", se;
-    int tokens = 128;
+    std::string preset = "tiny", contexts = "512,4096", paths = "lean,gemm", se, shape;
+    std::string precisions = "fp32,bf16";
+    int tokens = 128, repeats = 1;
     for (int i = 1; i < argc; ++i) {
       const std::string a = argv[i];
       const auto value = [&]() -> std::string {
@@ -119,6 +154,8 @@ int main(int argc, char** argv) {
       };
       if (a == "--preset")
         preset = value();
+      else if (a == "--shape")
+        shape = value();
       else if (a == "--contexts")
         contexts = value();
       else if (a == "--tokens")
@@ -127,36 +164,117 @@ int main(int argc, char** argv) {
         se = value();
       else if (a == "--paths")
         paths = value();
+      else if (a == "--precisions")
+        precisions = value();
+      else if (a == "--repeats")
+        repeats = std::stoi(value());
       else
-        fail("unknown flag ", a, " (flags: --preset --contexts --tokens --self-extend --paths)");
+        fail("unknown flag ", a,
+             " (flags: --preset --shape --contexts --tokens --self-extend --paths --precisions "
+             "--repeats)");
     }
     check(tokens >= 1, "--tokens must be >= 1");
+    check(repeats >= 1, "--repeats must be >= 1");
     rope::PositionMap pos;
     if (!se.empty()) {
       const std::vector<int> wg = parse_ints(se);
       check(wg.size() == 2, "--self-extend needs W,G");
       pos = {wg[0], wg[1]};
     }
-    model::Model m(model::preset(preset));
+    model::ModelConfig cfg = model::preset(preset);
+    if (!shape.empty()) {
+      const std::vector<int> s = parse_ints(shape);
+      check(s.size() == 5, "--shape needs C,F,L,H,KV");
+      cfg.hidden_size = s[0];
+      cfg.intermediate_size = s[1];
+      cfg.num_hidden_layers = s[2];
+      cfg.num_attention_heads = s[3];
+      cfg.num_key_value_heads = s[4];
+      cfg.head_dim = s[0] / s[3];
+      cfg.rot_dims = cfg.head_dim;
+      cfg.validate();
+    }
+    model::Model m(cfg);
     model::init_params(m, 1);
+    // The models timed, by precision: fp32 reads m's arena; bf16 rounds a second copy of it.
+    std::vector<std::pair<std::string, infer::InferenceModel>> models;
+    std::stringstream prs(precisions);
+    std::string pr;
+    while (std::getline(prs, pr, ',')) {
+      const Precision p = parse_precision(pr, "--precisions");
+      if (p == Precision::fp32) {
+        models.emplace_back(pr, infer::InferenceModel::view(m));
+      } else {
+        model::Model copy(cfg);
+        model::init_params(copy, 1);
+        models.emplace_back(pr, infer::InferenceModel(std::move(copy), p));
+      }
+    }
+    check(!models.empty(), "--precisions: none given");
     std::printf(
         "preset %s (%s), %d decoded tokens per run, OpenMP max threads %d, self-extend %s\n",
         preset.c_str(), model::describe(m.config).c_str(), tokens, omp_get_max_threads(),
         se.empty() ? "off" : se.c_str());
+    std::printf("CPU bf16 support: %s (default precision %s); bf16 gemv: %s\n",
+                cpu_bf16_features().c_str(), precision_name(default_precision()),
+#if defined(__AVX512F__)
+                "AVX-512F widen + FMA"
+#else
+                "portable loop"
+#endif
+    );
+    for (const auto& [name, im] : models) std::printf("weights %s\n", im.describe().c_str());
     const double sgemm = kernels::measure_sgemm_gflops(2048);
     std::printf("sgemm 2048^3 GFLOP/s (%s, same process): %.2f\n", kernels::gemm_backend(), sgemm);
-    std::printf("%-5s %8s %10s %10s %12s %10s %10s %9s\n", "path", "context", "prefill_s", "tok/s",
-                "tok/cpu_s", "GFLOP/s", "vs_sgemm", "huge_MiB");
-    for (int T : parse_ints(contexts)) {
-      check(T >= 1, "--contexts: lengths must be >= 1");
-      std::stringstream ps(paths);
-      std::string path;
-      while (std::getline(ps, path, ',')) {
-        check(path == "lean" || path == "gemm", "--paths: lean or gemm, got '", path, "'");
-        const Result r = run(m, T, tokens, pos, path == "lean");
-        std::printf("%-5s %8d %10.2f %10.1f %12.1f %10.2f %10.3f %9.0f\n", path.c_str(), T,
-                    r.prefill_s, r.tok_s, r.tok_cpu_s, r.gflops, r.gflops / sgemm, r.huge_mib);
-        std::fflush(stdout);
+    std::printf("%-4s %-5s %-5s %8s %10s %10s %12s %10s %10s %9s\n", "rep", "path", "prec",
+                "context", "prefill_s", "tok/s", "tok/cpu_s", "GFLOP/s", "vs_sgemm", "huge_MiB");
+    // (context, path, precision) -> tok/s and tok/cpu_s of each repetition.
+    std::map<std::tuple<int, std::string, std::string>, std::vector<double>> rates, cpu_rates;
+    std::vector<const infer::InferenceModel*> ims;
+    for (const auto& named : models) ims.push_back(&named.second);
+    for (int rep = 0; rep < repeats; ++rep) {
+      for (int T : parse_ints(contexts)) {
+        check(T >= 1, "--contexts: lengths must be >= 1");
+        std::stringstream ps(paths);
+        std::string path;
+        while (std::getline(ps, path, ',')) {
+          check(path == "lean" || path == "gemm", "--paths: lean or gemm, got '", path, "'");
+          const std::vector<Result> rs = run(ims, m, T, tokens, pos, path == "lean");
+          for (std::size_t k = 0; k < models.size(); ++k) {
+            const Result& r = rs[k];
+            const std::string& name = models[k].first;
+            rates[{T, path, name}].push_back(r.tok_s);
+            cpu_rates[{T, path, name}].push_back(r.tok_cpu_s);
+            std::printf("%-4d %-5s %-5s %8d %10.2f %10.1f %12.1f %10.2f %10.3f %9.0f\n", rep,
+                        path.c_str(), name.c_str(), T, r.prefill_s, r.tok_s, r.tok_cpu_s, r.gflops,
+                        r.gflops / sgemm, r.huge_mib);
+          }
+          std::fflush(stdout);
+        }
+      }
+    }
+    if (models.size() == 2) {
+      const std::string a = models[0].first, b = models[1].first;
+      for (const auto& [key, va] : rates) {
+        if (std::get<2>(key) != a) continue;
+        const auto kb = std::make_tuple(std::get<0>(key), std::get<1>(key), b);
+        const std::vector<double>& vb = rates[kb];
+        const std::vector<double>& ca = cpu_rates[key];
+        const std::vector<double>& cb = cpu_rates[kb];
+        std::vector<double> ratio, cpu_ratio;
+        std::string each;
+        for (std::size_t i = 0; i < va.size(); ++i) {
+          ratio.push_back(vb[i] / va[i]);
+          cpu_ratio.push_back(cb[i] / ca[i]);
+          char buf[32];
+          std::snprintf(buf, sizeof buf, " %.2f", ratio.back());
+          each += buf;
+        }
+        std::printf(
+            "context %d, %s path: median tok/s %s %.1f, %s %.1f; %s/%s ratio median %.2f "
+            "(each repetition:%s); per CPU second %.2f\n",
+            std::get<0>(key), std::get<1>(key).c_str(), a.c_str(), median(va), b.c_str(),
+            median(vb), b.c_str(), a.c_str(), median(ratio), each.c_str(), median(cpu_ratio));
       }
     }
   } catch (const std::exception& e) {

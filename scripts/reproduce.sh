@@ -207,31 +207,31 @@ eval_ppl() {  # MODEL SOURCE: one window length at a time (stride = length / PPL
   local m="$1" src="$2"
   for len in $PPL_LENGTHS; do
     local o="$out/eval/$m/ppl-$src-$len"
-    "$harpe" eval ppl --model "$(ckpt "$m")" $(se_flag "$m") --lengths "$len" \
+    "$harpe" eval ppl --precision fp32 --model "$(ckpt "$m")" $(se_flag "$m") --lengths "$len" \
       --stride $((len / PPL_STRIDE_DIV)) --corpus "$D/corpus" --split test --source "$src" \
       --documents "$PPL_DOCS" --out "$o" --name "$m" || return $?
   done
 }
 eval_niah() {
 
-  "$harpe" eval niah --model "$(ckpt "$1")" $(se_flag "$1") --tasks "$NIAH_TASKS" --lengths "$niah_csv" \
+  "$harpe" eval niah --precision fp32 --model "$(ckpt "$1")" $(se_flag "$1") --tasks "$NIAH_TASKS" --lengths "$niah_csv" \
     -n "$NIAH_SAMPLES" --jobs "$jobs" $(ttg_flag) $(haystack_flag) --out "$out/eval/$1/niah" --name "$1"
 }
 eval_needle() {
 
-  "$harpe" eval needle --model "$(ckpt "$1")" $(se_flag "$1") --lengths "$niah_csv" \
+  "$harpe" eval needle --precision fp32 --model "$(ckpt "$1")" $(se_flag "$1") --lengths "$niah_csv" \
     --depth-count "$NEEDLE_DEPTHS" -n "$NEEDLE_SAMPLES" --jobs "$jobs" $(ttg_flag) --out "$out/eval/$1/needle" --name "$1"
 }
 eval_short() {
 
-  "$harpe" eval short --model "$(ckpt "$1")" $(se_flag "$1") --context "$C0" --corpus "$D/corpus" \
+  "$harpe" eval short --precision fp32 --model "$(ckpt "$1")" $(se_flag "$1") --context "$C0" --corpus "$D/corpus" \
     --stride $((C0 / PPL_STRIDE_DIV)) \
     --documents "$PPL_DOCS" -n "$NIAH_SAMPLES" --jobs "$jobs" $(haystack_flag) \
     --out "$out/eval-short/$1" --name "$1"
 }
 gen() {
 
-  "$harpe" generate --model "$(ckpt "$1")" $(se_flag "$1") --prompt "And God said" -n 32 \
+  "$harpe" generate --precision fp32 --model "$(ckpt "$1")" $(se_flag "$1") --prompt "And God said" -n 32 \
     >"$out/eval/$1/generate.txt" && cat "$out/eval/$1/generate.txt"
 }
 

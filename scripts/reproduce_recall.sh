@@ -132,7 +132,7 @@ pool_wait
 # seed also changes the evaluation sequences (--seed), so the spread covers both.
 evaluate() {  # NAME GROUP CHECKPOINT SEED [--self-extend W,G]
   local name="$1" group="$2" ckpt="$3" s="$4"; shift 4
-  "$harpe" eval recall --model "$ckpt" "$@" --lengths "$EVAL_LENGTHS" --variants "$EVAL_VARIANTS" \
+  "$harpe" eval recall --precision fp32 --model "$ckpt" "$@" --lengths "$EVAL_LENGTHS" --variants "$EVAL_VARIANTS" \
     --samples "$EVAL_SAMPLES" --span "$EVAL_SPAN" --seed "$((1000 + s))" \
     --out "$out/eval/$name" --name "$name" --group "$group"
 }

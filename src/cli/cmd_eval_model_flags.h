@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "cli/parsed_flag.h"
+#include "cli/precision_flag.h"
 #include "eval/model_commands.h"
 #include "eval/model_eval.h"
 #include "eval/run_ruler.h"
@@ -57,6 +58,7 @@ inline void add_model_flags(CLI::App* cmd, harpe::eval::ModelArgs& m) {
   cmd->add_option("--out", m.out_dir, "Write results.json + results.md into this directory");
   cmd->add_option("--name", m.name, "Run name in reports (default: the --out directory's name)");
   cmd->add_flag("--quiet,-q", m.quiet, "No progress lines");
+  add_weights_precision_flag(cmd, m.precision);
 }
 
 inline void add_haystack_flags(CLI::App* cmd, std::string& corpus, std::string& split,

@@ -30,6 +30,7 @@ void setup(CLI::App& parent) {
                   "Group label in reports: runs with one label (e.g. the seeds of a method) are "
                   "shown as mean and spread");
   cmd->add_flag("--quiet,-q", a->m.quiet, "No progress lines");
+  harpe::cli::add_weights_precision_flag(cmd, a->m.precision);
   cmd->add_option("--lengths", a->r.lengths,
                   "Sequence lengths, comma-separated: 4096, 4k, or 2x (times the model's original "
                   "context C0)")

@@ -7,6 +7,7 @@
 #include <string>
 
 #include "cli/command.h"
+#include "cli/precision_flag.h"
 #include "core/error.h"
 #include "core/timer.h"
 #include "data/tokenizer.h"
@@ -22,6 +23,7 @@ struct Options {
   float temperature = 0.f, top_p = 1.f;
   uint64_t seed = 1;
   bool no_bos = false, quiet = false;
+  harpe::Precision precision = harpe::Precision::fp32;
 };
 
 // Every number is checked before anything is loaded; CLI11's range checks let NaN through (every
@@ -47,11 +49,11 @@ void run(const Options& o) {
           ? o.prompt
           : io::read_regular_file(o.prompt_file, io::kTextFileLimit, "--prompt-file");
   Timer load_timer;
-  model::Model m = model::load_model_dir(o.model_dir);
+  const infer::InferenceModel m(model::load_model_dir(o.model_dir), o.precision);
   const std::string tok_path = o.tokenizer.empty() ? o.model_dir + "/tokenizer.model" : o.tokenizer;
   data::Tokenizer tok = data::Tokenizer::load(tok_path);
-  check(tok.vocab_size() <= m.config.vocab_size, "tokenizer ", tok_path, " has ", tok.vocab_size(),
-        " pieces but the model's vocabulary is ", m.config.vocab_size);
+  check(tok.vocab_size() <= m.config().vocab_size, "tokenizer ", tok_path, " has ",
+        tok.vocab_size(), " pieces but the model's vocabulary is ", m.config().vocab_size);
 
   std::vector<int32_t> prompt;
   if (!o.no_bos && tok.bos_id() >= 0) prompt.push_back(tok.bos_id());
@@ -74,9 +76,9 @@ void run(const Options& o) {
   if (tok.eos_id() >= 0) sampling.stop_tokens.push_back(tok.eos_id());
 
   if (!o.quiet)
-    std::fprintf(stderr, "model %s (%s), prompt %zu tokens, loaded in %.2f s\n",
-                 o.model_dir.c_str(), model::describe(m.config).c_str(), prompt.size(),
-                 load_timer.seconds());
+    std::fprintf(stderr, "model %s (%s), weights %s, prompt %zu tokens, loaded in %.2f s\n",
+                 o.model_dir.c_str(), model::describe(m.config()).c_str(), m.describe().c_str(),
+                 prompt.size(), load_timer.seconds());
   Timer timer;
   double prefill_s = -1;
   std::vector<int32_t> produced;
@@ -135,6 +137,7 @@ void setup(CLI::App& parent) {
   cmd->add_option("--capacity", o->capacity, "KV-cache length (default: prompt + max-new-tokens)");
   cmd->add_flag("--no-bos", o->no_bos, "Do not prepend the BOS token");
   cmd->add_flag("--quiet,-q", o->quiet, "Print only the generated text");
+  harpe::cli::add_weights_precision_flag(cmd, o->precision);
   cmd->callback([o] { run(*o); });
 }
 

@@ -230,9 +230,10 @@ RunResults eval_ppl(const ModelArgs& m, const PplArgs& a) {
   check(a.documents >= 0, "--documents must be >= 0, got ", a.documents);
   check(a.corpus.empty() || a.shard.empty(), "give either --corpus or --shard, not both");
   Timer timer;
-  const LoadedModel lm = load_model_and_tokenizer(m.model_dir, m.tokenizer);
-  note(m.quiet, "model %s (%s), self-extend %s\n", m.model_dir.c_str(),
-       model::describe(lm.model.config).c_str(), self_extend_label(position).c_str());
+  const LoadedModel lm = load_model_and_tokenizer(m.model_dir, m.tokenizer, m.precision);
+  note(m.quiet, "model %s (%s), self-extend %s, weights %s\n", m.model_dir.c_str(),
+       model::describe(lm.model.config()).c_str(), self_extend_label(position).c_str(),
+       lm.model.describe().c_str());
   RunResults run;
   run.name = run_name(m, "ppl");
   fill_model_meta(run, lm, position);
@@ -248,9 +249,10 @@ RunResults eval_ruler(const ModelArgs& m, const RulerArgs& a, bool allow_other) 
   check_lengths(a.lengths);
   check(a.samples >= 1, "--samples must be >= 1, got ", a.samples);
   check(a.jobs >= 1, "--jobs must be >= 1, got ", a.jobs);
-  const LoadedModel lm = load_model_and_tokenizer(m.model_dir, m.tokenizer);
-  note(m.quiet, "model %s (%s), self-extend %s\n", m.model_dir.c_str(),
-       model::describe(lm.model.config).c_str(), self_extend_label(position).c_str());
+  const LoadedModel lm = load_model_and_tokenizer(m.model_dir, m.tokenizer, m.precision);
+  note(m.quiet, "model %s (%s), self-extend %s, weights %s\n", m.model_dir.c_str(),
+       model::describe(lm.model.config()).c_str(), self_extend_label(position).c_str(),
+       lm.model.describe().c_str());
   RunResults run;
   run.name = run_name(m, allow_other ? "ruler" : "niah");
   fill_model_meta(run, lm, position);
@@ -274,9 +276,10 @@ RunResults eval_needle(const ModelArgs& m, const NeedleArgs& a) {
   check(a.haystack == Haystack::noise || a.haystack == Haystack::essay,
         "--haystack must be noise or essay");
   spec.haystack = a.haystack;
-  const LoadedModel lm = load_model_and_tokenizer(m.model_dir, m.tokenizer);
-  note(m.quiet, "model %s (%s), self-extend %s\n", m.model_dir.c_str(),
-       model::describe(lm.model.config).c_str(), self_extend_label(position).c_str());
+  const LoadedModel lm = load_model_and_tokenizer(m.model_dir, m.tokenizer, m.precision);
+  note(m.quiet, "model %s (%s), self-extend %s, weights %s\n", m.model_dir.c_str(),
+       model::describe(lm.model.config()).c_str(), self_extend_label(position).c_str(),
+       lm.model.describe().c_str());
   GenOptions gen;
   gen.count_tokens = model_token_counter(lm.tokenizer);
   gen.seed = a.seed;
@@ -336,12 +339,13 @@ RunResults eval_needle(const ModelArgs& m, const NeedleArgs& a) {
 RunResults eval_short(const ModelArgs& m, PplArgs ppl, RulerArgs niah, int64_t context) {
   const rope::PositionMap& position = m.position;
   check_task_list(niah.tasks, false);
-  const LoadedModel lm = load_model_and_tokenizer(m.model_dir, m.tokenizer);
-  OriginalContext c0 = original_context(m.model_dir, lm.model.config);
+  const LoadedModel lm = load_model_and_tokenizer(m.model_dir, m.tokenizer, m.precision);
+  OriginalContext c0 = original_context(m.model_dir, lm.model.config());
   if (context > 0) c0 = {context, "--context"};
-  note(m.quiet, "model %s (%s), self-extend %s, original context %lld (from %s)\n",
-       m.model_dir.c_str(), model::describe(lm.model.config).c_str(),
-       self_extend_label(position).c_str(), static_cast<long long>(c0.tokens), c0.source.c_str());
+  note(m.quiet, "model %s (%s), self-extend %s, weights %s, original context %lld (from %s)\n",
+       m.model_dir.c_str(), model::describe(lm.model.config()).c_str(),
+       self_extend_label(position).c_str(), lm.model.describe().c_str(),
+       static_cast<long long>(c0.tokens), c0.source.c_str());
   ppl.lengths = {c0.tokens};
   niah.lengths = {c0.tokens};
   RunResults run;

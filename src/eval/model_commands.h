@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "core/precision.h"
 #include "eval/report.h"
 #include "eval/ruler.h"
 #include "eval/run_ruler.h"
@@ -21,6 +22,8 @@ struct ModelArgs {
   std::string out_dir;         // "" = do not write
   std::string name;            // run name; default: the output directory's name
   bool quiet = false;          // no progress lines
+  // Weights held in memory (infer/inference_model.h); activations are fp32 either way.
+  Precision precision = default_precision();
 };
 
 struct PplArgs {

@@ -20,7 +20,8 @@ namespace harpe::eval {
 
 namespace fs = std::filesystem;
 
-LoadedModel load_model_and_tokenizer(const std::string& dir, const std::string& tokenizer) {
+LoadedModel load_model_and_tokenizer(const std::string& dir, const std::string& tokenizer,
+                                     Precision precision) {
   check(fs::is_directory(dir), "--model ", dir, ": not a directory");
   check(fs::exists(dir + "/config.json"), "--model ", dir, ": no config.json");
   check(model::has_weights(dir), "--model ", dir,
@@ -28,10 +29,11 @@ LoadedModel load_model_and_tokenizer(const std::string& dir, const std::string& 
   const std::string tok_path = tokenizer.empty() ? dir + "/tokenizer.model" : tokenizer;
   check(fs::exists(tok_path), "tokenizer ", tok_path,
         " not found (give --tokenizer FILE, e.g. data/tokenizer.model)");
-  LoadedModel lm{dir, tok_path, model::load_model_dir(dir), data::Tokenizer::load(tok_path)};
-  check(lm.tokenizer.vocab_size() <= lm.model.config.vocab_size, "tokenizer ", tok_path, " has ",
+  LoadedModel lm{dir, tok_path, infer::InferenceModel(model::load_model_dir(dir), precision),
+                 data::Tokenizer::load(tok_path)};
+  check(lm.tokenizer.vocab_size() <= lm.model.config().vocab_size, "tokenizer ", tok_path, " has ",
         lm.tokenizer.vocab_size(), " pieces but the model's vocabulary is ",
-        lm.model.config.vocab_size);
+        lm.model.config().vocab_size);
   return lm;
 }
 
@@ -95,7 +97,7 @@ TokenCounter model_token_counter(const data::Tokenizer& tok) {
   return [&tok](std::string_view text) { return static_cast<int64_t>(tok.encode(text).size()); };
 }
 
-Generator model_generator(const model::Model& m, const data::Tokenizer& tok,
+Generator model_generator(const infer::InferenceModel& m, const data::Tokenizer& tok,
                           const rope::PositionMap& position, GenerationStats* stats) {
   return [&m, &tok, position, stats](const std::string& prompt, int max_new_tokens) {
     std::vector<int32_t> ids;
@@ -216,11 +218,12 @@ void write_run_dir(const RunResults& run, const std::string& dir, bool keep_pred
 }
 
 void fill_model_meta(RunResults& run, const LoadedModel& lm, const rope::PositionMap& position) {
-  run.meta["model"] = model::describe(lm.model.config);
+  run.meta["model"] = model::describe(lm.model.config());
   run.meta["checkpoint"] = lm.dir;
   run.meta["tokenizer"] = lm.tokenizer_path;
-  run.meta["method"] = std::string(rope::scheme_name(lm.model.config.rope.scheme));
+  run.meta["method"] = std::string(rope::scheme_name(lm.model.config().rope.scheme));
   run.meta["self_extend"] = self_extend_label(position);
+  run.meta["weights"] = precision_name(lm.model.precision());
 }
 
 }  // namespace harpe::eval

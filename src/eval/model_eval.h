@@ -7,10 +7,12 @@
 #include <string>
 #include <vector>
 
+#include "core/precision.h"
 #include "data/tokenizer.h"
 #include "eval/report.h"
 #include "eval/scoring.h"
 #include "eval/tokenizer.h"
+#include "infer/inference_model.h"
 #include "model/model.h"
 #include "model/original_context.h"
 #include "rope/rope_table.h"
@@ -20,13 +22,15 @@ namespace harpe::eval {
 struct LoadedModel {
   std::string dir;
   std::string tokenizer_path;
-  model::Model model;
+  infer::InferenceModel model;  // weights in the precision asked for
   data::Tokenizer tokenizer;
 };
 
-// Loads DIR (config.json + model.safetensors) and the tokenizer (default DIR/tokenizer.model).
-// Throws Error naming the file when either is missing or they disagree on the vocabulary.
-LoadedModel load_model_and_tokenizer(const std::string& dir, const std::string& tokenizer = "");
+// Loads DIR (config.json + model.safetensors) and the tokenizer (default DIR/tokenizer.model),
+// the weights held in `precision`. Throws Error naming the file when either is missing or they
+// disagree on the vocabulary.
+LoadedModel load_model_and_tokenizer(const std::string& dir, const std::string& tokenizer,
+                                     Precision precision);
 
 // Self-Extend's "W,G" is parsed by rope::parse_position_map (rope/rope_table.h).
 std::string self_extend_label(const rope::PositionMap& p);  // "none" or "W,G"
@@ -54,7 +58,7 @@ struct GenerationStats {
 // Greedy decoding with the KV cache: BOS + prompt, then up to max_new_tokens (stops at EOS), the
 // new tokens decoded to text. A fresh cache per call sized prompt + max_new_tokens, so calls are
 // independent and may run on several threads at once (each then gets its own stats, or none).
-Generator model_generator(const model::Model& m, const data::Tokenizer& tok,
+Generator model_generator(const infer::InferenceModel& m, const data::Tokenizer& tok,
                           const rope::PositionMap& position, GenerationStats* stats = nullptr);
 
 // Run directory output: DIR/results.json (schema harpe.eval.v1) and DIR/results.md (the task
@@ -63,7 +67,7 @@ std::string ppl_markdown(const std::vector<PplResult>& ppl);
 std::string run_markdown(const RunResults& run);
 void write_run_dir(const RunResults& run, const std::string& dir, bool keep_predictions = true);
 
-// meta entries every model run records: model, tokenizer, rope method, self_extend.
+// meta entries every model run records: model, tokenizer, rope method, self_extend, weights.
 void fill_model_meta(RunResults& run, const LoadedModel& lm, const rope::PositionMap& position);
 
 }  // namespace harpe::eval

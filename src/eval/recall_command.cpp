@@ -33,8 +33,8 @@ double recall_bytes(const model::ModelConfig& c, int64_t T) {
 RunResults eval_recall(const ModelArgs& m, const RecallArgs& a) {
   check(a.samples > 0, "--samples must be positive, got ", a.samples);
   Timer wall;
-  const model::Model model = model::load_model_dir(m.model_dir);
-  const model::ModelConfig& cfg = model.config;
+  const infer::InferenceModel model(model::load_model_dir(m.model_dir), m.precision);
+  const model::ModelConfig& cfg = model.config();
   const rope::PositionMap& position = m.position;
   const OriginalContext c0 = original_context(m.model_dir, cfg);
 
@@ -101,6 +101,7 @@ RunResults eval_recall(const ModelArgs& m, const RecallArgs& a) {
   run.meta["checkpoint"] = m.model_dir;
   run.meta["method"] = std::string(rope::scheme_name(cfg.rope.scheme));
   run.meta["self_extend"] = self_extend_label(position);
+  run.meta["weights"] = precision_name(model.precision());
   run.meta["original_context"] = std::to_string(c0.tokens);
   run.meta["original_context_source"] = c0.source;
   if (!a.group.empty()) run.meta["group"] = a.group;
@@ -116,6 +117,9 @@ RunResults eval_recall(const ModelArgs& m, const RecallArgs& a) {
   } else {
     run.meta["recall_input"] = a.input;
   }
+  if (!m.quiet)
+    std::fprintf(stderr, "recall: model %s (%s), weights %s\n", m.model_dir.c_str(),
+                 model::describe(cfg).c_str(), model.describe().c_str());
   for (const auto& key : order) {
     Timer t;
     RecallResult r = run_recall(model, position, groups[key]);

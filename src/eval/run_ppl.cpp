@@ -29,9 +29,11 @@ NllSum forward_window(const model::Model& m, model::Workspace& ws, const int32_t
   return {ls.sum, ls.count};
 }
 
-// Session path (Self-Extend): logits chunk by chunk, log-softmax in double.
-NllSum session_window(const model::Model& m, const rope::PositionMap& position,
-                      const int32_t* tokens, int64_t len, int64_t first_scored) {
+}  // namespace
+
+void session_token_nll(const infer::InferenceModel& m, const rope::PositionMap& position,
+                       const int32_t* tokens, int64_t len, int64_t first_scored,
+                       const std::function<void(int64_t, double)>& on_token) {
   constexpr int64_t kChunk = 512;
   infer::SessionOptions so;
   so.capacity = static_cast<int>(len);
@@ -39,7 +41,6 @@ NllSum session_window(const model::Model& m, const rope::PositionMap& position,
   infer::Session s(m, so);
   const int vocab = s.vocab();
   std::vector<float> logits(static_cast<size_t>(std::min(kChunk, len)) * vocab);
-  NllSum sum;
   for (int64_t c0 = 0; c0 < len; c0 += kChunk) {
     const int64_t n = std::min(kChunk, len - c0);
     // Row i of this chunk predicts token c0 + i + 1.
@@ -57,40 +58,53 @@ NllSum session_window(const model::Model& m, const rope::PositionMap& position,
       for (int v = 1; v < vocab; ++v) mx = std::max(mx, static_cast<double>(row[v]));
       double z = 0;
       for (int v = 0; v < vocab; ++v) z += std::exp(static_cast<double>(row[v]) - mx);
-      sum.add(mx + std::log(z) - row[tokens[t]], 1);
+      on_token(t, mx + std::log(z) - row[tokens[t]]);
     }
   }
+}
+
+namespace {
+
+// Session path (Self-Extend, bf16 weights).
+NllSum session_window(const infer::InferenceModel& m, const rope::PositionMap& position,
+                      const int32_t* tokens, int64_t len, int64_t first_scored) {
+  NllSum sum;
+  session_token_nll(m, position, tokens, len, first_scored,
+                    [&sum](int64_t, double nll) { sum.add(nll, 1); });
   return sum;
 }
 
 }  // namespace
 
-NllSum model_window_nll(const model::Model& m, const int32_t* tokens, int64_t len,
+NllSum model_window_nll(const infer::InferenceModel& m, const int32_t* tokens, int64_t len,
                         int64_t first_scored, const rope::PositionMap& position) {
   check(len >= 2 && first_scored >= 1 && first_scored <= len, "bad perplexity window: ", len,
         " tokens scored from ", first_scored);
-  if (position.self_extend()) return session_window(m, position, tokens, len, first_scored);
-  model::Workspace ws(m.config, 1, static_cast<int>(len), model::Mode::infer);
-  return forward_window(m, ws, tokens, len, first_scored);
+  const model::Model* fm = m.fp32_model();
+  if (position.self_extend() || !fm) return session_window(m, position, tokens, len, first_scored);
+  model::Workspace ws(fm->config, 1, static_cast<int>(len), model::Mode::infer);
+  return forward_window(*fm, ws, tokens, len, first_scored);
 }
 
-WindowScorer model_window_scorer(const model::Model& m, const rope::PositionMap& position) {
-  if (position.self_extend()) {
+WindowScorer model_window_scorer(const infer::InferenceModel& m,
+                                 const rope::PositionMap& position) {
+  const model::Model* fm = m.fp32_model();
+  if (position.self_extend() || !fm) {
     return [&m, position](const int32_t* w, int64_t len, int64_t first) {
       return session_window(m, position, w, len, first);
     };
   }
   auto cache = std::make_shared<std::map<int64_t, std::unique_ptr<model::Workspace>>>();
-  return [&m, cache](const int32_t* w, int64_t len, int64_t first) {
+  return [fm, cache](const int32_t* w, int64_t len, int64_t first) {
     auto it = cache->find(len);
     if (it == cache->end()) {
       cache->clear();  // one length at a time: keep memory to one workspace
       it = cache
-               ->emplace(len, std::make_unique<model::Workspace>(m.config, 1, static_cast<int>(len),
-                                                                 model::Mode::infer))
+               ->emplace(len, std::make_unique<model::Workspace>(
+                                  fm->config, 1, static_cast<int>(len), model::Mode::infer))
                .first;
     }
-    return forward_window(m, *it->second, w, len, first);
+    return forward_window(*fm, *it->second, w, len, first);
   };
 }
 
@@ -140,7 +154,8 @@ std::vector<PplDocument> shard_documents(const std::string& shard_path,
   return docs;
 }
 
-std::vector<PplResult> run_perplexity(const model::Model& m, const std::vector<PplDocument>& docs,
+std::vector<PplResult> run_perplexity(const infer::InferenceModel& m,
+                                      const std::vector<PplDocument>& docs,
                                       const PplRunOptions& opts) {
   check(!docs.empty(), "perplexity needs at least one document");
   check(!opts.lengths.empty(), "perplexity needs at least one window length");

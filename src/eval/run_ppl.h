@@ -1,7 +1,8 @@
 // Sliding-window perplexity of a model (`harpe eval ppl`): the engine's forward scores each window
-// of eval/perplexity.h. Without Self-Extend a window is one model::forward_loss call (the tiled
-// attention, per-token losses); with Self-Extend it goes through infer::Session (grouped
-// positions), fed in chunks so the [tokens, vocab] logits stay small.
+// of eval/perplexity.h. With fp32 weights and without Self-Extend a window is one
+// model::forward_loss call (the tiled attention, per-token losses); with Self-Extend or bf16
+// weights (which the training forward does not read) it goes through infer::Session, fed in chunks
+// so the [tokens, vocab] logits stay small.
 #pragma once
 
 #include <cstdint>
@@ -11,19 +12,26 @@
 
 #include "eval/perplexity.h"
 #include "eval/report.h"
-#include "model/model.h"
+#include "infer/inference_model.h"
 #include "rope/rope_table.h"
 
 namespace harpe::eval {
 
 // NLL sum of tokens [first_scored, len) of one window (token t predicted from tokens 0..t-1 of the
 // window). Workspaces/caches are made per call.
-NllSum model_window_nll(const model::Model& m, const int32_t* tokens, int64_t len,
+NllSum model_window_nll(const infer::InferenceModel& m, const int32_t* tokens, int64_t len,
                         int64_t first_scored, const rope::PositionMap& position = {});
+
+// The session path of the above, token by token: on_token(t, nll of token t given tokens 0..t-1)
+// for each t in [first_scored, len), in order. Logits chunk by chunk, log-softmax in double.
+void session_token_nll(const infer::InferenceModel& m, const rope::PositionMap& position,
+                       const int32_t* tokens, int64_t len, int64_t first_scored,
+                       const std::function<void(int64_t, double)>& on_token);
 
 // A WindowScorer over the model that keeps one workspace per window length (windows of one length
 // reuse it). Not thread-safe.
-WindowScorer model_window_scorer(const model::Model& m, const rope::PositionMap& position = {});
+WindowScorer model_window_scorer(const infer::InferenceModel& m,
+                                 const rope::PositionMap& position = {});
 
 struct PplDocument {
   std::string id;
@@ -60,7 +68,8 @@ struct PplRunOptions {
 // One PplResult per length: the NLL of all documents' scored tokens pooled (token-weighted).
 // A stride >= a length is clamped to length / 2 for that length (noted in the progress callback's
 // caller; sliding_windows needs S < L).
-std::vector<PplResult> run_perplexity(const model::Model& m, const std::vector<PplDocument>& docs,
+std::vector<PplResult> run_perplexity(const infer::InferenceModel& m,
+                                      const std::vector<PplDocument>& docs,
                                       const PplRunOptions& opts);
 
 }  // namespace harpe::eval

@@ -9,7 +9,8 @@
 
 namespace harpe::eval {
 
-std::vector<int32_t> predict_next_tokens(const model::Model& m, const rope::PositionMap& position,
+std::vector<int32_t> predict_next_tokens(const infer::InferenceModel& m,
+                                         const rope::PositionMap& position,
                                          const std::vector<int32_t>& tokens) {
   const int T = static_cast<int>(tokens.size());
   check(T >= 2, "recall: a sequence needs at least 2 tokens");
@@ -17,7 +18,7 @@ std::vector<int32_t> predict_next_tokens(const model::Model& m, const rope::Posi
   so.capacity = T;
   so.position = position;
   infer::Session session(m, so);
-  const std::size_t V = static_cast<std::size_t>(m.config.vocab_size);
+  const std::size_t V = static_cast<std::size_t>(m.config().vocab_size);
   // The last token's logits are not needed: T - 1 rows.
   Buffer<float> logits(static_cast<std::size_t>(T - 1) * V);
   session.append(tokens.data(), T - 1, nullptr, logits.data());
@@ -29,7 +30,8 @@ std::vector<int32_t> predict_next_tokens(const model::Model& m, const rope::Posi
   return out;
 }
 
-std::vector<int32_t> greedy_continuation(const model::Model& m, const rope::PositionMap& position,
+std::vector<int32_t> greedy_continuation(const infer::InferenceModel& m,
+                                         const rope::PositionMap& position,
                                          const std::vector<int32_t>& tokens, int n, int count) {
   check(n >= 1 && n <= static_cast<int>(tokens.size()) && count >= 1,
         "recall: bad continuation request");
@@ -37,7 +39,7 @@ std::vector<int32_t> greedy_continuation(const model::Model& m, const rope::Posi
   so.capacity = n + count;
   so.position = position;
   infer::Session session(m, so);
-  const std::size_t V = static_cast<std::size_t>(m.config.vocab_size);
+  const std::size_t V = static_cast<std::size_t>(m.config().vocab_size);
   std::vector<float> logits(V);
   session.append(tokens.data(), n, logits.data());
   std::vector<int32_t> out;
@@ -49,7 +51,7 @@ std::vector<int32_t> greedy_continuation(const model::Model& m, const rope::Posi
   return out;
 }
 
-RecallResult run_recall(const model::Model& m, const rope::PositionMap& position,
+RecallResult run_recall(const infer::InferenceModel& m, const rope::PositionMap& position,
                         const std::vector<RecallSequence>& seqs,
                         const std::function<void(size_t, size_t)>& progress) {
   RecallResult r;
@@ -59,8 +61,8 @@ RecallResult run_recall(const model::Model& m, const rope::PositionMap& position
   }
   for (size_t i = 0; i < seqs.size(); ++i) {
     const RecallSequence& s = seqs[i];
-    check(s.vocab <= m.config.vocab_size, "recall: sequence ", i, " uses a vocabulary of ", s.vocab,
-          " tokens but the model has ", m.config.vocab_size);
+    check(s.vocab <= m.config().vocab_size, "recall: sequence ", i, " uses a vocabulary of ",
+          s.vocab, " tokens but the model has ", m.config().vocab_size);
     std::vector<std::vector<int32_t>> generated(s.queries.size());
     for (size_t q = 0; q < s.queries.size(); ++q)
       if (s.queries[q].order_free)

@@ -20,9 +20,95 @@ namespace harpe::infer {
 
 using model::linear;
 
+namespace {
+
+// y = W x through the row kernel of W's precision.
+void gemv(float* y, const float* x, const WeightMatrix& W, int out, int in,
+          bool accumulate = false) {
+  if (W.bf16)
+    kernels::gemv_bf16(y, x, W.bf16, out, in, accumulate);
+  else
+    kernels::gemv(y, x, W.f32, out, in, accumulate);
+}
+
+// dst = src widened to fp32, n values, in parallel over large ranges.
+void widen(float* dst, const uint16_t* src, std::size_t n) {
+  const std::size_t chunk = 1 << 16;
+  const long chunks = static_cast<long>((n + chunk - 1) / chunk);
+#pragma omp parallel for schedule(static) if (chunks > 1)
+  for (long i = 0; i < chunks; ++i) {
+    const std::size_t b = static_cast<std::size_t>(i) * chunk;
+    kernels::widen_bf16(dst + b, src + b, std::min(chunk, n - b));
+  }
+}
+
+// Floats of one layer's weights: two norms and seven matrices.
+std::size_t layer_floats(const model::ModelConfig& c) {
+  const std::size_t C = static_cast<std::size_t>(c.hidden_size), HD = c.q_dim(), KVD = c.kv_dim(),
+                    F = static_cast<std::size_t>(c.intermediate_size);
+  return 2 * C + 2 * HD * C + 2 * KVD * C + 3 * F * C;
+}
+
+// A bf16 layer widened into `wide` (layer_floats(c) floats) as an fp32 LayerWeights, for the
+// shared layer steps of model/layer.h.
+model::LayerWeights widen_layer(float* wide, const InferenceLayer& l, const model::ModelConfig& c) {
+  const std::size_t C = static_cast<std::size_t>(c.hidden_size), HD = c.q_dim(), KVD = c.kv_dim(),
+                    F = static_cast<std::size_t>(c.intermediate_size);
+  float* p = wide;
+  const auto norm = [&](const float* w) {
+    std::memcpy(p, w, C * sizeof(float));
+    p += C;
+    return p - C;
+  };
+  const auto matrix = [&](const WeightMatrix& w, std::size_t n) {
+    widen(p, w.bf16, n);
+    p += n;
+    return p - n;
+  };
+  model::LayerWeights w{};
+  w.ln1 = norm(l.ln1);
+  w.wq = matrix(l.wq, HD * C);
+  w.wk = matrix(l.wk, KVD * C);
+  w.wv = matrix(l.wv, KVD * C);
+  w.wo = matrix(l.wo, C * HD);
+  w.ln2 = norm(l.ln2);
+  w.wg = matrix(l.wg, F * C);
+  w.wu = matrix(l.wu, F * C);
+  w.wd = matrix(l.wd, C * F);
+  return w;
+}
+
+// y[N, out] = x[N, in] W^T for either precision. bf16: W is widened `block` rows at a time into
+// `wide` (block * in floats) and each block goes through the fp32 GEMM. (The bf16 GEMM of
+// kernels/gemm.h can take this over once it exists.)
+void linear_any(float* y, const float* x, const WeightMatrix& W, int N, int out, int in,
+                float* wide, int block) {
+  if (!W.bf16) {
+    linear(y, x, W.f32, N, out, in);
+    return;
+  }
+  const std::size_t ld = static_cast<std::size_t>(in);
+  for (int o0 = 0; o0 < out; o0 += block) {
+    const int rows = std::min(block, out - o0);
+    widen(wide, W.bf16 + static_cast<std::size_t>(o0) * ld, static_cast<std::size_t>(rows) * ld);
+    kernels::gemm(false, true, N, rows, in, 1.0f, x, in, wide, in, 0.0f, y + o0, out);
+  }
+}
+
+}  // namespace
+
 Session::Session(const model::Model& m, const SessionOptions& opts)
-    : m_(m), capacity_(opts.capacity), pos_map_(opts.position) {
-  const model::ModelConfig& c = m.config;
+    : view_(std::make_unique<InferenceModel>(InferenceModel::view(m))) {
+  m_ = view_.get();
+  init(opts);
+}
+
+Session::Session(const InferenceModel& m, const SessionOptions& opts) : m_(&m) { init(opts); }
+
+void Session::init(const SessionOptions& opts) {
+  capacity_ = opts.capacity;
+  pos_map_ = opts.position;
+  const model::ModelConfig& c = m_->config();
   check(capacity_ > 0, "inference capacity must be positive");
   check(pos_map_.window >= 0 && pos_map_.group >= 1,
         "Self-Extend needs window >= 0 and group >= 1 (got ", pos_map_.window, ", ", pos_map_.group,
@@ -46,7 +132,7 @@ Session::Session(const model::Model& m, const SessionOptions& opts)
   lean_ = opts.lean_decode;
   if (lean_) {
     // Each decoded token streams all weights and the whole cache: ask for 2 MiB pages.
-    advise_huge_pages(m.params.data(), m.params.size() * sizeof(float));
+    m_->advise_huge_pages();
     for (const Buffer<float>* b : {&k_, &v_, &kg_})
       advise_huge_pages(b->data(), b->size() * sizeof(float));
     const std::size_t C = static_cast<std::size_t>(c.hidden_size), HD = c.q_dim(),
@@ -73,10 +159,10 @@ void Session::append(const int32_t* tokens, int n, float* logits, float* all_log
   check(length_ + n <= capacity_, "sequence of ", length_ + n,
         " tokens exceeds the inference capacity of ", capacity_);
   for (int i = 0; i < n; ++i)
-    check(tokens[i] >= 0 && tokens[i] < m_.config.vocab_size, "token id ", tokens[i],
-          " is outside the vocabulary [0, ", m_.config.vocab_size, ")");
+    check(tokens[i] >= 0 && tokens[i] < vocab(), "token id ", tokens[i],
+          " is outside the vocabulary [0, ", vocab(), ")");
   if (lean_ && n <= kLeanTokens) {
-    const std::size_t V = static_cast<std::size_t>(m_.config.vocab_size);
+    const std::size_t V = static_cast<std::size_t>(vocab());
     for (int i = 0; i < n; ++i) {
       float* row = all_logits ? all_logits + i * V : (i == n - 1 ? logits : nullptr);
       decode_token(tokens[i], row);
@@ -88,7 +174,8 @@ void Session::append(const int32_t* tokens, int n, float* logits, float* all_log
 }
 
 void Session::decode_token(int32_t token, float* logits) {
-  const model::ModelConfig& c = m_.config;
+  const InferenceModel& im = *m_;
+  const model::ModelConfig& c = im.config();
   const int C = c.hidden_size, H = c.num_attention_heads, KV = c.kv_heads(), D = c.head_size();
   const int HD = c.q_dim(), KVD = c.kv_dim(), F = c.intermediate_size, V = c.vocab_size;
   const float eps = static_cast<float>(c.rms_norm_eps);
@@ -104,16 +191,20 @@ void Session::decode_token(int32_t token, float* logits) {
     kernels::rope_cos_sin(cs_k, table_, pos_map_.grouped_key(p));
   }
 
-  std::memcpy(x_, m_.w.embed + static_cast<std::size_t>(token) * C, C * sizeof(float));
+  const std::size_t row = static_cast<std::size_t>(token) * C;
+  if (im.embed.bf16)
+    kernels::widen_bf16(x_, im.embed.bf16 + row, static_cast<std::size_t>(C));
+  else
+    std::memcpy(x_, im.embed.f32 + row, C * sizeof(float));
   for (int l = 0; l < c.num_hidden_layers; ++l) {
-    const model::LayerWeights& w = m_.w.layers[static_cast<std::size_t>(l)];
+    const InferenceLayer& w = im.layers[static_cast<std::size_t>(l)];
     float* kc = k_.data() + l * layer_kv_;
     float* vc = v_.data() + l * layer_kv_;
     float* knew = kc + static_cast<std::size_t>(p) * KVD;
     kernels::rmsnorm_row(ln_, x_, w.ln1, C, eps);
-    kernels::gemv(q_, ln_, w.wq, HD, C);
-    kernels::gemv(knew, ln_, w.wk, KVD, C);
-    kernels::gemv(vc + static_cast<std::size_t>(p) * KVD, ln_, w.wv, KVD, C);
+    gemv(q_, ln_, w.wq, HD, C);
+    gemv(knew, ln_, w.wk, KVD, C);
+    gemv(vc + static_cast<std::size_t>(p) * KVD, ln_, w.wv, KVD, C);
     float* kgc = nullptr;
     if (se) {
       kgc = kg_.data() + l * layer_kv_;
@@ -127,22 +218,23 @@ void Session::decode_token(int32_t token, float* logits) {
     kernels::rope_row(knew, cs, table_, true);
     kernels::cached_attention_row(att_, q_, kc, vc, se ? qg_ : nullptr, kgc,
                                   {1, p, H, KV, D, 0.f, pos_map_.window}, scores_);
-    kernels::gemv(x_, att_, w.wo, C, HD, true);
+    gemv(x_, att_, w.wo, C, HD, true);
     kernels::rmsnorm_row(ln_, x_, w.ln2, C, eps);
-    kernels::gemv(gate_, ln_, w.wg, F, C);
-    kernels::gemv(up_, ln_, w.wu, F, C);
+    gemv(gate_, ln_, w.wg, F, C);
+    gemv(up_, ln_, w.wu, F, C);
     kernels::swiglu_row(gate_, up_, F);
-    kernels::gemv(x_, gate_, w.wd, C, F, true);
+    gemv(x_, gate_, w.wd, C, F, true);
   }
   if (logits) {
-    kernels::rmsnorm_row(ln_, x_, m_.w.norm, C, eps);
-    kernels::gemv(logits, ln_, m_.w.lm_head, V, C);
+    kernels::rmsnorm_row(ln_, x_, im.norm, C, eps);
+    gemv(logits, ln_, im.lm_head, V, C);
   }
   length_ += 1;
 }
 
 void Session::run_chunk(const int32_t* tokens, int n, float* logits, float* all_logits) {
-  const model::ModelConfig& c = m_.config;
+  const InferenceModel& im = *m_;
+  const model::ModelConfig& c = im.config();
   const int C = c.hidden_size, H = c.num_attention_heads, KV = c.kv_heads(), D = c.head_size();
   const int HD = c.q_dim(), KVD = c.kv_dim(), F = c.intermediate_size, V = c.vocab_size;
   const float eps = static_cast<float>(c.rms_norm_eps);
@@ -160,10 +252,24 @@ void Session::run_chunk(const int32_t* tokens, int n, float* logits, float* all_
     }
   }
 
+  // bf16 weights: each layer in turn is widened into one layer's worth of fp32 scratch and runs
+  // through the fp32 GEMM (widening is O(weights) per chunk against 2 * n * weights FLOPs), so
+  // memory stays at the bf16 weights plus one fp32 layer.
+  const model::Model* fm = im.fp32_model();
+  Buffer<float> wide(fm ? 0 : layer_floats(c));
   const model::LayerShape shape{n, C, HD, KVD, F, eps};
-  kernels::embedding_forward(x.data(), tokens, m_.w.embed, n, C);
+  if (fm) {
+    kernels::embedding_forward(x.data(), tokens, fm->w.embed, n, C);
+  } else {
+    for (int i = 0; i < n; ++i)
+      kernels::widen_bf16(x.data() + static_cast<std::size_t>(i) * C,
+                          im.embed.bf16 + static_cast<std::size_t>(tokens[i]) * C,
+                          static_cast<std::size_t>(C));
+  }
   for (int l = 0; l < c.num_hidden_layers; ++l) {
-    const model::LayerWeights& w = m_.w.layers[static_cast<std::size_t>(l)];
+    const model::LayerWeights w =
+        fm ? fm->w.layers[static_cast<std::size_t>(l)]
+           : widen_layer(wide.data(), im.layers[static_cast<std::size_t>(l)], c);
     float* kc = k_.data() + l * layer_kv_;
     float* vc = v_.data() + l * layer_kv_;
     float* knew = kc + static_cast<std::size_t>(length_) * KVD;
@@ -192,13 +298,14 @@ void Session::run_chunk(const int32_t* tokens, int n, float* logits, float* all_
     model::mlp(x.data(), ln.data(), rstd.data(), gate.data(), up.data(), gate.data(), x.data(), w,
                shape);
   }
-  kernels::rmsnorm_forward(ln.data(), rstd.data(), x.data(), m_.w.norm, n, C, eps);
-  if (all_logits) linear(all_logits, ln.data(), m_.w.lm_head, n, V, C);
+  kernels::rmsnorm_forward(ln.data(), rstd.data(), x.data(), im.norm, n, C, eps);
+  const int block = static_cast<int>(std::min<std::size_t>(V, wide.size() / C));
+  if (all_logits) linear_any(all_logits, ln.data(), im.lm_head, n, V, C, wide.data(), block);
   if (logits) {
     if (all_logits)
       std::memcpy(logits, all_logits + (N - 1) * V, static_cast<std::size_t>(V) * sizeof(float));
     else
-      linear(logits, ln.data() + (N - 1) * C, m_.w.lm_head, 1, V, C);
+      linear_any(logits, ln.data() + (N - 1) * C, im.lm_head, 1, V, C, wide.data(), block);
   }
   length_ += n;
 }

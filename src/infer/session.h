@@ -1,14 +1,17 @@
 // Inference on one sequence: a KV cache, prefill (the tiled attention kernel when the cache is
 // empty), incremental decoding, optional Self-Extend (grouped positions beyond a neighbour window),
 // greedy or sampled generation. The RoPE table comes from the model's config; with Self-Extend the
-// cache also keeps each key rotated at its grouped position.
+// cache also keeps each key rotated at its grouped position. The weights come from an
+// InferenceModel, in fp32 or bf16 (infer/inference_model.h); activations and the cache are fp32.
 #pragma once
 
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <vector>
 
 #include "core/buffer.h"
+#include "infer/inference_model.h"
 #include "model/model.h"
 #include "rope/rope_table.h"
 
@@ -28,6 +31,9 @@ class Session {
  public:
   static constexpr int kLeanTokens = 4;  // largest append that takes the lean path
 
+  // m must outlive the session.
+  Session(const InferenceModel& m, const SessionOptions& opts);
+  // fp32 weights: a view of m, which must outlive the session.
   Session(const model::Model& m, const SessionOptions& opts);
 
   // Appends n tokens and runs them through the model. If logits is non-null it receives the
@@ -37,15 +43,17 @@ class Session {
 
   int length() const { return length_; }
   int capacity() const { return capacity_; }
-  int vocab() const { return m_.config.vocab_size; }
+  int vocab() const { return m_->config().vocab_size; }
   void reset() { length_ = 0; }
 
  private:
+  void init(const SessionOptions& opts);
   void run_chunk(const int32_t* tokens, int n, float* logits, float* all_logits);
   void decode_token(int32_t token, float* logits);  // the lean path, one token
 
-  const model::Model& m_;
-  int capacity_;
+  std::unique_ptr<InferenceModel> view_;  // the Model constructor's fp32 view
+  const InferenceModel* m_ = nullptr;
+  int capacity_ = 0;
   rope::PositionMap pos_map_;
   rope::RopeTable table_;
   std::size_t layer_kv_ = 0;  // floats per layer in one of k/v/kg: capacity * KV * D

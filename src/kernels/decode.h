@@ -5,6 +5,9 @@
 // float round-off (different summation order), which tests/infer/test_decode_kernels.cpp checks.
 #pragma once
 
+#include <cstddef>
+#include <cstdint>
+
 #include "rope/rope_table.h"
 
 namespace harpe::kernels {
@@ -12,6 +15,21 @@ namespace harpe::kernels {
 // y[o] = sum_k W[o, k] x[k]  (+ y[o] when accumulate), W row-major [out, in] (the HF layout).
 // Matrix-vector product; AVX-512 when compiled for it (any in, tails masked), else plain loops.
 void gemv(float* y, const float* x, const float* W, int out, int in, bool accumulate = false);
+
+// The same product with bf16 weights (uint16 bit patterns: the high half of an fp32) and fp32 x,
+// y: each weight is widened exactly to fp32 by a 16-bit shift and the sums are fp32 FMAs, so the
+// result is the fp32 gemv of the widened matrix up to summation order. Reads half the bytes of
+// gemv: decoding is memory-bandwidth bound. AVX-512F when compiled for it (any in), else
+// gemv_bf16_portable.
+void gemv_bf16(float* y, const float* x, const uint16_t* W, int out, int in,
+               bool accumulate = false);
+// The plain-loop version (auto-vectorised for whatever the build targets, AVX2 or scalar), always
+// compiled: the fallback of gemv_bf16 and its reference in tests.
+void gemv_bf16_portable(float* y, const float* x, const uint16_t* W, int out, int in,
+                        bool accumulate = false);
+
+// dst[i] = src[i] widened from bf16 to fp32 (exact), n values; serial.
+void widen_bf16(float* dst, const uint16_t* src, std::size_t n);
 
 // out = x / rms(x) * w over C values (out may alias x).
 void rmsnorm_row(float* out, const float* x, const float* w, int C, float eps);

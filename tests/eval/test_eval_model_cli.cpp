@@ -87,12 +87,32 @@ TEST(EvalModelCli, PplRunDirectoryAndReport) {
   EXPECT_NE(rep.out.find("cli-ppl"), std::string::npos) << rep.out;
 }
 
+// --precision on generate and the evals: the weights line names the precision and the bytes,
+// results.json records it, a bad value is a one-line error naming the flag.
+TEST(EvalModelCli, PrecisionFlagChoosesTheWeights) {
+  const auto& ck = harpe::eval::testing::tiny_checkpoint();
+  const std::string gen = "generate --model " + ck.model_dir + " --prompt hello -n 3 --precision ";
+  for (const char* p : {"bf16", "fp32"}) {
+    const CliRun r = harpe(gen + p);
+    ASSERT_EQ(r.code, 0) << r.out;
+    EXPECT_NE(r.out.find(std::string("weights ") + p + ", "), std::string::npos) << r.out;
+  }
+  expect_error(gen + "fp16", "--precision");
+  const std::string out = ck.root + "/cli-ppl-bf16";
+  const CliRun r = harpe("eval ppl --precision bf16 --model " + ck.model_dir + " --corpus " +
+                         ck.corpus_dir + " --lengths 64 --stride 32 --documents 1 --out " + out);
+  ASSERT_EQ(r.code, 0) << r.out;
+  EXPECT_NE(r.out.find("weights bf16"), std::string::npos) << r.out;
+  EXPECT_EQ(harpe::eval::read_run(out).meta.at("weights"), "bf16");
+}
+
 // `eval tokens`: one line per token, their mean equal to the model's own forward loss, and the
 // repeated tokens marked.
 TEST(EvalModelCli, TokensPrintsEveryTokenLoss) {
   const auto& ck = harpe::eval::testing::tiny_checkpoint();
   const std::string text = "the cat sat on the mat";
-  const CliRun r = harpe("eval tokens --model " + ck.model_dir + " --text '" + text + "'");
+  const CliRun r =
+      harpe("eval tokens --precision fp32 --model " + ck.model_dir + " --text '" + text + "'");
   ASSERT_EQ(r.code, 0) << r.out;
   harpe::model::Model m = harpe::model::load_model_dir(ck.model_dir);
   harpe::data::Tokenizer tok = harpe::data::Tokenizer::load(ck.model_dir + "/tokenizer.model");
@@ -119,6 +139,13 @@ TEST(EvalModelCli, TokensPrintsEveryTokenLoss) {
   EXPECT_EQ(rows, T) << r.out;
   EXPECT_GE(repeated, 1) << r.out;  // the second "the"
   EXPECT_NEAR(printed_mean, mean, 1e-4 * mean) << r.out;
+  // bf16 weights (scored through the inference session): close to the fp32 loss, not equal.
+  const CliRun b = harpe("eval tokens --precision bf16 --summary --model " + ck.model_dir +
+                         " --text '" + text + "'");
+  ASSERT_EQ(b.code, 0) << b.out;
+  double bf16_mean = -1;
+  std::sscanf(b.out.c_str(), "tokens %*d, mean loss %lf", &bf16_mean);
+  EXPECT_NEAR(bf16_mean, mean, 1e-2 * mean) << b.out;
   EXPECT_NE(r.out.find("seen before:"), std::string::npos);
   expect_error("eval tokens --model " + ck.model_dir, "--text");
 }

@@ -88,7 +88,7 @@ TEST(RunPpl, SlidingWindowEqualsNaivePerTokenForward) {
     PplRunOptions o;
     o.lengths = {c.L};
     o.stride = c.S;
-    const PplResult r = run_perplexity(m, {{"doc", tok}}, o).at(0);
+    const PplResult r = run_perplexity(infer::InferenceModel::view(m), {{"doc", tok}}, o).at(0);
     int64_t count = 0;
     const double want = naive_nll(m, tok, c.L, c.S, {}, &count);
     EXPECT_EQ(r.tokens, c.n - 1) << c.n;  // every token but the first, once
@@ -112,21 +112,37 @@ TEST(RunPpl, SelfExtendEqualsNaivePerTokenSession) {
   o.lengths = {24};
   o.stride = 7;
   o.position = se;
-  const PplResult r = run_perplexity(m, {{"doc", tok}}, o).at(0);
+  const PplResult r = run_perplexity(infer::InferenceModel::view(m), {{"doc", tok}}, o).at(0);
   int64_t count = 0;
   const double want = naive_nll(m, tok, 24, 7, se, &count);
   EXPECT_EQ(r.tokens, count);
   EXPECT_NEAR(r.nll_sum, want, 2e-4 * std::abs(want));
   // Grouping changes the numbers ...
   o.position = {};
-  const PplResult plain = run_perplexity(m, {{"doc", tok}}, o).at(0);
+  const PplResult plain = run_perplexity(infer::InferenceModel::view(m), {{"doc", tok}}, o).at(0);
   EXPECT_GT(std::abs(plain.nll_sum - r.nll_sum), 1e-3);
   // ... unless the neighbour window covers the whole window (then the session path and the
   // forward_loss path must agree).
   se.window = 24;
   o.position = se;
-  const PplResult wide = run_perplexity(m, {{"doc", tok}}, o).at(0);
+  const PplResult wide = run_perplexity(infer::InferenceModel::view(m), {{"doc", tok}}, o).at(0);
   EXPECT_NEAR(wide.nll_sum, plain.nll_sum, 2e-4 * std::abs(plain.nll_sum));
+}
+
+// bf16 weights: windows go through the session (the training forward reads fp32 only); the
+// perplexity stays within 1% of the fp32 one (bf16 rounds each weight by at most 2^-9).
+TEST(RunPpl, Bf16WeightsScoreCloseToFp32) {
+  const model::Model m = micro_model(3);
+  const std::vector<int32_t> tok = random_tokens(70, m.config.vocab_size, 21);
+  PplRunOptions o;
+  o.lengths = {24};
+  o.stride = 8;
+  const PplResult fp32 = run_perplexity(infer::InferenceModel::view(m), {{"doc", tok}}, o).at(0);
+  const infer::InferenceModel bf16(micro_model(3), Precision::bf16);
+  const PplResult r = run_perplexity(bf16, {{"doc", tok}}, o).at(0);
+  EXPECT_EQ(r.tokens, fp32.tokens);
+  EXPECT_NEAR(r.nll_sum, fp32.nll_sum, 1e-2 * std::abs(fp32.nll_sum));
+  EXPECT_NE(r.nll_sum, fp32.nll_sum);
 }
 
 TEST(RunPpl, LongSessionWindowIsChunked) {
@@ -136,8 +152,8 @@ TEST(RunPpl, LongSessionWindowIsChunked) {
   rope::PositionMap se;
   se.window = 600;
   se.group = 2;
-  const NllSum a = model_window_nll(m, tok.data(), 600, 500, se);
-  const NllSum b = model_window_nll(m, tok.data(), 600, 500, {});
+  const NllSum a = model_window_nll(infer::InferenceModel::view(m), tok.data(), 600, 500, se);
+  const NllSum b = model_window_nll(infer::InferenceModel::view(m), tok.data(), 600, 500, {});
   EXPECT_EQ(a.tokens, 100);
   EXPECT_EQ(b.tokens, 100);
   EXPECT_NEAR(a.nll, b.nll, 2e-4 * std::abs(b.nll));
