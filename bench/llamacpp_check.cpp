@@ -17,7 +17,7 @@
 //       tokenizes each line of the text with harpe's SentencePiece model and with the GGUF's
 //       vocabulary in llama.cpp; exit 1 unless every line gives the same ids
 //   llamacpp_check speed --model DIR --gguf FILE [--contexts 512,4096,16384] [--decode 64]
-//                        [--threads 2] [--precision fp32]
+//                        [--threads 2] [--precision fp32|bf16|auto]
 //       prefill tokens/s (the whole context in one call, llama.cpp in n_batch chunks) and decode
 //       tokens/s (one token at a time, logits each time) of both engines, in one process.
 //       harpe's threads: OMP_NUM_THREADS (its decode is serial); llama.cpp's: --threads, and its
@@ -40,8 +40,10 @@
 
 #include "core/error.h"
 #include "core/half.h"
+#include "core/precision.h"
 #include "core/timer.h"
 #include "data/tokenizer.h"
+#include "infer/inference_model.h"
 #include "infer/session.h"
 #include "io/gguf.h"
 #include "model/config.h"
@@ -240,19 +242,16 @@ int cmd_logits(const Args& a) {
 }
 
 int cmd_speed(const Args& a) {
-  const model::Model m = model::load_model_dir(get(a, "model"));
+  const Precision precision = parse_precision(get(a, "precision", "fp32"), "--precision");
+  const infer::InferenceModel im(model::load_model_dir(get(a, "model")), precision);
   const std::vector<int> contexts = parse_ints(get(a, "contexts", "512,4096,16384"));
   const int n_dec = std::stoi(get(a, "decode", "64"));
   const int threads = std::stoi(get(a, "threads", "2"));
-  const int V = m.config.vocab_size;
-  // The engine's inference is fp32; bf16 weights for inference come with another change, which
-  // adds the Precision to infer::SessionOptions.
-  check(get(a, "precision", "fp32") == "fp32",
-        "--precision: this program runs harpe in fp32 only, got ", get(a, "precision", "fp32"));
+  const int V = im.config().vocab_size;
   std::printf(
-      "model %s (%s); harpe fp32 weights and KV cache, OMP_NUM_THREADS=%s; llama.cpp "
+      "model %s (%s); harpe weights %s, fp32 KV cache, OMP_NUM_THREADS=%s; llama.cpp "
       "--threads %d, default context (F16 KV cache)\n",
-      get(a, "model").c_str(), model::describe(m.config).c_str(),
+      get(a, "model").c_str(), model::describe(im.config()).c_str(), im.describe().c_str(),
       std::getenv("OMP_NUM_THREADS") ? std::getenv("OMP_NUM_THREADS") : "(unset)", threads);
   std::printf(
       "| context | harpe prefill tok/s | llama.cpp prefill tok/s | ratio | harpe decode tok/s "
@@ -268,7 +267,7 @@ int cmd_speed(const Args& a) {
     so.capacity = T + n_dec;
     double h_pre = 0, h_dec = 0;
     {
-      infer::Session s(m, so);
+      infer::Session s(im, so);
       Timer t;
       s.append(prompt.data(), T, logits.data());
       h_pre = T / t.seconds();

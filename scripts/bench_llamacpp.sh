@@ -5,8 +5,8 @@
 #
 #   scripts/bench_llamacpp.sh     # env: PRESET (small), CONTEXTS (512,4096,16384), DECODE (64),
 #                                 #      THREADS (2), TYPE (f32: the GGUF's matrices, f16 also
-#                                 #      works), PRECISION (harpe's; fp32 only until infer::Session
-#                                 #      takes a Precision), BUILD (build), OUT (out/llamacpp)
+#                                 #      works), PRECISION (harpe's weights in memory:
+#                                 #      fp32, bf16 or auto), BUILD (build), OUT (out/llamacpp)
 # The model is the preset with random weights (speed does not depend on their values).
 set -euo pipefail
 cd "$(dirname "$0")/.."
