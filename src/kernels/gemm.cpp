@@ -188,6 +188,14 @@ void to_bf16_portable(const float* src, unsigned short* dst, std::size_t n) {
   for (std::size_t i = 0; i < n; ++i) dst[i] = to_bf16_scalar(src[i]);
 }
 
+bool cpu_has_avx512_bf16() {
+#if defined(HARPE_HAVE_BF16_CVT)
+  return cpu_has_bf16_cvt();
+#else
+  return false;
+#endif
+}
+
 float bf16_to_float(unsigned short h) {
   const uint32_t u = static_cast<uint32_t>(h) << 16;
   float f;

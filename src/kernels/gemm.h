@@ -47,6 +47,9 @@ void to_bf16(const float* src, unsigned short* dst, std::size_t n);
 // The scalar path alone (what CPUs without AVX512_BF16 run), for tests on every CPU.
 void to_bf16_portable(const float* src, unsigned short* dst, std::size_t n);
 float bf16_to_float(unsigned short h);
+// True when the CPU has the AVX512_BF16 instructions (vcvtne2ps2bf16, vdpbf16ps) that to_bf16 and
+// the bf16 attention tiles use.
+bool cpu_has_avx512_bf16();
 
 // GFLOP/s of an n x n x n product through the wrapper in precision p (fp32: "sgemm", bf16:
 // "bgemm", conversions of A and B included), measured now in this process (best of a few runs
