@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "cli/command.h"
+#include "cli/precision_flag.h"
 #include "core/buffer.h"
 #include "core/error.h"
 #include "core/timer.h"
@@ -21,6 +22,7 @@ namespace {
 struct Options {
   int context = 4096, heads = 8, kv_heads = 0, head_dim = 64, batch = 1, iters = 2;
   int sgemm_size = 2048;
+  harpe::Precision precision = harpe::Precision::fp32;
 };
 
 // CPU seconds of the calling thread: on a machine shared with other jobs, work / this estimates
@@ -76,7 +78,12 @@ void run(const Options& o) {
   fill_random(dout, 4);
 
   double best_fwd = 1e300, best_bwd = 1e300, best_total = 1e300, best_cpu = 1e300;
+  const bool bf16_tiles = [&] {
+    k::GemmPrecisionScope scope(o.precision);
+    return k::attention_detail::bf16_active(s);
+  }();
   for (int it = 0; it < o.iters; ++it) {
+    k::GemmPrecisionScope scope(o.precision);  // the tiles' precision; the sgemm stays fp32
     const double c0 = thread_cpu_seconds();
     harpe::Timer t;
     k::attention_forward(out.data(), lse.data(), q.data(), kk.data(), v.data(), s);
@@ -95,8 +102,10 @@ void run(const Options& o) {
   const double flops = k::attention_detail::flops_forward_backward(s);
   const double fwd_flops = k::attention_detail::flops_forward(s);
   const double gflops = flops / best_total * 1e-9;
-  std::printf("attention T=%d B=%d H=%d KV=%d D=%d threads=%d iters=%d%s\n", s.T, s.B, s.H, s.KV,
-              s.D, omp_get_max_threads(), o.iters,
+  std::printf("attention T=%d B=%d H=%d KV=%d D=%d threads=%d iters=%d precision=%s%s%s\n", s.T,
+              s.B, s.H, s.KV, s.D, omp_get_max_threads(), o.iters,
+              harpe::precision_name(o.precision),
+              o.precision == harpe::Precision::bf16 && !bf16_tiles ? " (fp32 tiles here)" : "",
               k::attention_detail::vectorised() ? "" : " (generic fallback, no AVX-512)");
   std::printf("forward_s=%.4f (%.1f GFLOP/s)\n", best_fwd, fwd_flops / best_fwd * 1e-9);
   std::printf("backward_s=%.4f (%.1f GFLOP/s)\n", best_bwd, (flops - fwd_flops) / best_bwd * 1e-9);
@@ -128,6 +137,8 @@ void setup(CLI::App& parent) {
       ->capture_default_str();
   cmd->add_option("--sgemm-size", o->sgemm_size, "n of the n^3 sgemm used as the yardstick")
       ->capture_default_str();
+  harpe::cli::add_precision_flag(cmd, o->precision,
+                                 "Precision of the attention tile products (softmax stays fp32)");
   cmd->callback([o] { run(*o); });
 }
 

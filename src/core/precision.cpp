@@ -54,6 +54,8 @@ Precision parse_precision(const std::string& text, const std::string& flag) {
   fail(flag, ": unknown precision \"", text, "\" (known: auto, bf16, fp32)");
 }
 
+bool cpu_has_avx512_bf16() { return features().avx512_bf16; }
+
 bool cpu_has_bf16_matmul() { return features().avx512_bf16 || features().amx_bf16; }
 
 Precision default_precision() { return cpu_has_bf16_matmul() ? Precision::bf16 : Precision::fp32; }

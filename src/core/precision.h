@@ -18,6 +18,9 @@ Precision parse_precision(const std::string& text, const std::string& flag);
 // True when the CPU multiplies bf16 natively (AVX512_BF16 or AMX-BF16, read from CPUID), i.e. when
 // bf16 GEMMs run faster than fp32 ones rather than being emulated.
 bool cpu_has_bf16_matmul();
+// True when the CPU (and OS) has the AVX512_BF16 instructions (vcvtne2ps2bf16, vdpbf16ps) that the
+// bf16 conversion and the bf16 attention tiles use.
+bool cpu_has_avx512_bf16();
 // bf16 where the CPU has bf16 matmul support, else fp32.
 Precision default_precision();
 // The CPU's bf16-relevant features in words, e.g. "avx512f avx512_bf16" or "avx512f amx_bf16";

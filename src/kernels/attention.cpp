@@ -18,12 +18,14 @@
 #include <atomic>
 #include <cmath>
 #include <cstdint>
+#include <cstring>
 #include <limits>
 #include <vector>
 
 #include "core/buffer.h"
 #include "core/error.h"
 #include "kernels/attention_internal.h"
+#include "kernels/gemm.h"
 
 #if defined(__AVX512F__)
 #include <immintrin.h>
@@ -260,6 +262,58 @@ void atb(int M, int K, const float* A, long lda, const float* B, float* C, const
   }
 }
 
+// Online softmax of one forward tile S^T[key c][query lane] (nc keys): masks the diagonal tile
+// (query lanes r < c), updates the running max m and sum l, overwrites S^T with P^T and leaves
+// in alpha the factor the O^T accumulator is rescaled by.
+inline void forward_softmax_tile(float* st, int nc, bool diagonal, float* mrow, float* lrow,
+                                 float* alpha) {
+  for (int vv = 0; vv < 4; ++vv) {
+    __m512 mx = _mm512_loadu_ps(mrow + vv * 16);
+    for (int c = 0; c < nc; ++c) {
+      __m512 x = _mm512_loadu_ps(st + c * kTile + vv * 16);
+      if (diagonal) {
+        x = _mm512_mask_mov_ps(x, lanes_below(c, vv),
+                               _mm512_set1_ps(-std::numeric_limits<float>::infinity()));
+        _mm512_storeu_ps(st + c * kTile + vv * 16, x);
+      }
+      mx = _mm512_maskz_max_ps(0xFFFF, mx, x);
+    }
+    const __m512 mold = _mm512_loadu_ps(mrow + vv * 16);
+    const __m512 a = exp_ps(_mm512_sub_ps(mold, mx));
+    __m512 sum = _mm512_setzero_ps();
+    for (int c = 0; c < nc; ++c) {
+      float* p = st + c * kTile + vv * 16;
+      const __m512 e = exp_ps(_mm512_sub_ps(_mm512_loadu_ps(p), mx));
+      _mm512_storeu_ps(p, e);
+      sum = _mm512_add_ps(sum, e);
+    }
+    _mm512_storeu_ps(mrow + vv * 16, mx);
+    _mm512_storeu_ps(alpha + vv * 16, a);
+    _mm512_storeu_ps(lrow + vv * 16, _mm512_fmadd_ps(_mm512_loadu_ps(lrow + vv * 16), a, sum));
+  }
+}
+
+// Backward of one tile S[query r][key lane] (nr queries): P = exp(S - L) with the diagonal tile
+// masked (key lanes c > r), dS = P (dP - delta); p holds S in and P out, ds holds dP in and dS
+// out. lrow / drow: L and delta of the tile's first query.
+inline void backward_softmax_tile(float* p, float* ds, int nr, bool diagonal, const float* lrow,
+                                  const float* drow) {
+  for (int r = 0; r < nr; ++r) {
+    const __m512 L = _mm512_set1_ps(lrow[r]);
+    const __m512 Dr = _mm512_set1_ps(drow[r]);
+    for (int vv = 0; vv < 4; ++vv) {
+      __m512 x = _mm512_sub_ps(_mm512_loadu_ps(p + r * kTile + vv * 16), L);
+      if (diagonal)
+        x = _mm512_mask_mov_ps(x, lanes_above(r, vv),
+                               _mm512_set1_ps(-std::numeric_limits<float>::infinity()));
+      const __m512 pr = exp_ps(x);
+      _mm512_storeu_ps(p + r * kTile + vv * 16, pr);
+      float* dsp = ds + r * kTile + vv * 16;
+      _mm512_storeu_ps(dsp, _mm512_mul_ps(pr, _mm512_sub_ps(_mm512_loadu_ps(dsp), Dr)));
+    }
+  }
+}
+
 // Scratch of one forward thread: Q^T tile (scaled), O^T accumulator, S^T tile, m, l, alpha.
 std::size_t forward_thread_floats(int D) {
   return 2 * static_cast<std::size_t>(D) * kTile + kTile * kTile + 3 * kTile;
@@ -307,33 +361,236 @@ void forward_tiled(float* out, float* lse, const float* q, const float* k, const
       for (int j = 0; j <= i; ++j) {
         const int c0 = j * kTile, nc = std::min(kTile, T - c0);
         ab(nc, kTile, D, kb + c0 * ldk, ldk, qt, kTile, st, kTile, false);  // S^T = K Q^T
-        const bool diagonal = j == i;  // then c0 == r0: mask query lanes r < c
-        for (int vv = 0; vv < 4; ++vv) {
-          __m512 mx = _mm512_loadu_ps(mrow + vv * 16);
-          for (int c = 0; c < nc; ++c) {
-            __m512 x = _mm512_loadu_ps(st + c * kTile + vv * 16);
-            if (diagonal) {
-              x = _mm512_mask_mov_ps(x, lanes_below(c, vv),
-                                     _mm512_set1_ps(-std::numeric_limits<float>::infinity()));
-              _mm512_storeu_ps(st + c * kTile + vv * 16, x);
-            }
-            mx = _mm512_maskz_max_ps(0xFFFF, mx, x);
-          }
-          const __m512 mold = _mm512_loadu_ps(mrow + vv * 16);
-          const __m512 a = exp_ps(_mm512_sub_ps(mold, mx));
-          __m512 sum = _mm512_setzero_ps();
-          for (int c = 0; c < nc; ++c) {
-            float* p = st + c * kTile + vv * 16;
-            const __m512 e = exp_ps(_mm512_sub_ps(_mm512_loadu_ps(p), mx));
-            _mm512_storeu_ps(p, e);
-            sum = _mm512_add_ps(sum, e);
-          }
-          _mm512_storeu_ps(mrow + vv * 16, mx);
-          _mm512_storeu_ps(alpha + vv * 16, a);
-          _mm512_storeu_ps(lrow + vv * 16,
-                           _mm512_fmadd_ps(_mm512_loadu_ps(lrow + vv * 16), a, sum));
-        }
+        forward_softmax_tile(st, nc, j == i, mrow, lrow, alpha);            // j == i: c0 == r0
         atb(D, nc, vb + c0 * ldk, ldk, st, ot, alpha);  // O^T = O^T alpha + V^T P^T
+      }
+
+      float* oi = out + (b * T + r0) * ldq + static_cast<long>(h) * D;
+      float* li = lse + bh * T + r0;
+      for (int r = 0; r < nr; ++r) {
+        const float inv = 1.0f / lrow[r];
+        for (int d = 0; d < D; ++d) oi[r * ldq + d] = ot[d * kTile + r] * inv;
+        li[r] = mrow[r] + std::log(lrow[r]);
+      }
+    }
+  }
+}
+
+// ---- bf16 tiles ----------------------------------------------------------------------------
+// When gemm_precision() is bf16 and the CPU has AVX512_BF16, every tile product multiplies bf16
+// operands (rounded to nearest even) with vdpbf16ps, accumulating in fp32; the softmax (max, exp,
+// row sums, log-sum-exp, rescaling) stays fp32. vdpbf16ps adds to each fp32 lane the two products
+// of a pair of bf16 values, so both operands are packed in pairs along the contraction:
+//   A: row-major with the contraction contiguous (one pair = one 32-bit broadcast),
+//   B: [pair p][n][2], a pair-interleaved tile (pack_pairs), 16 lanes = one zmm.
+// Whole-tensor operands (K, and in the backward Q, dO and their transposes) are converted once per
+// call, tile operands (P, dS, Q^T, K^T, V^T tiles) once per tile, so the conversion is amortised
+// over the tile's products. On CPUs without AVX512_BF16 (and for D not a multiple of 16) bf16
+// precision runs the fp32 tiles.
+#define HARPE_BF16_TARGET __attribute__((target("avx512f,avx512bw,avx512bf16")))
+
+bool bf16_tiles(const AttentionShape& s) {
+  return gemm_precision() == Precision::bf16 && s.D % 16 == 0 && cpu_has_avx512_bf16();
+}
+
+inline int32_t bf16_pair(const uint16_t* p) {
+  int32_t x;
+  std::memcpy(&x, p, sizeof x);
+  return x;
+}
+
+// C[0:M, 0:16*NV] = (accumulate ? C (* colscale) : 0) + sum_p A[i, 2p:2p+2] . Bp[p, 0:16*NV, :]
+template <int M, int NV>
+HARPE_BF16_TARGET inline void ab_bf16_block(int KP, const uint16_t* A, long lda, const uint16_t* Bp,
+                                            long ldb, float* C, long ldc, bool accumulate,
+                                            const float* colscale) {
+  __m512 c[M][NV];
+#pragma GCC unroll 8
+  for (int i = 0; i < M; ++i)
+#pragma GCC unroll 8
+    for (int v = 0; v < NV; ++v) {
+      c[i][v] = accumulate ? _mm512_loadu_ps(C + i * ldc + v * 16) : _mm512_setzero_ps();
+      if (colscale) c[i][v] = _mm512_mul_ps(c[i][v], _mm512_loadu_ps(colscale + v * 16));
+    }
+  for (int p = 0; p < KP; ++p) {
+    __m512bh b[NV];
+#pragma GCC unroll 8
+    for (int v = 0; v < NV; ++v) b[v] = (__m512bh)_mm512_loadu_si512(Bp + p * ldb + v * 32);
+#pragma GCC unroll 8
+    for (int i = 0; i < M; ++i) {
+      const __m512bh a = (__m512bh)_mm512_set1_epi32(bf16_pair(A + i * lda + 2 * p));
+#pragma GCC unroll 8
+      for (int v = 0; v < NV; ++v) c[i][v] = _mm512_dpbf16_ps(c[i][v], a, b[v]);
+    }
+  }
+#pragma GCC unroll 8
+  for (int i = 0; i < M; ++i)
+#pragma GCC unroll 8
+    for (int v = 0; v < NV; ++v) _mm512_storeu_ps(C + i * ldc + v * 16, c[i][v]);
+}
+
+template <int NV>
+HARPE_BF16_TARGET void ab_bf16_rows(int M, int KP, const uint16_t* A, long lda, const uint16_t* Bp,
+                                    long ldb, float* C, long ldc, bool accumulate,
+                                    const float* colscale) {
+  int m = 0;
+  for (; m + kRows <= M; m += kRows)
+    ab_bf16_block<kRows, NV>(KP, A + m * lda, lda, Bp, ldb, C + m * ldc, ldc, accumulate, colscale);
+  const uint16_t* a = A + m * lda;
+  float* c = C + m * ldc;
+  switch (M - m) {
+    case 1:
+      ab_bf16_block<1, NV>(KP, a, lda, Bp, ldb, c, ldc, accumulate, colscale);
+      break;
+    case 2:
+      ab_bf16_block<2, NV>(KP, a, lda, Bp, ldb, c, ldc, accumulate, colscale);
+      break;
+    case 3:
+      ab_bf16_block<3, NV>(KP, a, lda, Bp, ldb, c, ldc, accumulate, colscale);
+      break;
+    case 4:
+      ab_bf16_block<4, NV>(KP, a, lda, Bp, ldb, c, ldc, accumulate, colscale);
+      break;
+    case 5:
+      ab_bf16_block<5, NV>(KP, a, lda, Bp, ldb, c, ldc, accumulate, colscale);
+      break;
+    default:
+      break;
+  }
+}
+
+// C[0:M, 0:N] (+)= A[0:M, 0:2 KP] Bp (bf16, see above), N a multiple of 16, in chunks of 64
+// columns; Bp has ldb bf16 per pair row (2 N for a compact tile). colscale: as in atb.
+HARPE_BF16_TARGET void ab_bf16(int M, int N, int KP, const uint16_t* A, long lda,
+                               const uint16_t* Bp, long ldb, float* C, long ldc, bool accumulate,
+                               const float* colscale) {
+  for (int n0 = 0; n0 < N; n0 += kTile) {
+    const uint16_t* b = Bp + 2 * n0;
+    float* c = C + n0;
+    const float* cs = colscale ? colscale + n0 : nullptr;
+    switch (std::min(kTile, N - n0) / 16) {
+      case 1:
+        ab_bf16_rows<1>(M, KP, A, lda, b, ldb, c, ldc, accumulate, cs);
+        break;
+      case 2:
+        ab_bf16_rows<2>(M, KP, A, lda, b, ldb, c, ldc, accumulate, cs);
+        break;
+      case 3:
+        ab_bf16_rows<3>(M, KP, A, lda, b, ldb, c, ldc, accumulate, cs);
+        break;
+      default:
+        ab_bf16_rows<4>(M, KP, A, lda, b, ldb, c, ldc, accumulate, cs);
+        break;
+    }
+  }
+}
+
+// dst[p][0:n][2] = bf16(rows 2p and 2p+1 of src[0:rows][0:n]) for p < pairs, rows at or past
+// `rows` as zeros; n a multiple of 16. (vpermt2ps interleaves two rows, vcvtne2ps2bf16 rounds.)
+HARPE_BF16_TARGET void pack_pairs(const float* src, long ld, int rows, int pairs, int n,
+                                  uint16_t* dst) {
+  alignas(64) static constexpr int kLo[16] = {0, 16, 1, 17, 2, 18, 3, 19,
+                                              4, 20, 5, 21, 6, 22, 7, 23};
+  alignas(64) static constexpr int kHi[16] = {8,  24, 9,  25, 10, 26, 11, 27,
+                                              12, 28, 13, 29, 14, 30, 15, 31};
+  const __m512i lo = _mm512_load_si512(kLo), hi = _mm512_load_si512(kHi);
+  for (int p = 0; p < pairs; ++p) {
+    const float* r0 = 2 * p < rows ? src + 2 * p * ld : nullptr;
+    const float* r1 = 2 * p + 1 < rows ? src + (2 * p + 1) * ld : nullptr;
+    uint16_t* d = dst + static_cast<std::size_t>(p) * 2 * n;
+    for (int x = 0; x < n; x += 16) {
+      const __m512 a = r0 ? _mm512_loadu_ps(r0 + x) : _mm512_setzero_ps();
+      const __m512 b = r1 ? _mm512_loadu_ps(r1 + x) : _mm512_setzero_ps();
+      const __m512 first = _mm512_permutex2var_ps(a, lo, b);
+      const __m512 second = _mm512_permutex2var_ps(a, hi, b);
+      _mm512_storeu_si512(d + 2 * x, (__m512i)_mm512_cvtne2ps_pbh(second, first));
+    }
+  }
+}
+
+// dst (rows x ld_dst bf16) = bf16 of rows x cols of src (leading dimension ld), over threads.
+void rows_bf16(const float* src, long ld, long rows, int cols, uint16_t* dst, long ld_dst) {
+#pragma omp parallel for schedule(static) if (rows * cols > (1L << 16))
+  for (long r = 0; r < rows; ++r) to_bf16(src + r * ld, dst + r * ld_dst, cols);
+}
+
+// dst[b][head][d][0:Tp] = bf16(src[b][t][head][d]) (t < T, zeros up to Tp): the transposed
+// operand whose pairs run along t.
+void transposed_bf16(const float* src, const AttentionShape& s, int heads, int Tp, uint16_t* dst) {
+  const long rows = static_cast<long>(s.B) * heads * s.D, ld = static_cast<long>(heads) * s.D;
+#pragma omp parallel if (rows * Tp > (1L << 16))
+  {
+    std::vector<float> col(Tp, 0.0f);
+#pragma omp for schedule(static)
+    for (long row = 0; row < rows; ++row) {
+      const long b = row / (static_cast<long>(heads) * s.D),
+                 hd = row % (static_cast<long>(heads) * s.D);
+      const float* x = src + b * s.T * ld + hd;
+      for (int t = 0; t < s.T; ++t) col[t] = x[t * ld];
+      to_bf16(col.data(), dst + row * Tp, Tp);
+    }
+  }
+}
+
+HARPE_BF16_TARGET void forward_tiled_bf16(float* out, float* lse, const float* q, const float* k,
+                                          const float* v, const AttentionShape& s) {
+  const int T = s.T, H = s.H, D = s.D, G = s.H / s.KV;
+  const long ldq = static_cast<long>(H) * D, ldk = static_cast<long>(s.KV) * D;
+  const float scale = scale_of(s);
+  const int nt = (T + kTile - 1) / kTile, Tp = nt * kTile;
+  const long heads = static_cast<long>(s.B) * H;
+  const long ntasks = heads * nt;
+  const int nthreads = threads_for(s, ntasks);
+  const std::size_t per_thread = forward_thread_floats(D);
+  Buffer<float> scratch = scratch_floats(per_thread * nthreads);
+  // K rows [B][T][KV][D] and V^T [B][KV][D][Tp] in bf16; per thread the packed Q^T and P^T tiles.
+  const std::size_t k_n = static_cast<std::size_t>(s.B) * T * ldk;
+  const std::size_t per_thread16 = static_cast<std::size_t>(D) * kTile + kTile * kTile;
+  const std::size_t vt_n = static_cast<std::size_t>(s.B) * s.KV * D * Tp;
+  Buffer<uint16_t> b16(k_n + vt_n + per_thread16 * nthreads);
+  uint16_t* k16 = b16.data();
+  uint16_t* vt16 = k16 + k_n;
+  uint16_t* tiles16 = vt16 + vt_n;
+  rows_bf16(k, ldk, static_cast<long>(s.B) * T, static_cast<int>(ldk), k16, ldk);
+  transposed_bf16(v, s, s.KV, Tp, vt16);
+
+#pragma omp parallel num_threads(nthreads)
+  {
+    float* qt = scratch.data() + per_thread * omp_get_thread_num();  // [D][64]
+    float* ot = qt + static_cast<std::size_t>(D) * kTile;            // [D][64]
+    float* st = ot + static_cast<std::size_t>(D) * kTile;            // [64 keys][64 queries]
+    float* mrow = st + kTile * kTile;
+    float* lrow = mrow + kTile;
+    float* alpha = lrow + kTile;
+    uint16_t* qp = tiles16 + per_thread16 * omp_get_thread_num();  // [D/2][64][2]
+    uint16_t* pp = qp + static_cast<std::size_t>(D) * kTile;       // [32][64][2]
+
+#pragma omp for schedule(dynamic, 1)
+    for (long task = 0; task < ntasks; ++task) {
+      const int i = nt - 1 - static_cast<int>(task / heads);
+      const long bh = task % heads;
+      const long b = bh / H;
+      const int h = static_cast<int>(bh % H), kvh = h / G;
+      const int r0 = i * kTile, nr = std::min(kTile, T - r0);
+      const float* qi = q + (b * T + r0) * ldq + static_cast<long>(h) * D;
+      const uint16_t* kb = k16 + b * T * ldk + static_cast<long>(kvh) * D;
+      const uint16_t* vtb = vt16 + (b * s.KV + kvh) * static_cast<long>(D) * Tp;
+
+      for (int d = 0; d < D; ++d)
+        for (int r = 0; r < kTile; ++r) qt[d * kTile + r] = r < nr ? qi[r * ldq + d] * scale : 0.0f;
+      pack_pairs(qt, kTile, D, D / 2, kTile, qp);
+      std::fill(ot, ot + static_cast<std::size_t>(D) * kTile, 0.0f);
+      std::fill(mrow, mrow + kTile, -std::numeric_limits<float>::infinity());
+      std::fill(lrow, lrow + kTile, 0.0f);
+
+      for (int j = 0; j <= i; ++j) {
+        const int c0 = j * kTile, nc = std::min(kTile, T - c0), ncp = (nc + 1) / 2;
+        ab_bf16(nc, kTile, D / 2, kb + c0 * ldk, ldk, qp, 2 * kTile, st, kTile, false,
+                nullptr);  // S^T = K Q^T
+        forward_softmax_tile(st, nc, j == i, mrow, lrow, alpha);
+        pack_pairs(st, kTile, nc, ncp, kTile, pp);
+        ab_bf16(D, kTile, ncp, vtb + c0, Tp, pp, 2 * kTile, ot, kTile, true,
+                alpha);  // O^T = O^T alpha + V^T P^T
       }
 
       float* oi = out + (b * T + r0) * ldq + static_cast<long>(h) * D;
@@ -357,13 +614,72 @@ std::size_t backward_thread_floats(int T, int D, int G, bool partial_dq) {
   return backward_tile_floats(D) + (partial_dq ? static_cast<std::size_t>(G) * T * D : 0);
 }
 
+// bf16 operands of a backward call (see "bf16 tiles"): Q and dO rows as q/dout, their transposes
+// [B][H][D][Tp], and per thread `per_thread` bf16 of tile scratch.
+struct BackwardBf16 {
+  const uint16_t *q, *dout, *qt, *doutt;
+  uint16_t* tiles;
+  std::size_t per_thread;
+  int Tp;
+};
+std::size_t backward_bf16_tile_elems(int D) {
+  return 3 * static_cast<std::size_t>(D) * kTile + 3 * kTile * kTile;
+}
+
 struct BackwardArgs {
   float *dk, *dv;
   const float *dout, *q, *k, *v, *lse, *delta;
   int T, H, KV, D, G, nt;
   long ldq, ldk;
   float scale;
+  const BackwardBf16* bf16;  // null: fp32 tiles
 };
+
+// The query sweep of backward_key_tile in bf16: kt, vt (fp32 [D][64]) are packed once for the
+// sweep; dkt, dvt, p and ds are its fp32 accumulators and tiles.
+template <typename DqHead>
+HARPE_BF16_TARGET void backward_sweep_bf16(const BackwardArgs& a, long b, int kvh, int j,
+                                           const float* kt, const float* vt, float* dkt, float* dvt,
+                                           float* p, float* ds, DqHead dq_g, long ld_dq) {
+  const int T = a.T, D = a.D, Tp = a.bf16->Tp;
+  const long ldq = a.ldq, ldk = a.ldk;
+  const int c0 = j * kTile, nc = std::min(kTile, T - c0), ncp = (nc + 1) / 2;
+  uint16_t* ktp = a.bf16->tiles + a.bf16->per_thread * omp_get_thread_num();  // [D/2][64][2]
+  uint16_t* vtp = ktp + static_cast<std::size_t>(D) * kTile;                  // [D/2][64][2]
+  uint16_t* kp = vtp + static_cast<std::size_t>(D) * kTile;                   // [32][D][2]
+  uint16_t* pp = kp + static_cast<std::size_t>(D) * kTile;                    // [32][64][2]
+  uint16_t* dsp = pp + kTile * kTile;                                         // [32][64][2]
+  uint16_t* ds16 = dsp + kTile * kTile;                                       // [64][64]
+  pack_pairs(kt, kTile, D, D / 2, kTile, ktp);
+  pack_pairs(vt, kTile, D, D / 2, kTile, vtp);
+  pack_pairs(a.k + (b * T + c0) * ldk + static_cast<long>(kvh) * D, ldk, nc, ncp, D, kp);
+  for (int g = 0; g < a.G; ++g) {
+    const int h = kvh * a.G + g;
+    const float* lrow = a.lse + (b * a.H + h) * T;
+    const float* drow = a.delta + (b * a.H + h) * T;
+    const uint16_t* qth = a.bf16->qt + (b * a.H + h) * static_cast<long>(D) * Tp;
+    const uint16_t* doth = a.bf16->doutt + (b * a.H + h) * static_cast<long>(D) * Tp;
+    float* dqh = dq_g(g);
+    for (int i = j; i < a.nt; ++i) {
+      const int r0 = i * kTile, nr = std::min(kTile, T - r0), nrp = (nr + 1) / 2;
+      const long row = (b * T + r0) * ldq + static_cast<long>(h) * D;
+      ab_bf16(nr, kTile, D / 2, a.bf16->q + row, ldq, ktp, 2 * kTile, p, kTile, false,
+              nullptr);  // S = Q K^T scale
+      ab_bf16(nr, kTile, D / 2, a.bf16->dout + row, ldq, vtp, 2 * kTile, ds, kTile, false,
+              nullptr);                                                // dP = dO V^T
+      backward_softmax_tile(p, ds, nr, i == j, lrow + r0, drow + r0);  // i == j: r0 == c0
+      pack_pairs(p, kTile, nr, nrp, kTile, pp);
+      pack_pairs(ds, kTile, nr, nrp, kTile, dsp);
+      to_bf16(ds, ds16, static_cast<std::size_t>(nr) * kTile);
+      ab_bf16(D, kTile, nrp, doth + r0, Tp, pp, 2 * kTile, dvt, kTile, true,
+              nullptr);  // dV^T += dO^T P
+      ab_bf16(D, kTile, nrp, qth + r0, Tp, dsp, 2 * kTile, dkt, kTile, true,
+              nullptr);  // dK^T += Q^T dS
+      ab_bf16(nr, D, ncp, ds16, kTile, kp, 2L * D, dqh + r0 * ld_dq, ld_dq, true,
+              nullptr);  // dQ += dS K
+    }
+  }
+}
 
 // Key tile j of K/V head kvh in batch b: dK_j, dV_j (written) and dQ += dS K_j (unscaled) into
 // dq_g(g) + r * ld_dq for query head kvh * G + g and query row r.
@@ -389,37 +705,26 @@ void backward_key_tile(const BackwardArgs& a, long b, int kvh, int j, float* til
     }
   std::fill(dkt, dkt + 2 * dtile, 0.0f);  // dK^T and dV^T
 
-  for (int g = 0; g < a.G; ++g) {
-    const int h = kvh * a.G + g;
-    const float* lrow = a.lse + (b * a.H + h) * T;
-    const float* drow = a.delta + (b * a.H + h) * T;
-    float* dqh = dq_g(g);
-    for (int i = j; i < a.nt; ++i) {
-      const int r0 = i * kTile, nr = std::min(kTile, T - r0);
-      const float* qi = a.q + (b * T + r0) * ldq + static_cast<long>(h) * D;
-      const float* doi = a.dout + (b * T + r0) * ldq + static_cast<long>(h) * D;
-      ab(nr, kTile, D, qi, ldq, kt, kTile, p, kTile, false);    // S = Q K^T scale
-      ab(nr, kTile, D, doi, ldq, vt, kTile, ds, kTile, false);  // dP = dO V^T
-      const bool diagonal = i == j;  // then r0 == c0: mask key lanes c > r
-      for (int r = 0; r < nr; ++r) {
-        const __m512 L = _mm512_set1_ps(lrow[r0 + r]);
-        const __m512 Dr = _mm512_set1_ps(drow[r0 + r]);
-        for (int vv = 0; vv < 4; ++vv) {
-          __m512 x = _mm512_sub_ps(_mm512_loadu_ps(p + r * kTile + vv * 16), L);
-          if (diagonal)
-            x = _mm512_mask_mov_ps(x, lanes_above(r, vv),
-                                   _mm512_set1_ps(-std::numeric_limits<float>::infinity()));
-          const __m512 pr = exp_ps(x);
-          _mm512_storeu_ps(p + r * kTile + vv * 16, pr);
-          float* dsp = ds + r * kTile + vv * 16;
-          _mm512_storeu_ps(dsp, _mm512_mul_ps(pr, _mm512_sub_ps(_mm512_loadu_ps(dsp), Dr)));
-        }
+  if (a.bf16)
+    backward_sweep_bf16(a, b, kvh, j, kt, vt, dkt, dvt, p, ds, dq_g, ld_dq);
+  else
+    for (int g = 0; g < a.G; ++g) {
+      const int h = kvh * a.G + g;
+      const float* lrow = a.lse + (b * a.H + h) * T;
+      const float* drow = a.delta + (b * a.H + h) * T;
+      float* dqh = dq_g(g);
+      for (int i = j; i < a.nt; ++i) {
+        const int r0 = i * kTile, nr = std::min(kTile, T - r0);
+        const float* qi = a.q + (b * T + r0) * ldq + static_cast<long>(h) * D;
+        const float* doi = a.dout + (b * T + r0) * ldq + static_cast<long>(h) * D;
+        ab(nr, kTile, D, qi, ldq, kt, kTile, p, kTile, false);           // S = Q K^T scale
+        ab(nr, kTile, D, doi, ldq, vt, kTile, ds, kTile, false);         // dP = dO V^T
+        backward_softmax_tile(p, ds, nr, i == j, lrow + r0, drow + r0);  // i == j: r0 == c0
+        atb(D, nr, doi, ldq, p, dvt, nullptr);                           // dV^T += dO^T P
+        atb(D, nr, qi, ldq, ds, dkt, nullptr);                           // dK^T += Q^T dS
+        ab(nr, D, nc, ds, kTile, kb + c0 * ldk, ldk, dqh + r0 * ld_dq, ld_dq, true);  // dQ += dS K
       }
-      atb(D, nr, doi, ldq, p, dvt, nullptr);  // dV^T += dO^T P
-      atb(D, nr, qi, ldq, ds, dkt, nullptr);  // dK^T += Q^T dS
-      ab(nr, D, nc, ds, kTile, kb + c0 * ldk, ldk, dqh + r0 * ld_dq, ld_dq, true);  // dQ += dS K
     }
-  }
   float* dkj = a.dk + (b * T + c0) * ldk + static_cast<long>(kvh) * D;
   float* dvj = a.dv + (b * T + c0) * ldk + static_cast<long>(kvh) * D;
   for (int c = 0; c < nc; ++c)
@@ -523,6 +828,15 @@ void exp_approx(const float* x, float* y, int n) {
 
 std::size_t last_scratch_bytes() { return g_last_scratch_bytes.load(); }
 
+bool bf16_active(const AttentionShape& s) {
+#if defined(__AVX512F__)
+  return bf16_tiles(s);
+#else
+  (void)s;
+  return false;
+#endif
+}
+
 double flops_forward(const AttentionShape& s) {
   return 2.0 * s.B * s.H * static_cast<double>(s.T) * s.T * s.D;  // 2 matmuls, causal half
 }
@@ -624,7 +938,10 @@ void attention_forward(float* out, float* lse, const float* q, const float* k, c
   check_shape(s, "attention_forward");
   if (s.T == 0) return;
 #if defined(__AVX512F__)
-  forward_tiled(out, lse, q, k, v, s);
+  if (bf16_tiles(s))
+    forward_tiled_bf16(out, lse, q, k, v, s);
+  else
+    forward_tiled(out, lse, q, k, v, s);
 #else
   attention_detail::forward_generic(out, lse, q, k, v, s);
 #endif
@@ -645,23 +962,50 @@ void attention_backward(float* dq, float* dk, float* dv, const float* dout, cons
   const std::size_t per_thread = backward_thread_floats(s.T, s.D, G, !heads_parallel);
   Buffer<float> scratch = scratch_floats(delta_floats + per_thread * nthreads);
   row_dot(scratch.data(), dout, out, s);
-  const BackwardArgs a{dk,
-                       dv,
-                       dout,
-                       q,
-                       k,
-                       v,
-                       lse,
-                       scratch.data(),
-                       s.T,
-                       s.H,
-                       s.KV,
-                       s.D,
-                       G,
-                       nt,
-                       static_cast<long>(s.H) * s.D,
-                       static_cast<long>(s.KV) * s.D,
-                       scale_of(s)};
+  BackwardArgs a{dk,
+                 dv,
+                 dout,
+                 q,
+                 k,
+                 v,
+                 lse,
+                 scratch.data(),
+                 s.T,
+                 s.H,
+                 s.KV,
+                 s.D,
+                 G,
+                 nt,
+                 static_cast<long>(s.H) * s.D,
+                 static_cast<long>(s.KV) * s.D,
+                 scale_of(s),
+                 nullptr};
+  // bf16: Q and dO rows and transposes converted once for the call (see "bf16 tiles").
+  Buffer<uint16_t> b16;
+  BackwardBf16 bf;
+  if (bf16_tiles(s)) {
+    const int Tp = nt * kTile;
+    const std::size_t rows_n = static_cast<std::size_t>(s.B) * s.T * s.H * s.D;
+    const std::size_t t_n = static_cast<std::size_t>(s.B) * s.H * s.D * Tp;
+    bf.per_thread = backward_bf16_tile_elems(s.D);
+    bf.Tp = Tp;
+    b16 = Buffer<uint16_t>(2 * rows_n + 2 * t_n + bf.per_thread * nthreads);
+    uint16_t* q16 = b16.data();
+    uint16_t* do16 = q16 + rows_n;
+    uint16_t* qt16 = do16 + rows_n;
+    uint16_t* dot16 = qt16 + t_n;
+    const long ldq = static_cast<long>(s.H) * s.D;
+    rows_bf16(q, ldq, static_cast<long>(s.B) * s.T, static_cast<int>(ldq), q16, ldq);
+    rows_bf16(dout, ldq, static_cast<long>(s.B) * s.T, static_cast<int>(ldq), do16, ldq);
+    transposed_bf16(q, s, s.H, Tp, qt16);
+    transposed_bf16(dout, s, s.H, Tp, dot16);
+    bf.q = q16;
+    bf.dout = do16;
+    bf.qt = qt16;
+    bf.doutt = dot16;
+    bf.tiles = dot16 + t_n;
+    a.bf16 = &bf;
+  }
   backward_tiled(dq, a, s.B, scratch.data() + delta_floats, nthreads, heads_parallel);
 #else
   attention_detail::backward_generic(dq, dk, dv, dout, q, k, v, out, lse, s);

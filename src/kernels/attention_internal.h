@@ -15,6 +15,10 @@ bool vectorised();
 // x = -inf gives 0. Exposed so its accuracy can be tested directly.
 void exp_approx(const float* x, float* y, int n);
 
+// True when attention_forward / attention_backward on shape s run their bf16 tiles now:
+// gemm_precision() is bf16, the CPU has AVX512_BF16 and D is a multiple of 16.
+bool bf16_active(const AttentionShape& s);
+
 // Bytes of scratch that the most recent attention_forward / attention_backward call allocated
 // (all threads together); tests use it to check that the extra memory is O(T), not O(T^2).
 std::size_t last_scratch_bytes();

@@ -55,10 +55,6 @@ __attribute__((target("avx512f,avx512bw,avx512bf16"))) void to_bf16_avx512(const
   }
 }
 
-bool cpu_has_bf16_cvt() {
-  static const bool has = __builtin_cpu_supports("avx512bf16");
-  return has;
-}
 #endif
 
 // rows x cols of src (leading dimension ld) -> dst compact (leading dimension cols); splits the
@@ -172,7 +168,7 @@ void gemm_bf16(bool ta, bool tb, int M, int N, int K, float alpha, const float* 
 
 void to_bf16(const float* src, unsigned short* dst, std::size_t n) {
 #if defined(HARPE_HAVE_BF16_CVT)
-  if (cpu_has_bf16_cvt()) return to_bf16_avx512(src, dst, n);
+  if (cpu_has_avx512_bf16()) return to_bf16_avx512(src, dst, n);
 #endif
   to_bf16_portable(src, dst, n);
 }

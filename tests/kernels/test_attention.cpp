@@ -16,6 +16,7 @@
 #include "core/error.h"
 #include "kernels/attention.h"
 #include "kernels/attention_internal.h"
+#include "kernels/gemm.h"
 
 namespace {
 
@@ -192,6 +193,71 @@ TEST(Attention, TiledMatchesNaiveReference) {
 TEST(Attention, GenericFallbackMatchesNaiveReference) {
   for (const Case& c : cases())
     if (c.T <= 130) check_case(c, true);
+}
+
+// sqrt(sum (got - want)^2 / sum want^2)
+double rel_l2(const std::vector<float>& got, const std::vector<double>& want) {
+  double err = 0, mag = 0;
+  for (std::size_t i = 0; i < want.size(); ++i) {
+    if (!std::isfinite(got[i])) return std::numeric_limits<double>::infinity();
+    err += (got[i] - want[i]) * (got[i] - want[i]);
+    mag += want[i] * want[i];
+  }
+  return std::sqrt(err / mag);
+}
+std::vector<double> widen(const std::vector<float>& x) { return {x.begin(), x.end()}; }
+
+// bf16 precision: the tile products round their operands to bf16 (8 significant bits, relative
+// rounding error <= 2^-9 = 2e-3 each) and accumulate in fp32. With independent rounding errors
+// the outputs and gradients land ~3e-3 (relative L2) from the exact values; 1e-2 leaves 3x room
+// while a wrong packing or a lost pair gives O(1). They must also differ from the fp32 tiles
+// (~1e-6), which proves the bf16 path ran. T not a multiple of the tile and odd (a half pair at
+// the end), GQA, D = 64 and 32, both backward schedules (1 and 2 threads, B * KV = 1 with 2).
+TEST(Attention, Bf16TilesCloseToReference) {
+  const AttentionShape probe{1, 64, 1, 1, 64, 0};
+  harpe::kernels::GemmPrecisionScope bf16(harpe::Precision::bf16);
+  if (!detail::bf16_active(probe)) GTEST_SKIP() << "no AVX512_BF16 on this CPU";
+  const int saved_threads = omp_get_max_threads();
+  for (const Case& c :
+       std::vector<Case>{{1, 101, 4, 2, 64}, {2, 77, 4, 2, 32}, {1, 200, 2, 1, 32}}) {
+    SCOPED_TRACE("B=" + std::to_string(c.B) + " T=" + std::to_string(c.T) + " H=" +
+                 std::to_string(c.H) + " KV=" + std::to_string(c.KV) + " D=" + std::to_string(c.D));
+    const std::size_t nq = static_cast<std::size_t>(c.B) * c.T * c.H * c.D;
+    const std::size_t nk = static_cast<std::size_t>(c.B) * c.T * c.KV * c.D;
+    const auto q = random_vec(nq, -1, 1, 11), k = random_vec(nk, -1, 1, 12);
+    const auto v = random_vec(nk, -1, 1, 13), dout = random_vec(nq, -1, 1, 14);
+    const Reference ref = reference(q, k, v, dout, {c.B, c.T, c.H, c.KV, c.D, 0});
+    ::Run fp32;
+    {
+      harpe::kernels::GemmPrecisionScope f(harpe::Precision::fp32);
+      fp32 = run(c, false, q, k, v, dout);
+    }
+    for (int threads : {1, 2}) {
+      SCOPED_TRACE("threads=" + std::to_string(threads));
+      omp_set_num_threads(threads);
+      const ::Run r = run(c, false, q, k, v, dout);
+      EXPECT_LT(rel_l2(r.out, ref.out), 1e-2);
+      EXPECT_LT(rel_l2(r.dq, ref.dq), 1e-2);
+      EXPECT_LT(rel_l2(r.dk, ref.dk), 1e-2);
+      EXPECT_LT(rel_l2(r.dv, ref.dv), 1e-2);
+      EXPECT_LT(scaled_error(r.lse, ref.lse), 1e-2);
+      EXPECT_GT(rel_l2(r.out, widen(fp32.out)), 1e-4);
+      EXPECT_GT(rel_l2(r.dq, widen(fp32.dq)), 1e-4);
+      EXPECT_GT(rel_l2(r.dk, widen(fp32.dk)), 1e-4);
+      EXPECT_GT(rel_l2(r.dv, widen(fp32.dv)), 1e-4);
+      std::printf("bf16 T=%d D=%d threads=%d rel L2: out %.2e dq %.2e dk %.2e dv %.2e\n", c.T, c.D,
+                  threads, rel_l2(r.out, ref.out), rel_l2(r.dq, ref.dq), rel_l2(r.dk, ref.dk),
+                  rel_l2(r.dv, ref.dv));
+    }
+  }
+  omp_set_num_threads(saved_threads);
+}
+
+// The library default (fp32) and D not a multiple of 16 never take the bf16 tiles.
+TEST(Attention, Bf16TilesOnlyInBf16Precision) {
+  EXPECT_FALSE(detail::bf16_active({1, 64, 1, 1, 64, 0}));
+  harpe::kernels::GemmPrecisionScope bf16(harpe::Precision::bf16);
+  EXPECT_FALSE(detail::bf16_active({1, 64, 1, 1, 24, 0}));
 }
 
 // Large, spread logits: the running max changes across key tiles, so the online rescaling
