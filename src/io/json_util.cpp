@@ -6,6 +6,16 @@
 
 namespace harpe::io {
 
+std::string printable(std::string_view s) {
+  std::string out = "\"";
+  for (char ch : s.substr(0, 200)) {
+    auto c = static_cast<unsigned char>(ch);
+    out += (c < 0x20 || c == 0x7f) ? '?' : ch;
+  }
+  if (s.size() > 200) out += "...";
+  return out + "\"";
+}
+
 const char* json_type_name(const Json& v) { return v.type_name(); }
 
 Json parse_json(std::string_view text, const std::string& source) {

@@ -9,6 +9,10 @@
 
 namespace harpe::io {
 
+// A name read from a file, for an error message: quoted, control characters as '?', at most 200
+// characters then "...", so the message stays one bounded line.
+std::string printable(std::string_view s);
+
 using Json = nlohmann::json;
 
 // Parses text; throws harpe::Error "<source>: invalid JSON: ..." on a syntax error.

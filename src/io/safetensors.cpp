@@ -24,17 +24,6 @@ namespace {
 
 constexpr std::uint64_t kMaxHeaderBytes = 100'000'000;  // the reference implementation's limit
 
-// Names come from the file: keep messages one line and bounded.
-std::string printable(const std::string& s) {
-  std::string out = "\"";
-  for (char ch : s.substr(0, 200)) {
-    auto c = static_cast<unsigned char>(ch);
-    out += (c < 0x20 || c == 0x7f) ? '?' : ch;
-  }
-  if (s.size() > 200) out += "...";
-  return out + "\"";
-}
-
 std::string shape_text(std::span<const std::int64_t> shape) {
   std::string s = "[";
   for (std::size_t i = 0; i < shape.size(); ++i) s += (i ? ", " : "") + std::to_string(shape[i]);

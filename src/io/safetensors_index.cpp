@@ -18,23 +18,12 @@ namespace fs = std::filesystem;
 
 namespace {
 
-// Names come from the file: keep messages one line and bounded.
-std::string shown(std::string_view s) {
-  std::string out = "\"";
-  for (char ch : s.substr(0, 200)) {
-    auto c = static_cast<unsigned char>(ch);
-    out += (c < 0x20 || c == 0x7f) ? '?' : ch;
-  }
-  if (s.size() > 200) out += "...";
-  return out + "\"";
-}
-
 // A shard must be a file of the index's own directory: a name, not a path.
 void check_plain_name(const std::string& name, const std::string& tensor, const std::string& path) {
-  check(!name.empty(), path, ": tensor ", shown(tensor), " maps to an empty file name");
+  check(!name.empty(), path, ": tensor ", printable(tensor), " maps to an empty file name");
   check(name.find('/') == std::string::npos && name.find('\\') == std::string::npos &&
             name.find('\0') == std::string::npos && name != "." && name != "..",
-        path, ": tensor ", shown(tensor), " maps to ", shown(name),
+        path, ": tensor ", printable(tensor), " maps to ", printable(name),
         ", not a plain file name in the index's directory");
 }
 
@@ -60,7 +49,7 @@ ShardIndex parse_shard_index(std::string_view text, const std::string& path) {
   ShardIndex idx;
   std::set<std::string> shards;
   for (auto it = j["weight_map"].begin(); it != j["weight_map"].end(); ++it) {
-    check(it.value().is_string(), path, ": weight_map entry ", shown(it.key()),
+    check(it.value().is_string(), path, ": weight_map entry ", printable(it.key()),
           " must be a file name string, got ", json_type_name(it.value()));
     const std::string file = it.value().get<std::string>();
     check_plain_name(file, it.key(), path);
@@ -87,7 +76,7 @@ std::int64_t parse_shard_size(const std::string& text, const std::string& flag) 
                                     {"MB", 1'000'000, true},
                                     {"KB", 1'000, true}};
   auto bad = [&] {
-    fail(flag, ": ", shown(text),
+    fail(flag, ": ", printable(text),
          " is not a size (an integer number of bytes, or e.g. 500MB, 5GB, 2GiB)");
   };
   std::string upper;
@@ -112,7 +101,7 @@ std::int64_t parse_shard_size(const std::string& text, const std::string& flag) 
   std::int64_t bytes = 0;
   if (__builtin_mul_overflow(n, mult, &bytes)) bad();
   if (bits) bytes /= 8;
-  check(bytes > 0, flag, ": ", shown(text), " must be a positive size");
+  check(bytes > 0, flag, ": ", printable(text), " must be a positive size");
   return bytes;
 }
 
@@ -226,7 +215,7 @@ SafetensorsSet SafetensorsSet::open_index(const std::string& index_path) {
           tensor = t;
           break;
         }
-      fail(index_path, ": shard ", shown(shard), " (holding tensor ", shown(tensor),
+      fail(index_path, ": shard ", printable(shard), " (holding tensor ", printable(tensor),
            ") does not exist");
     }
     set.files_.emplace_back(p.string());
@@ -235,25 +224,25 @@ SafetensorsSet SafetensorsSet::open_index(const std::string& index_path) {
   for (std::size_t s = 0; s < set.files_.size(); ++s)
     for (const std::string& name : set.files_[s].names()) {
       auto [it, fresh] = set.where_.emplace(name, s);
-      check(fresh, index_path, ": tensor ", shown(name), " is in two shards, ",
-            shown(idx.shards[it->second]), " and ", shown(idx.shards[s]));
+      check(fresh, index_path, ": tensor ", printable(name), " is in two shards, ",
+            printable(idx.shards[it->second]), " and ", printable(idx.shards[s]));
     }
   for (const auto& [name, s] : set.where_) {
     auto m = idx.weight_map.find(name);
-    check(m != idx.weight_map.end(), index_path, ": tensor ", shown(name), " of shard ",
-          shown(idx.shards[s]), " is not in the weight_map");
-    check(m->second == idx.shards[s], index_path, ": tensor ", shown(name), " is in shard ",
-          shown(idx.shards[s]), " but the weight_map puts it in ", shown(m->second));
+    check(m != idx.weight_map.end(), index_path, ": tensor ", printable(name), " of shard ",
+          printable(idx.shards[s]), " is not in the weight_map");
+    check(m->second == idx.shards[s], index_path, ": tensor ", printable(name), " is in shard ",
+          printable(idx.shards[s]), " but the weight_map puts it in ", printable(m->second));
   }
   for (const auto& [name, shard] : idx.weight_map)
-    check(set.where_.count(name) != 0, index_path, ": tensor ", shown(name),
-          " is missing from its shard ", shown(shard));
+    check(set.where_.count(name) != 0, index_path, ": tensor ", printable(name),
+          " is missing from its shard ", printable(shard));
   return set;
 }
 
 const SafetensorsFile& SafetensorsSet::file_of(const std::string& name) const {
   auto it = where_.find(name);
-  if (it == where_.end()) fail(source_, ": no tensor ", shown(name));
+  if (it == where_.end()) fail(source_, ": no tensor ", printable(name));
   return files_[it->second];
 }
 
