@@ -3,7 +3,7 @@
 # recall JSONL, results.json) with clang + ASan + UBSan in build-fuzz/, and runs each for N seconds from a corpus
 # of valid files (build-fuzz/corpus/<target>, kept between runs). A crash, sanitizer report or
 # unexpected exception fails the script and leaves the input in build-fuzz/crash-<target>-*.
-# Usage: scripts/fuzz.sh [--seconds N]      (the test command runs 10 s each; docs/promises.md
+# Usage: scripts/fuzz.sh [--seconds N]      (the test command runs 5 s each; docs/promises.md
 #                                            documents the longer run: --seconds 600)
 set -euo pipefail
 cd "$(dirname "$0")/.."

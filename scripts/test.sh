@@ -21,6 +21,6 @@ if [[ "${1:-}" != "--no-sanitize" ]]; then
   cmake --build build-asan -j"$jobs"
   ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
     ctest --test-dir build-asan --output-on-failure -j"$jobs" --timeout 1800 -LE slow
-  echo "== fuzz targets (10 s each) =="
-  bash scripts/fuzz.sh --seconds 10
+  echo "== fuzz targets (5 s each) =="
+  bash scripts/fuzz.sh --seconds 5
 fi

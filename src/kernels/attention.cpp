@@ -387,7 +387,7 @@ void forward_tiled(float* out, float* lse, const float* q, const float* k, const
 // call, tile operands (P, dS, Q^T, K^T, V^T tiles) once per tile, so the conversion is amortised
 // over the tile's products. On CPUs without AVX512_BF16 (and for D not a multiple of 16) bf16
 // precision runs the fp32 tiles.
-#define HARPE_BF16_TARGET __attribute__((target("avx512f,avx512bw,avx512bf16")))
+#define HARPE_BF16_TARGET __attribute__((target("avx512f,avx512bw,avx512vl,avx512bf16")))
 
 bool bf16_tiles(const AttentionShape& s) {
   return gemm_precision() == Precision::bf16 && s.D % 16 == 0 && cpu_has_avx512_bf16();

@@ -39,9 +39,8 @@ std::atomic<Precision> g_precision{Precision::fp32};
 #define HARPE_HAVE_BF16_CVT 1
 // vcvtne2ps2bf16: 32 floats -> 32 bf16 per instruction, nearest even (the instruction also
 // treats denormal inputs as zero, which the scalar path does not: both are within bf16 rounding).
-__attribute__((target("avx512f,avx512bw,avx512bf16"))) void to_bf16_avx512(const float* src,
-                                                                           uint16_t* dst,
-                                                                           std::size_t n) {
+__attribute__((target("avx512f,avx512bw,avx512vl,avx512bf16"))) void to_bf16_avx512(
+    const float* src, uint16_t* dst, std::size_t n) {
   std::size_t i = 0;
   for (; i + 32 <= n; i += 32) {
     const __m512 lo = _mm512_loadu_ps(src + i), hi = _mm512_loadu_ps(src + i + 16);
