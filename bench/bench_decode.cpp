@@ -9,15 +9,18 @@
 // FLOPs per decoded token at context t: 2 * (matmul parameters, LM head once) + 4 * L * t * H * D
 // (q.k and p.v over t keys per head).
 //
-// Weights are held in fp32 and/or bf16 (infer/inference_model.h; --precisions): the models are
-// built side by side with the same parameters, one session each, and decode token by token in
-// turn, so load drift on a shared machine hits them alike; the summary gives the bf16/fp32 tok/s
-// ratio of each of --repeats runs, their median, and the median ratio of tokens per CPU second.
+// Weights are held in fp32 and/or bf16 (infer/inference_model.h; --precisions), and so is the KV
+// cache (by default in the weights' precision; WEIGHTS:KV sets it, e.g. bf16:fp32 = bf16 weights
+// with an fp32 cache): the models are built side by side with the same parameters, one session
+// each, and decode token by token in turn, so load drift on a shared machine hits them alike; the
+// summary gives each entry's tok/s ratio to the first entry's for each of --repeats runs, their
+// median, and the median ratio of tokens per CPU second.
 // --shape replaces the preset's sizes (hidden, MLP width, layers, heads, KV heads), e.g. a GQA
 // model whose weights, not its KV cache, dominate the bytes read.
 //
 //   bench_decode [--preset tiny] [--shape C,F,L,H,KV] [--contexts 512,4096] [--tokens 128]
-//                [--self-extend W,G] [--paths lean,gemm] [--precisions fp32,bf16] [--repeats 1]
+//                [--self-extend W,G] [--paths lean,gemm] [--precisions fp32,bf16[:fp32]] [--repeats
+//                1]
 // tok/s is wall clock; tok/cpu_s divides by the process CPU time (robust to a shared machine for
 // one thread; with N threads it counts every thread's time, spinning included).
 // Threads: OMP_NUM_THREADS (the lean path itself never opens a parallel region).
@@ -89,9 +92,15 @@ struct Result {
 // One session per model, each prefilled with the same T random tokens, then `tokens` tokens decoded
 // with the models taking turns token by token (the order alternating), so that load drift on a
 // shared machine hits every model alike. One Result per model.
-std::vector<Result> run(const std::vector<const infer::InferenceModel*>& models,
-                        const model::Model& shape, int T, int tokens, rope::PositionMap pos,
-                        bool lean) {
+// One timed entry of --precisions: the weights and the session's KV cache precision.
+struct Entry {
+  std::string name;
+  const infer::InferenceModel* model = nullptr;
+  Precision kv = Precision::fp32;
+};
+
+std::vector<Result> run(const std::vector<Entry>& models, const model::Model& shape, int T,
+                        int tokens, rope::PositionMap pos, bool lean) {
   const int V = shape.config.vocab_size;
   std::mt19937 gen(11);
   std::uniform_int_distribution<int> tok(0, V - 1);
@@ -107,7 +116,8 @@ std::vector<Result> run(const std::vector<const infer::InferenceModel*>& models,
   std::vector<double> wall(n), cpu(n);
   std::vector<float> logits(static_cast<std::size_t>(V));
   for (std::size_t k = 0; k < n; ++k) {
-    sessions.push_back(std::make_unique<infer::Session>(*models[k], so));
+    so.kv_cache = models[k].kv;
+    sessions.push_back(std::make_unique<infer::Session>(*models[k].model, so));
     Timer pre;
     sessions[k]->append(seq.data(), T, logits.data());
     r[k].prefill_s = pre.seconds();
@@ -196,21 +206,30 @@ int main(int argc, char** argv) {
     }
     model::Model m(cfg);
     model::init_params(m, 1);
-    // The models timed, by precision: fp32 reads m's arena; bf16 rounds a second copy of it.
-    std::vector<std::pair<std::string, infer::InferenceModel>> models;
+    // The weights, by precision: fp32 reads m's arena; bf16 rounds a second copy of it. Entries
+    // WEIGHTS[:KV] share them.
+    std::map<Precision, std::unique_ptr<infer::InferenceModel>> weights;
+    std::vector<Entry> entries;
     std::stringstream prs(precisions);
     std::string pr;
     while (std::getline(prs, pr, ',')) {
-      const Precision p = parse_precision(pr, "--precisions");
-      if (p == Precision::fp32) {
-        models.emplace_back(pr, infer::InferenceModel::view(m));
-      } else {
-        model::Model copy(cfg);
-        model::init_params(copy, 1);
-        models.emplace_back(pr, infer::InferenceModel(std::move(copy), p));
+      const std::size_t colon = pr.find(':');
+      const Precision p = parse_precision(pr.substr(0, colon), "--precisions");
+      const Precision kv =
+          colon == std::string::npos ? p : parse_precision(pr.substr(colon + 1), "--precisions");
+      if (!weights.count(p)) {
+        if (p == Precision::fp32) {
+          weights[p] = std::make_unique<infer::InferenceModel>(infer::InferenceModel::view(m));
+        } else {
+          model::Model copy(cfg);
+          model::init_params(copy, 1);
+          weights[p] = std::make_unique<infer::InferenceModel>(std::move(copy), p);
+        }
       }
+      entries.push_back({precision_name(p) + (kv == p ? "" : std::string(":") + precision_name(kv)),
+                         weights[p].get(), kv});
     }
-    check(!models.empty(), "--precisions: none given");
+    check(!entries.empty(), "--precisions: none given");
     std::printf(
         "preset %s (%s), %d decoded tokens per run, OpenMP max threads %d, self-extend %s\n",
         preset.c_str(), model::describe(m.config).c_str(), tokens, omp_get_max_threads(),
@@ -223,15 +242,13 @@ int main(int argc, char** argv) {
                 "portable loop"
 #endif
     );
-    for (const auto& [name, im] : models) std::printf("weights %s\n", im.describe().c_str());
+    for (const auto& [p, im] : weights) std::printf("weights %s\n", im->describe().c_str());
     const double sgemm = kernels::measure_sgemm_gflops(2048);
     std::printf("sgemm 2048^3 GFLOP/s (%s, same process): %.2f\n", kernels::gemm_backend(), sgemm);
-    std::printf("%-4s %-5s %-5s %8s %10s %10s %12s %10s %10s %9s\n", "rep", "path", "prec",
+    std::printf("%-4s %-5s %-9s %8s %10s %10s %12s %10s %10s %9s\n", "rep", "path", "prec",
                 "context", "prefill_s", "tok/s", "tok/cpu_s", "GFLOP/s", "vs_sgemm", "huge_MiB");
     // (context, path, precision) -> tok/s and tok/cpu_s of each repetition.
     std::map<std::tuple<int, std::string, std::string>, std::vector<double>> rates, cpu_rates;
-    std::vector<const infer::InferenceModel*> ims;
-    for (const auto& named : models) ims.push_back(&named.second);
     for (int rep = 0; rep < repeats; ++rep) {
       for (int T : parse_ints(contexts)) {
         check(T >= 1, "--contexts: lengths must be >= 1");
@@ -239,13 +256,13 @@ int main(int argc, char** argv) {
         std::string path;
         while (std::getline(ps, path, ',')) {
           check(path == "lean" || path == "gemm", "--paths: lean or gemm, got '", path, "'");
-          const std::vector<Result> rs = run(ims, m, T, tokens, pos, path == "lean");
-          for (std::size_t k = 0; k < models.size(); ++k) {
+          const std::vector<Result> rs = run(entries, m, T, tokens, pos, path == "lean");
+          for (std::size_t k = 0; k < entries.size(); ++k) {
             const Result& r = rs[k];
-            const std::string& name = models[k].first;
+            const std::string& name = entries[k].name;
             rates[{T, path, name}].push_back(r.tok_s);
             cpu_rates[{T, path, name}].push_back(r.tok_cpu_s);
-            std::printf("%-4d %-5s %-5s %8d %10.2f %10.1f %12.1f %10.2f %10.3f %9.0f\n", rep,
+            std::printf("%-4d %-5s %-9s %8d %10.2f %10.1f %12.1f %10.2f %10.3f %9.0f\n", rep,
                         path.c_str(), name.c_str(), T, r.prefill_s, r.tok_s, r.tok_cpu_s, r.gflops,
                         r.gflops / sgemm, r.huge_mib);
           }
@@ -253,8 +270,10 @@ int main(int argc, char** argv) {
         }
       }
     }
-    if (models.size() == 2) {
-      const std::string a = models[0].first, b = models[1].first;
+    // Each entry against the first, per (context, path).
+    const std::string a = entries[0].name;
+    for (std::size_t e = 1; e < entries.size(); ++e) {
+      const std::string b = entries[e].name;
       for (const auto& [key, va] : rates) {
         if (std::get<2>(key) != a) continue;
         const auto kb = std::make_tuple(std::get<0>(key), std::get<1>(key), b);

@@ -22,10 +22,11 @@ inline CLI::Option* add_precision_flag(CLI::App* cmd, Precision& p, const std::s
 }
 
 // --precision of the inference commands (`harpe generate`, the model-backed `harpe eval`s): the
-// weights held in memory (infer/inference_model.h).
+// weights and the KV cache held in memory (infer/inference_model.h, infer/session.h).
 inline CLI::Option* add_weights_precision_flag(CLI::App* cmd, Precision& p) {
-  return add_precision_flag(
-      cmd, p, "Weights held in memory: bf16 halves their bytes (activations stay fp32)");
+  return add_precision_flag(cmd, p,
+                            "Weights and KV cache held in memory: bf16 halves their bytes "
+                            "(activations and sums stay fp32)");
 }
 
 }  // namespace harpe::cli

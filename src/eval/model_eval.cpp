@@ -224,6 +224,7 @@ void fill_model_meta(RunResults& run, const LoadedModel& lm, const rope::Positio
   run.meta["method"] = std::string(rope::scheme_name(lm.model.config().rope.scheme));
   run.meta["self_extend"] = self_extend_label(position);
   run.meta["weights"] = precision_name(lm.model.precision());
+  run.meta["kv_cache"] = precision_name(lm.model.precision());  // sessions follow the weights
 }
 
 }  // namespace harpe::eval

@@ -102,6 +102,7 @@ RunResults eval_recall(const ModelArgs& m, const RecallArgs& a) {
   run.meta["method"] = std::string(rope::scheme_name(cfg.rope.scheme));
   run.meta["self_extend"] = self_extend_label(position);
   run.meta["weights"] = precision_name(model.precision());
+  run.meta["kv_cache"] = precision_name(model.precision());  // sessions follow the weights
   run.meta["original_context"] = std::to_string(c0.tokens);
   run.meta["original_context_source"] = c0.source;
   if (!a.group.empty()) run.meta["group"] = a.group;

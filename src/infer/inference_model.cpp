@@ -94,8 +94,8 @@ std::size_t InferenceModel::weight_bytes() const {
 
 std::string InferenceModel::describe() const {
   return std::string(precision_name(precision_)) + ", " +
-         format_bytes(static_cast<double>(weight_bytes())) +
-         " (CPU bf16 support: " + cpu_bf16_features() + ")";
+         format_bytes(static_cast<double>(weight_bytes())) + ", KV cache " +
+         precision_name(precision_) + " (CPU bf16 support: " + cpu_bf16_features() + ")";
 }
 
 void InferenceModel::advise_huge_pages() const {

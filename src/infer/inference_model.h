@@ -1,9 +1,10 @@
 // The weights inference multiplies by, held in the precision chosen for it: fp32 (the Model's own
 // arena) or bf16 (every matrix and the embedding rounded to bf16 in one arena of half the bytes,
 // the Model's fp32 arena freed). Decoding one token streams every weight once, so it is memory-
-// bandwidth bound and reads half the weight bytes with bf16 (1.2-1.6x the tokens/s measured,
-// docs/engine.md); activations, the KV cache and all sums stay fp32 (kernels::gemv_bf16 widens
-// each weight exactly). Built once per loaded model; any number of Sessions read it at once.
+// bandwidth bound and reads half the weight bytes with bf16; activations and all sums stay fp32
+// (kernels::gemv_bf16 widens each weight exactly). Sessions hold their KV cache in the same
+// precision by default (infer/session.h). Built once per loaded model; any number of Sessions read
+// it at once.
 #pragma once
 
 #include <cstddef>
@@ -50,7 +51,8 @@ class InferenceModel {
   }
   // Bytes of weights held (the arena(s) above, padding included).
   std::size_t weight_bytes() const;
-  // "bf16, 56.3 MiB (CPU bf16 support: avx512f avx512_bf16)" for the lines commands print.
+  // "bf16, 56.3 MiB, KV cache bf16 (CPU bf16 support: avx512f avx512_bf16)" for the lines
+  // commands print (sessions hold their KV cache in the weights' precision unless told otherwise).
   std::string describe() const;
   // Transparent huge pages for the weights (infer/huge_pages.h): decoding streams them per token.
   void advise_huge_pages() const;

@@ -117,16 +117,25 @@ void Session::init(const SessionOptions& opts) {
         pos_map_.window, ") must be at least the group size (", pos_map_.group, ")");
   // dynamic NTK recomputes its base from the sequence length: the cache's length is used.
   table_ = rope::build_table(c.rope, c.table_shape(), capacity_);
+  kv_ = opts.kv_cache.value_or(m_->precision());
+  const bool bf16 = kv_ == Precision::bf16;
   const long double caches = pos_map_.self_extend() ? 3 : 2;  // K, V (and grouped K)
   check_fits_in_memory(
-      static_cast<long double>(capacity_) * c.kv_dim() * c.num_hidden_layers * sizeof(float) *
-          caches,
+      static_cast<long double>(capacity_) * c.kv_dim() * c.num_hidden_layers *
+          (bf16 ? sizeof(uint16_t) : sizeof(float)) * caches,
       std::string("the KV cache (capacity ").append(std::to_string(capacity_)).append(" tokens)"));
   layer_kv_ = static_cast<std::size_t>(capacity_) * c.kv_dim();
   const std::size_t total = layer_kv_ * static_cast<std::size_t>(c.num_hidden_layers);
-  k_ = Buffer<float>(total);
-  v_ = Buffer<float>(total);
-  if (pos_map_.self_extend()) kg_ = Buffer<float>(total);
+  const std::size_t grouped = pos_map_.self_extend() ? total : 0;
+  if (bf16) {
+    k16_ = Buffer<uint16_t>(total);
+    v16_ = Buffer<uint16_t>(total);
+    kg16_ = Buffer<uint16_t>(grouped);
+  } else {
+    k_ = Buffer<float>(total);
+    v_ = Buffer<float>(total);
+    kg_ = Buffer<float>(grouped);
+  }
   rope::validate_table(table_);  // rope_row relies on equal rows within each KV group
 
   lean_ = opts.lean_decode;
@@ -135,23 +144,58 @@ void Session::init(const SessionOptions& opts) {
     m_->advise_huge_pages();
     for (const Buffer<float>* b : {&k_, &v_, &kg_})
       advise_huge_pages(b->data(), b->size() * sizeof(float));
+    for (const Buffer<uint16_t>* b : {&k16_, &v16_, &kg16_})
+      advise_huge_pages(b->data(), b->size() * sizeof(uint16_t));
     const std::size_t C = static_cast<std::size_t>(c.hidden_size), HD = c.q_dim(),
-                      F = static_cast<std::size_t>(c.intermediate_size);
+                      F = static_cast<std::size_t>(c.intermediate_size), KVD = c.kv_dim();
     const std::size_t S = static_cast<std::size_t>(c.num_attention_heads) * (capacity_ + 1);
     const std::size_t CS = 2 * static_cast<std::size_t>(table_.n_kv_heads) * table_.pairs();
     // Each piece starts on a 64-byte boundary (16 floats).
     const auto round16 = [](std::size_t n) { return (n + 15) / 16 * 16; };
-    const std::size_t sizes[] = {C, C, HD, HD, HD, F, F, S, 3 * CS};
+    const std::size_t sizes[] = {C, C, HD, HD, HD, F, F, S, 3 * CS, KVD, KVD, KVD};
     std::size_t sum = 0;
     for (std::size_t n : sizes) sum += round16(n);
     scratch_ = Buffer<float>(sum);
     float* p = scratch_.data();
-    float** views[] = {&x_, &ln_, &q_, &qg_, &att_, &gate_, &up_, &scores_, &cs_};
-    for (int i = 0; i < 9; ++i) {
+    float** views[] = {&x_,  &ln_,     &q_,  &qg_, &att_, &gate_,
+                       &up_, &scores_, &cs_, &kn_, &vn_,  &kgn_};
+    for (int i = 0; i < 12; ++i) {
       *views[i] = p;
       p += round16(sizes[i]);
     }
   }
+}
+
+void Session::store(Buffer<float>& c32, Buffer<uint16_t>& c16, int l, int pos, const float* src,
+                    int n) {
+  const std::size_t KVD = m_->config().kv_dim();
+  const std::size_t at =
+      static_cast<std::size_t>(l) * layer_kv_ + static_cast<std::size_t>(pos) * KVD;
+  const std::size_t count = static_cast<std::size_t>(n) * KVD;
+  if (kv_ == Precision::bf16)
+    kernels::to_bf16(src, c16.data() + at, count);
+  else
+    std::memcpy(c32.data() + at, src, count * sizeof(float));
+}
+
+void Session::attend(float* out, const float* q, const float* qg, int l, int Tq, int p0,
+                     float* scratch) {
+  const model::ModelConfig& c = m_->config();
+  const kernels::CachedAttentionShape shape{
+      Tq, p0, c.num_attention_heads, c.kv_heads(), c.head_size(), 0.f, pos_map_.window};
+  const std::size_t at = static_cast<std::size_t>(l) * layer_kv_;
+  const auto run = [&](const auto* k, const auto* v, const auto* kg) {
+    if (!pos_map_.self_extend()) kg = nullptr;
+    if (scratch)
+      kernels::cached_attention_row(out, q, k + at, v + at, qg, kg ? kg + at : nullptr, shape,
+                                    scratch);
+    else
+      kernels::cached_attention(out, q, k + at, v + at, qg, kg ? kg + at : nullptr, shape);
+  };
+  if (kv_ == Precision::bf16)
+    run(k16_.data(), v16_.data(), kg16_.data());
+  else
+    run(k_.data(), v_.data(), kg_.data());
 }
 
 void Session::append(const int32_t* tokens, int n, float* logits, float* all_logits) {
@@ -176,7 +220,7 @@ void Session::append(const int32_t* tokens, int n, float* logits, float* all_log
 void Session::decode_token(int32_t token, float* logits) {
   const InferenceModel& im = *m_;
   const model::ModelConfig& c = im.config();
-  const int C = c.hidden_size, H = c.num_attention_heads, KV = c.kv_heads(), D = c.head_size();
+  const int C = c.hidden_size;
   const int HD = c.q_dim(), KVD = c.kv_dim(), F = c.intermediate_size, V = c.vocab_size;
   const float eps = static_cast<float>(c.rms_norm_eps);
   const bool se = pos_map_.self_extend();
@@ -198,26 +242,22 @@ void Session::decode_token(int32_t token, float* logits) {
     std::memcpy(x_, im.embed.f32 + row, C * sizeof(float));
   for (int l = 0; l < c.num_hidden_layers; ++l) {
     const InferenceLayer& w = im.layers[static_cast<std::size_t>(l)];
-    float* kc = k_.data() + l * layer_kv_;
-    float* vc = v_.data() + l * layer_kv_;
-    float* knew = kc + static_cast<std::size_t>(p) * KVD;
     kernels::rmsnorm_row(ln_, x_, w.ln1, C, eps);
     gemv(q_, ln_, w.wq, HD, C);
-    gemv(knew, ln_, w.wk, KVD, C);
-    gemv(vc + static_cast<std::size_t>(p) * KVD, ln_, w.wv, KVD, C);
-    float* kgc = nullptr;
+    gemv(kn_, ln_, w.wk, KVD, C);
+    gemv(vn_, ln_, w.wv, KVD, C);
     if (se) {
-      kgc = kg_.data() + l * layer_kv_;
-      float* kgnew = kgc + static_cast<std::size_t>(p) * KVD;
       std::memcpy(qg_, q_, static_cast<std::size_t>(HD) * sizeof(float));
-      std::memcpy(kgnew, knew, static_cast<std::size_t>(KVD) * sizeof(float));
+      std::memcpy(kgn_, kn_, static_cast<std::size_t>(KVD) * sizeof(float));
       kernels::rope_row(qg_, cs_q, table_, false);
-      kernels::rope_row(kgnew, cs_k, table_, true);
+      kernels::rope_row(kgn_, cs_k, table_, true);
+      store(kg_, kg16_, l, p, kgn_, 1);
     }
     kernels::rope_row(q_, cs, table_, false);
-    kernels::rope_row(knew, cs, table_, true);
-    kernels::cached_attention_row(att_, q_, kc, vc, se ? qg_ : nullptr, kgc,
-                                  {1, p, H, KV, D, 0.f, pos_map_.window}, scores_);
+    kernels::rope_row(kn_, cs, table_, true);
+    store(k_, k16_, l, p, kn_, 1);
+    store(v_, v16_, l, p, vn_, 1);
+    attend(att_, q_, se ? qg_ : nullptr, l, 1, p, scores_);
     gemv(x_, att_, w.wo, C, HD, true);
     kernels::rmsnorm_row(ln_, x_, w.ln2, C, eps);
     gemv(gate_, ln_, w.wg, F, C);
@@ -266,32 +306,46 @@ void Session::run_chunk(const int32_t* tokens, int n, float* logits, float* all_
                           im.embed.bf16 + static_cast<std::size_t>(tokens[i]) * C,
                           static_cast<std::size_t>(C));
   }
+  // New keys and values: written straight into an fp32 cache; for a bf16 cache into fp32
+  // scratch first, then rounded into the cache (store).
+  const bool bf16_kv = kv_ == Precision::bf16;
+  Buffer<float> kn(bf16_kv ? N * KVD : 0), vn(bf16_kv ? N * KVD : 0),
+      kgn(bf16_kv && se ? N * KVD : 0);
+  const std::size_t at = static_cast<std::size_t>(length_) * KVD;
   for (int l = 0; l < c.num_hidden_layers; ++l) {
     const model::LayerWeights w =
         fm ? fm->w.layers[static_cast<std::size_t>(l)]
            : widen_layer(wide.data(), im.layers[static_cast<std::size_t>(l)], c);
-    float* kc = k_.data() + l * layer_kv_;
-    float* vc = v_.data() + l * layer_kv_;
-    float* knew = kc + static_cast<std::size_t>(length_) * KVD;
-    model::attention_inputs(ln.data(), rstd.data(), q.data(), knew,
-                            vc + static_cast<std::size_t>(length_) * KVD, x.data(), w, shape);
-    float* kgc = nullptr;
+    const std::size_t lk = static_cast<std::size_t>(l) * layer_kv_;
+    float* knew = bf16_kv ? kn.data() : k_.data() + lk + at;
+    float* vnew = bf16_kv ? vn.data() : v_.data() + lk + at;
+    model::attention_inputs(ln.data(), rstd.data(), q.data(), knew, vnew, x.data(), w, shape);
     if (se) {
-      kgc = kg_.data() + l * layer_kv_;
-      float* kgnew = kgc + static_cast<std::size_t>(length_) * KVD;
+      float* kgnew = bf16_kv ? kgn.data() : kg_.data() + lk + at;
       std::memcpy(qg.data(), q.data(), N * HD * sizeof(float));
       std::memcpy(kgnew, knew, N * KVD * sizeof(float));
       kernels::rope_apply(qg.data(), qpos.data(), table_, n, false);
       kernels::rope_apply(kgnew, kpos.data(), table_, n, true);
+      if (bf16_kv) store(kg_, kg16_, l, length_, kgnew, n);
     }
     kernels::rope_apply(q.data(), pos.data(), table_, n, false);
     kernels::rope_apply(knew, pos.data(), table_, n, true);
+    if (bf16_kv) {
+      store(k_, k16_, l, length_, knew, n);
+      store(v_, v16_, l, length_, vnew, n);
+    }
     if (!se && length_ == 0) {
-      // Prefill into an empty cache is plain causal attention: use the tiled kernel.
-      kernels::attention_forward(att.data(), lse.data(), q.data(), kc, vc, {1, n, H, KV, D, 0.f});
+      // Prefill into an empty cache is plain causal attention over the new keys alone: the tiled
+      // kernel. A bf16 cache's keys and values are read back widened, so the prefill attends to
+      // exactly what later tokens will find in the cache.
+      if (bf16_kv) {
+        widen(knew, k16_.data() + lk, N * KVD);
+        widen(vnew, v16_.data() + lk, N * KVD);
+      }
+      kernels::attention_forward(att.data(), lse.data(), q.data(), knew, vnew,
+                                 {1, n, H, KV, D, 0.f});
     } else {
-      kernels::cached_attention(att.data(), q.data(), kc, vc, se ? qg.data() : nullptr, kgc,
-                                {n, length_, H, KV, D, 0.f, pos_map_.window});
+      attend(att.data(), q.data(), se ? qg.data() : nullptr, l, n, length_, nullptr);
     }
     model::attention_output(x.data(), x.data(), att.data(), w, shape);
     // In place: the residual stream x and h in gate (the MLP input is read before x is written).

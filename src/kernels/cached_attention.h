@@ -10,7 +10,14 @@
 // their own positions); a pair with i - j >= W scores qg[i].kg[j], where qg is the query rotated at
 // i / G + W - W / G and kg the key rotated at j / G (rope::PositionMap). The caller rotates; this
 // kernel only chooses which pair of vectors to use, so it never knows the RoPE scheme.
+//
+// The cache (k, v, kg) is fp32, or bf16 (uint16 bit patterns, the high half of an fp32: half the
+// bytes a decoded token reads); bf16 elements are widened exactly, so the bf16 overloads equal the
+// fp32 kernels run on the widened cache up to float round-off. Queries, scores, sums and outputs
+// are fp32 in both.
 #pragma once
+
+#include <cstdint>
 
 namespace harpe::kernels {
 
@@ -25,6 +32,8 @@ struct CachedAttentionShape {
 // Threads (OpenMP) split the queries; each query is cached_attention_row's computation.
 void cached_attention(float* out, const float* q, const float* k, const float* v, const float* qg,
                       const float* kg, const CachedAttentionShape& s);
+void cached_attention(float* out, const float* q, const uint16_t* k, const uint16_t* v,
+                      const float* qg, const uint16_t* kg, const CachedAttentionShape& s);
 
 // The same for ONE query (s.Tq == 1) at position s.p0, for token-by-token decoding: serial, no
 // allocation (scratch: at least H * (p0 + 1) + H floats). Keys, then values, are read once, row
@@ -33,6 +42,9 @@ void cached_attention(float* out, const float* q, const float* k, const float* v
 // cached_attention up to float round-off.
 void cached_attention_row(float* out, const float* q, const float* k, const float* v,
                           const float* qg, const float* kg, const CachedAttentionShape& s,
+                          float* scratch);
+void cached_attention_row(float* out, const float* q, const uint16_t* k, const uint16_t* v,
+                          const float* qg, const uint16_t* kg, const CachedAttentionShape& s,
                           float* scratch);
 
 }  // namespace harpe::kernels

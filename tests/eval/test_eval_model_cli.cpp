@@ -96,6 +96,7 @@ TEST(EvalModelCli, PrecisionFlagChoosesTheWeights) {
     const CliRun r = harpe(gen + p);
     ASSERT_EQ(r.code, 0) << r.out;
     EXPECT_NE(r.out.find(std::string("weights ") + p + ", "), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find(std::string("KV cache ") + p), std::string::npos) << r.out;
   }
   expect_error(gen + "fp16", "--precision");
   const std::string out = ck.root + "/cli-ppl-bf16";
@@ -104,6 +105,7 @@ TEST(EvalModelCli, PrecisionFlagChoosesTheWeights) {
   ASSERT_EQ(r.code, 0) << r.out;
   EXPECT_NE(r.out.find("weights bf16"), std::string::npos) << r.out;
   EXPECT_EQ(harpe::eval::read_run(out).meta.at("weights"), "bf16");
+  EXPECT_EQ(harpe::eval::read_run(out).meta.at("kv_cache"), "bf16");
 }
 
 // `eval tokens`: one line per token, their mean equal to the model's own forward loss, and the

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "core/buffer.h"
+#include "core/half.h"
 #include "infer/huge_pages.h"
 #include "infer/session.h"
 #include "kernels/cached_attention.h"
@@ -166,6 +167,49 @@ TEST(DecodeKernels, CachedAttentionRowMatchesReferenceAndBatchedKernel) {
       ASSERT_NEAR(out[e], ref[e], 2e-6) << "H=" << c.H << " KV=" << c.KV << " D=" << c.D
                                         << " i=" << c.i << " W=" << c.W << " element " << e;
       ASSERT_NEAR(out[e], batched[e], 2e-6) << "vs cached_attention, element " << e;
+    }
+  }
+}
+
+// A bf16 cache (k, kg, v rounded to bf16) gives what the fp32 kernels give on the same values
+// widened: the widening is exact, only the summation order may differ (it does not here).
+TEST(DecodeKernels, Bf16CacheMatchesFp32KernelOnWidenedValues) {
+  struct Case {
+    int H, KV, D, i, W;
+  };
+  for (const Case c : {Case{4, 4, 16, 0, 0}, Case{6, 2, 32, 36, 0}, Case{6, 3, 20, 41, 0},
+                       Case{8, 4, 32, 130, 0}, Case{4, 2, 20, 50, 5}, Case{4, 1, 64, 70, 9}}) {
+    const int T = c.i + 1;
+    const std::size_t nq = static_cast<std::size_t>(c.H) * c.D,
+                      nk = static_cast<std::size_t>(T) * c.KV * c.D;
+    const auto q = random_vec(nq, 21 + c.i), qg = random_vec(nq, 22 + c.i);
+    std::vector<float> kc = random_vec(nk, 23 + c.D, -2.f, 2.f),
+                       kg = random_vec(nk, 24 + c.D, -2.f, 2.f), v = random_vec(nk, 25 + c.H);
+    std::vector<uint16_t> kc16(nk), kg16(nk), v16(nk);
+    for (std::size_t e = 0; e < nk; ++e) {
+      kc16[e] = harpe::f32_to_bf16(kc[e]);
+      kg16[e] = harpe::f32_to_bf16(kg[e]);
+      v16[e] = harpe::f32_to_bf16(v[e]);
+      kc[e] = harpe::bf16_to_f32(kc16[e]);
+      kg[e] = harpe::bf16_to_f32(kg16[e]);
+      v[e] = harpe::bf16_to_f32(v16[e]);
+    }
+    const auto ref = reference_attention(q, kc, v, qg, kg, c.i, c.H, c.KV, c.D, c.W);
+    std::vector<float> wide(nq), row(nq), batched(nq),
+        scratch(static_cast<std::size_t>(c.H) * (T + 1));
+    const k::CachedAttentionShape shape{1, c.i, c.H, c.KV, c.D, 0.f, c.W};
+    const float* qgp = c.W ? qg.data() : nullptr;
+    k::cached_attention_row(wide.data(), q.data(), kc.data(), v.data(), qgp,
+                            c.W ? kg.data() : nullptr, shape, scratch.data());
+    k::cached_attention_row(row.data(), q.data(), kc16.data(), v16.data(), qgp,
+                            c.W ? kg16.data() : nullptr, shape, scratch.data());
+    k::cached_attention(batched.data(), q.data(), kc16.data(), v16.data(), qgp,
+                        c.W ? kg16.data() : nullptr, shape);
+    for (std::size_t e = 0; e < nq; ++e) {
+      ASSERT_NEAR(row[e], wide[e], 1e-6) << "H=" << c.H << " KV=" << c.KV << " D=" << c.D
+                                         << " i=" << c.i << " W=" << c.W << " element " << e;
+      ASSERT_NEAR(batched[e], wide[e], 1e-6) << "batched, element " << e;
+      ASSERT_NEAR(row[e], ref[e], 2e-6) << "vs the double reference, element " << e;
     }
   }
 }
