@@ -52,7 +52,7 @@ inline __m512 load16(const uint16_t* p) {
 // prefetches into L1 are capped by its few miss buffers. Measured on Zen 4 (bench_decode, small
 // preset, context 4096): L2 prefetches decode 1.3x (fp32 cache) and 1.8x (bf16 cache) the tokens/s
 // of L1 prefetches; 64 keys ahead instead of 32 changes nothing. (kernels/decode.cpp's GEMV is
-// faster with L1 prefetches: 0.75x the tokens/s at context 64 with L2 ones.)
+// faster with L1 prefetches: 0.74-0.82x the tokens/s at context 64 with L2 ones.)
 [[maybe_unused]] constexpr int kPrefetchKeys = 32;
 
 // sc[h * ld + j] = scale * q_h . k[j, h / group] for keys j in [j0, j1) and every head h. Keys

@@ -22,8 +22,8 @@ namespace {
 inline __mmask16 tail_mask(int n) { return static_cast<__mmask16>((1u << n) - 1u); }
 
 // Rows ahead that gemv_bf16 prefetches: the next block of four. Measured against 0, 8 and 16 at
-// hidden 1024 and 2048 (docs/engine.md, "bf16 weights"): 0 loses the gain entirely, 8 and 16 are
-// equal or worse.
+// hidden 1024 and 2048 (docs/engine.md, "bf16 weights and KV cache"): 0 loses the gain entirely, 8
+// and 16 are equal or worse.
 constexpr int kPrefetchRows = 4;
 
 #endif
