@@ -42,6 +42,7 @@
 #include "core/precision.h"
 #include "core/system.h"
 #include "core/timer.h"
+#include "eval/model_eval.h"
 #include "infer/session.h"
 #include "kernels/gemm.h"
 #include "model/config.h"
@@ -50,14 +51,6 @@
 namespace {
 
 using namespace harpe;
-
-std::vector<int> parse_ints(const std::string& text) {
-  std::vector<int> out;
-  std::stringstream ss(text);
-  std::string item;
-  while (std::getline(ss, item, ',')) out.push_back(std::stoi(item));
-  return out;
-}
 
 // CPU seconds of the whole process: the machine is shared, so wall-clock rates move with the
 // load; tokens per CPU second (single-threaded runs) do much less.
@@ -187,13 +180,11 @@ int main(int argc, char** argv) {
     check(repeats >= 1, "--repeats must be >= 1");
     rope::PositionMap pos;
     if (!se.empty()) {
-      const std::vector<int> wg = parse_ints(se);
-      check(wg.size() == 2, "--self-extend needs W,G");
-      pos = {wg[0], wg[1]};
+      pos = rope::parse_position_map(se);
     }
     model::ModelConfig cfg = model::preset(preset);
     if (!shape.empty()) {
-      const std::vector<int> s = parse_ints(shape);
+      const std::vector<int64_t> s = eval::parse_lengths(shape, "--shape");
       check(s.size() == 5, "--shape needs C,F,L,H,KV");
       cfg.hidden_size = s[0];
       cfg.intermediate_size = s[1];
@@ -250,7 +241,7 @@ int main(int argc, char** argv) {
     // (context, path, precision) -> tok/s and tok/cpu_s of each repetition.
     std::map<std::tuple<int, std::string, std::string>, std::vector<double>> rates, cpu_rates;
     for (int rep = 0; rep < repeats; ++rep) {
-      for (int T : parse_ints(contexts)) {
+      for (int T : eval::parse_lengths(contexts, "--contexts")) {
         check(T >= 1, "--contexts: lengths must be >= 1");
         std::stringstream ps(paths);
         std::string path;

@@ -33,7 +33,6 @@
 #include <fstream>
 #include <map>
 #include <random>
-#include <sstream>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -43,6 +42,7 @@
 #include "core/precision.h"
 #include "core/timer.h"
 #include "data/tokenizer.h"
+#include "eval/model_eval.h"
 #include "infer/inference_model.h"
 #include "infer/session.h"
 #include "io/gguf.h"
@@ -81,14 +81,6 @@ std::string get(const Args& a, const std::string& k, const std::string& dflt = "
   if (it != a.end()) return it->second;
   check(!dflt.empty(), "--", k, " is required");
   return dflt;
-}
-
-std::vector<int> parse_ints(const std::string& text) {
-  std::vector<int> out;
-  std::stringstream ss(text);
-  std::string item;
-  while (std::getline(ss, item, ',')) out.push_back(std::stoi(item));
-  return out;
 }
 
 std::vector<int32_t> random_tokens(int n, int vocab, uint64_t seed) {
@@ -244,7 +236,8 @@ int cmd_logits(const Args& a) {
 int cmd_speed(const Args& a) {
   const Precision precision = parse_precision(get(a, "precision", "fp32"), "--precision");
   const infer::InferenceModel im(model::load_model_dir(get(a, "model")), precision);
-  const std::vector<int> contexts = parse_ints(get(a, "contexts", "512,4096,16384"));
+  const std::vector<int64_t> contexts =
+      eval::parse_lengths(get(a, "contexts", "512,4096,16384"), "--contexts");
   const int n_dec = std::stoi(get(a, "decode", "64"));
   const int threads = std::stoi(get(a, "threads", "2"));
   const int V = im.config().vocab_size;

@@ -16,9 +16,11 @@ while (($#)); do
 done
 command -v clang++ >/dev/null || { echo "fuzz: clang++ not found (scripts/setup.sh installs clang)" >&2; exit 2; }
 targets=(safetensors safetensors_index shard config recall_jsonl results)
+# -g1 (line tables only): crash reports name file:line, inlined frames included, as with -g.
 cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_C_COMPILER=clang \
-  -DCMAKE_CXX_COMPILER=clang++ -DHARPE_FUZZ=ON -DHARPE_WERROR=ON -DHARPE_NATIVE=OFF -DHARPE_BUILD_TESTS=OFF \
-  -DHARPE_BUILD_BENCH=OFF -DHARPE_MPI=OFF >/dev/null
+  -DCMAKE_CXX_COMPILER=clang++ -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O2 -g1 -DNDEBUG" -DHARPE_FUZZ=ON \
+  -DHARPE_WERROR=ON -DHARPE_NATIVE=OFF -DHARPE_BUILD_TESTS=OFF -DHARPE_BUILD_BENCH=OFF -DHARPE_MPI=OFF \
+  >/dev/null
 cmake --build build-fuzz -j"$(nproc)" --target "${targets[@]/#/fuzz_}"
 
 # Seeds: small valid inputs of every format, made by the release build's tests' tools when

@@ -16,7 +16,10 @@ ctest --test-dir build --output-on-failure -j"$jobs" --timeout 900
 
 if [[ "${1:-}" != "--no-sanitize" ]]; then
   echo "== sanitizer build (ASan + UBSan) =="
+  # -g1: line tables only. The sanitizers' reports (inlined frames included) name file:line as
+  # with -g; the full debug info, only a debugger reads it, cost a quarter of this build's CPU time.
   cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DHARPE_SANITIZE=ON \
+        -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O2 -g1 -DNDEBUG" \
         -DHARPE_WERROR=ON -DHARPE_BUILD_BENCH=OFF >/dev/null
   cmake --build build-asan -j"$jobs"
   ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \

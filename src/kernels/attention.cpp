@@ -119,6 +119,19 @@ inline __mmask16 lanes_above(int r, int v) {  // lanes l with v*16 + l > r
   return static_cast<__mmask16>(~lanes_below(r + 1, v));
 }
 
+// Calls f.template operator()<n>() for the run-time n in 1..N (nothing for other n): the
+// micro-kernels take their row and vector counts as template arguments. Always inlined, so that
+// in a caller with the bf16 target attribute the kernel is inlined too.
+template <int N, typename F>
+[[gnu::always_inline]] inline void with_count(int n, F&& f) {
+  if constexpr (N >= 1) {
+    if (n == N)
+      f.template operator()<N>();
+    else
+      with_count<N - 1>(n, f);
+  }
+}
+
 // C[0:M, 0:16*NV] (+)= A[0:M, 0:K] B[0:K, 0:16*NV]; the last vector of B and C uses `tail`.
 template <int M, int NV>
 inline void ab_block(int K, const float* A, long lda, const float* B, long ldb, float* C, long ldc,
@@ -159,25 +172,8 @@ void ab_rows(int M, int K, const float* A, long lda, const float* B, long ldb, f
     ab_block<kRows, NV>(K, A + m * lda, lda, B, ldb, C + m * ldc, ldc, tail, accumulate);
   const float* a = A + m * lda;
   float* c = C + m * ldc;
-  switch (M - m) {
-    case 1:
-      ab_block<1, NV>(K, a, lda, B, ldb, c, ldc, tail, accumulate);
-      break;
-    case 2:
-      ab_block<2, NV>(K, a, lda, B, ldb, c, ldc, tail, accumulate);
-      break;
-    case 3:
-      ab_block<3, NV>(K, a, lda, B, ldb, c, ldc, tail, accumulate);
-      break;
-    case 4:
-      ab_block<4, NV>(K, a, lda, B, ldb, c, ldc, tail, accumulate);
-      break;
-    case 5:
-      ab_block<5, NV>(K, a, lda, B, ldb, c, ldc, tail, accumulate);
-      break;
-    default:
-      break;
-  }
+  with_count<kRows - 1>(
+      M - m, [&]<int R>() { ab_block<R, NV>(K, a, lda, B, ldb, c, ldc, tail, accumulate); });
 }
 
 // C[0:M, 0:N] (+)= A[0:M, 0:K] B[0:K, 0:N] for any N (in column chunks of 64).
@@ -189,20 +185,8 @@ void ab(int M, int N, int K, const float* A, long lda, const float* B, long ldb,
     const __mmask16 tail = n % 16 ? static_cast<__mmask16>((1u << (n % 16)) - 1u) : 0xFFFF;
     const float* b = B + n0;
     float* c = C + n0;
-    switch (nv) {
-      case 1:
-        ab_rows<1>(M, K, A, lda, b, ldb, c, ldc, tail, accumulate);
-        break;
-      case 2:
-        ab_rows<2>(M, K, A, lda, b, ldb, c, ldc, tail, accumulate);
-        break;
-      case 3:
-        ab_rows<3>(M, K, A, lda, b, ldb, c, ldc, tail, accumulate);
-        break;
-      default:
-        ab_rows<4>(M, K, A, lda, b, ldb, c, ldc, tail, accumulate);
-        break;
-    }
+    with_count<kTile / 16>(
+        nv, [&]<int NV>() { ab_rows<NV>(M, K, A, lda, b, ldb, c, ldc, tail, accumulate); });
   }
 }
 
@@ -241,25 +225,7 @@ void atb(int M, int K, const float* A, long lda, const float* B, float* C, const
   for (; m + kRows <= M; m += kRows) atb_block<kRows>(K, A + m, lda, B, C + m * kTile, colscale);
   const float* a = A + m;
   float* c = C + m * kTile;
-  switch (M - m) {
-    case 1:
-      atb_block<1>(K, a, lda, B, c, colscale);
-      break;
-    case 2:
-      atb_block<2>(K, a, lda, B, c, colscale);
-      break;
-    case 3:
-      atb_block<3>(K, a, lda, B, c, colscale);
-      break;
-    case 4:
-      atb_block<4>(K, a, lda, B, c, colscale);
-      break;
-    case 5:
-      atb_block<5>(K, a, lda, B, c, colscale);
-      break;
-    default:
-      break;
-  }
+  with_count<kRows - 1>(M - m, [&]<int R>() { atb_block<R>(K, a, lda, B, c, colscale); });
 }
 
 // Online softmax of one forward tile S^T[key c][query lane] (nc keys): masks the diagonal tile
@@ -438,25 +404,9 @@ HARPE_BF16_TARGET void ab_bf16_rows(int M, int KP, const uint16_t* A, long lda, 
     ab_bf16_block<kRows, NV>(KP, A + m * lda, lda, Bp, ldb, C + m * ldc, ldc, accumulate, colscale);
   const uint16_t* a = A + m * lda;
   float* c = C + m * ldc;
-  switch (M - m) {
-    case 1:
-      ab_bf16_block<1, NV>(KP, a, lda, Bp, ldb, c, ldc, accumulate, colscale);
-      break;
-    case 2:
-      ab_bf16_block<2, NV>(KP, a, lda, Bp, ldb, c, ldc, accumulate, colscale);
-      break;
-    case 3:
-      ab_bf16_block<3, NV>(KP, a, lda, Bp, ldb, c, ldc, accumulate, colscale);
-      break;
-    case 4:
-      ab_bf16_block<4, NV>(KP, a, lda, Bp, ldb, c, ldc, accumulate, colscale);
-      break;
-    case 5:
-      ab_bf16_block<5, NV>(KP, a, lda, Bp, ldb, c, ldc, accumulate, colscale);
-      break;
-    default:
-      break;
-  }
+  with_count<kRows - 1>(M - m, [&]<int R>() HARPE_BF16_TARGET {
+    ab_bf16_block<R, NV>(KP, a, lda, Bp, ldb, c, ldc, accumulate, colscale);
+  });
 }
 
 // C[0:M, 0:N] (+)= A[0:M, 0:2 KP] Bp (bf16, see above), N a multiple of 16, in chunks of 64
@@ -468,20 +418,9 @@ HARPE_BF16_TARGET void ab_bf16(int M, int N, int KP, const uint16_t* A, long lda
     const uint16_t* b = Bp + 2 * n0;
     float* c = C + n0;
     const float* cs = colscale ? colscale + n0 : nullptr;
-    switch (std::min(kTile, N - n0) / 16) {
-      case 1:
-        ab_bf16_rows<1>(M, KP, A, lda, b, ldb, c, ldc, accumulate, cs);
-        break;
-      case 2:
-        ab_bf16_rows<2>(M, KP, A, lda, b, ldb, c, ldc, accumulate, cs);
-        break;
-      case 3:
-        ab_bf16_rows<3>(M, KP, A, lda, b, ldb, c, ldc, accumulate, cs);
-        break;
-      default:
-        ab_bf16_rows<4>(M, KP, A, lda, b, ldb, c, ldc, accumulate, cs);
-        break;
-    }
+    with_count<kTile / 16>(std::min(kTile, N - n0) / 16, [&]<int NV>() HARPE_BF16_TARGET {
+      ab_bf16_rows<NV>(M, KP, A, lda, b, ldb, c, ldc, accumulate, cs);
+    });
   }
 }
 
