@@ -242,7 +242,7 @@ int cmd_speed(const Args& a) {
   const int threads = std::stoi(get(a, "threads", "2"));
   const int V = im.config().vocab_size;
   std::printf(
-      "model %s (%s); harpe weights %s, fp32 KV cache, OMP_NUM_THREADS=%s; llama.cpp "
+      "model %s (%s); harpe weights %s, OMP_NUM_THREADS=%s; llama.cpp "
       "--threads %d, default context (F16 KV cache)\n",
       get(a, "model").c_str(), model::describe(im.config()).c_str(), im.describe().c_str(),
       std::getenv("OMP_NUM_THREADS") ? std::getenv("OMP_NUM_THREADS") : "(unset)", threads);
