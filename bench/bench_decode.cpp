@@ -233,7 +233,10 @@ int main(int argc, char** argv) {
                 "portable loop"
 #endif
     );
-    for (const auto& [p, im] : weights) std::printf("weights %s\n", im->describe().c_str());
+    for (const Entry& e : entries)
+      std::printf(
+          "%s: weights %s, %s, KV cache %s\n", e.name.c_str(), precision_name(e.model->precision()),
+          format_bytes(static_cast<double>(e.model->weight_bytes())).c_str(), precision_name(e.kv));
     const double sgemm = kernels::measure_sgemm_gflops(2048);
     std::printf("sgemm 2048^3 GFLOP/s (%s, same process): %.2f\n", kernels::gemm_backend(), sgemm);
     std::printf("%-4s %-5s %-9s %8s %10s %10s %12s %10s %10s %9s\n", "rep", "path", "prec",
