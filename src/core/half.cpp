@@ -18,10 +18,6 @@ float f16_to_f32(std::uint16_t h) {
   return std::bit_cast<float>(bits);
 }
 
-float bf16_to_f32(std::uint16_t b) {
-  return std::bit_cast<float>(static_cast<std::uint32_t>(b) << 16);
-}
-
 std::uint16_t f32_to_bf16(float f) {
   std::uint32_t bits = std::bit_cast<std::uint32_t>(f);
   if ((bits & 0x7fffffffu) > 0x7f800000u)

@@ -7,13 +7,13 @@
 #endif
 
 #include <algorithm>
-#include <bit>
 #include <cmath>
 #include <cstdint>
 #include <limits>
 #include <vector>
 
 #include "core/error.h"
+#include "core/half.h"
 #include "kernels/reduce_avx512.h"
 #include "kernels/vec_math.h"
 
@@ -24,7 +24,7 @@ namespace {
 // A cache element as fp32: itself, or a bf16 bit pattern widened exactly (the high half of a
 // float).
 inline float to_f32(float x) { return x; }
-inline float to_f32(uint16_t x) { return std::bit_cast<float>(static_cast<uint32_t>(x) << 16); }
+inline float to_f32(uint16_t x) { return bf16_to_f32(x); }
 
 template <typename E>
 inline float dot(const float* a, const E* b, int n) {

@@ -4,11 +4,11 @@
 #include <immintrin.h>
 #endif
 
-#include <bit>
 #include <cmath>
 #include <cstddef>
 #include <vector>
 
+#include "core/half.h"
 #include "kernels/reduce_avx512.h"
 #include "kernels/rope_rotate.h"
 #include "kernels/vec_math.h"
@@ -27,8 +27,6 @@ inline __mmask16 tail_mask(int n) { return static_cast<__mmask16>((1u << n) - 1u
 constexpr int kPrefetchRows = 4;
 
 #endif
-
-inline float bf16_value(uint16_t b) { return std::bit_cast<float>(static_cast<uint32_t>(b) << 16); }
 
 }  // namespace
 
@@ -98,7 +96,7 @@ void gemv(float* y, const float* x, const float* W, int out, int in, bool accumu
 
 void widen_bf16(float* dst, const uint16_t* src, std::size_t n) {
 #pragma omp simd
-  for (std::size_t i = 0; i < n; ++i) dst[i] = bf16_value(src[i]);
+  for (std::size_t i = 0; i < n; ++i) dst[i] = bf16_to_f32(src[i]);
 }
 
 void gemv_bf16_portable(float* y, const float* x, const uint16_t* W, int out, int in,
@@ -108,7 +106,7 @@ void gemv_bf16_portable(float* y, const float* x, const uint16_t* W, int out, in
     const uint16_t* w = W + static_cast<std::size_t>(o) * ld;
     float s = 0.f;
 #pragma omp simd reduction(+ : s)
-    for (int k = 0; k < in; ++k) s += bf16_value(w[k]) * x[k];
+    for (int k = 0; k < in; ++k) s += bf16_to_f32(w[k]) * x[k];
     y[o] = accumulate ? y[o] + s : s;
   }
 }
@@ -163,7 +161,7 @@ void gemv_bf16(float* y, const float* x, const uint16_t* W, int out, int in, boo
     _mm_storeu_ps(s, detail::reduce4(a0, a1, a2, a3));
     const uint16_t* rows[4] = {w0, w1, w2, w3};
     for (int r = 0; r < 4; ++r) {
-      for (int k = full; k < in; ++k) s[r] += bf16_value(rows[r][k]) * x[k];
+      for (int k = full; k < in; ++k) s[r] += bf16_to_f32(rows[r][k]) * x[k];
       y[o + r] = accumulate ? y[o + r] + s[r] : s[r];
     }
   }
@@ -173,7 +171,7 @@ void gemv_bf16(float* y, const float* x, const uint16_t* W, int out, int in, boo
     for (int k = 0; k < full; k += 32)
       a = fma2(w, k, _mm512_loadu_ps(xs + k), _mm512_loadu_ps(xs + k + 16), a);
     float s = detail::reduce1(a);
-    for (int k = full; k < in; ++k) s += bf16_value(w[k]) * x[k];
+    for (int k = full; k < in; ++k) s += bf16_to_f32(w[k]) * x[k];
     y[o] = accumulate ? y[o] + s : s;
   }
 #else
